@@ -1,0 +1,344 @@
+// Package sqlstore is the directory Store on SQL: SQLite through a pure-Go
+// driver as the embedded default, PostgreSQL through lib/pq in production.
+// Both run one schema (see migrations.go) and the same queries; the few
+// differences live in dialect.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+	_ "github.com/lib/pq"  // PostgreSQL driver, registered as "postgres"
+	_ "modernc.org/sqlite" // pure-Go SQLite, registered as "sqlite"
+)
+
+// dialect holds what differs between the two backends.
+type dialect struct {
+	name     string // "sqlite" or "postgres"
+	driver   string
+	timeType string
+	boolType string
+	falseLit string
+	serialPK string
+}
+
+var (
+	sqliteDialect = dialect{
+		name: "sqlite", driver: "sqlite",
+		timeType: "TIMESTAMP", boolType: "INTEGER", falseLit: "0",
+		serialPK: "INTEGER PRIMARY KEY AUTOINCREMENT",
+	}
+	postgresDialect = dialect{
+		name: "postgres", driver: "postgres",
+		timeType: "TIMESTAMPTZ", boolType: "BOOLEAN", falseLit: "FALSE",
+		serialPK: "BIGSERIAL PRIMARY KEY",
+	}
+)
+
+// Options tunes a store. The zero value is valid.
+type Options struct {
+	// Now is the clock; tests inject a fixed one.
+	Now func() time.Time
+	// NewID makes record ids; tests inject a deterministic sequence.
+	NewID func() string
+	// Logger receives migration and slow-path messages.
+	Logger *slog.Logger
+	// NoMigrate opens without applying migrations (the database must then
+	// already be current); `enthub db migrate` is the explicit path.
+	NoMigrate bool
+}
+
+// Store is a directory.Store over database/sql.
+type Store struct {
+	reader
+	db   *sql.DB
+	d    dialect
+	opts Options
+}
+
+var _ directory.Store = (*Store)(nil)
+
+// ErrTooNew is returned when the database schema is newer than this binary.
+var ErrTooNew = errors.New("database schema is newer than this binary")
+
+// ErrNotMigrated is returned by Ping when migrations are pending.
+var ErrNotMigrated = errors.New("database schema is not up to date")
+
+// Open connects to the database named by rawURL — "sqlite:PATH" (also
+// "sqlite://PATH", ":memory:" is refused: the store is shared by processes)
+// or "postgres://…" — and, unless opts.NoMigrate, brings its schema to the
+// version this binary expects.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = NewUUID
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	d, dsn, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", redact(rawURL), err)
+	}
+	if d.name == "sqlite" {
+		// One writer at a time is SQLite's model; a small pool lets readers
+		// run beside it under WAL without "database is locked" storms.
+		db.SetMaxOpenConns(4)
+	} else {
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(10)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := &Store{reader: reader{db: db, queries: queries{d: d}}, db: db, d: d, opts: opts}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redact(rawURL), err)
+	}
+	if !opts.NoMigrate {
+		if err := s.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// parseURL maps the --db URL to a driver and its DSN.
+func parseURL(raw string) (dialect, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return postgresDialect, raw, nil
+	case strings.HasPrefix(raw, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(raw, "sqlite:"), "//")
+		if path == "" || strings.Contains(path, ":memory:") {
+			return dialect{}, "", fmt.Errorf("database URL %q: a file path is required after sqlite:", raw)
+		}
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return dialect{}, "", fmt.Errorf("database URL %q: %w", raw, err)
+			}
+		}
+		// WAL lets readers run while the importer writes; the busy timeout
+		// makes a second writer wait instead of failing at once.
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		return sqliteDialect, "file:" + path + "?" + q.Encode(), nil
+	default:
+		return dialect{}, "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://…", redact(raw))
+	}
+}
+
+// redact hides a password in a URL before it reaches a log or an error.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Dialect names the backend: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name }
+
+// DB exposes the pool to the bulk importer of this package's callers that
+// need COPY; nothing else should reach past the Store interface.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// SchemaVersion reads the applied schema version (0 for an empty database).
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var exists bool
+	var err error
+	if s.d.name == "postgres" {
+		err = s.db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists)
+	} else {
+		var n int
+		err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'`).Scan(&n)
+		exists = n > 0
+	}
+	if err != nil || !exists {
+		return 0, err
+	}
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, err
+	}
+	return int(v.Int64), nil
+}
+
+// Migrate applies pending migrations, each in its own transaction. On
+// PostgreSQL an advisory lock serialises instances starting together.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if s.d.name == "postgres" {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, advisoryMigrate); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, advisoryMigrate) //nolint:errcheck
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at `+s.d.timeType+` NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	applied, err := s.appliedVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
+	}
+	if err := checkNotNewer(applied); err != nil {
+		return err
+	}
+	for _, m := range allMigrations() {
+		if applied[m.version] {
+			continue
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, m.render(s.d)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate: step %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, s.opts.Now().UTC()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate: record step %d: %w", m.version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate: commit step %d: %w", m.version, err)
+		}
+		s.opts.Logger.Info("schema migrated", "version", m.version, "name", m.name, "backend", s.d.name)
+	}
+	return nil
+}
+
+// Advisory lock keys (PostgreSQL). Arbitrary but fixed: every instance must
+// agree on them.
+const (
+	advisoryMigrate int64 = 0x656e746875620001 // "enthub" + 1
+	// AdvisoryImport is held by the instance applying an AAF delivery.
+	AdvisoryImport int64 = 0x656e746875620002
+)
+
+// Ping checks connectivity and that the schema is current.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	applied, err := s.appliedVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	if err := checkNotNewer(applied); err != nil {
+		return err
+	}
+	for _, m := range allMigrations() {
+		if !applied[m.version] {
+			return fmt.Errorf("%w: step %d (%s) is pending (run enthub db migrate)", ErrNotMigrated, m.version, m.name)
+		}
+	}
+	return nil
+}
+
+// appliedVersions reads the set of applied steps. Steps are tracked one by
+// one, not as a high-water mark, because the core and SSO lists interleave.
+func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {
+	applied := map[int]bool{}
+	if v, err := s.SchemaVersion(ctx); err != nil || v == 0 {
+		return applied, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+// checkNotNewer refuses a database that a newer binary migrated: running
+// old code on a schema it does not know could corrupt data.
+func checkNotNewer(applied map[int]bool) error {
+	known := map[int]bool{}
+	for _, m := range allMigrations() {
+		known[m.version] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return fmt.Errorf("%w: it has schema step %d, this binary knows up to %d; upgrade enthub", ErrTooNew, v, latestVersion())
+		}
+	}
+	return nil
+}
+
+// NewUUID returns a random RFC 4122 version 4 UUID, the default record id.
+func NewUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// Update runs fn in one transaction.
+func (s *Store) Update(ctx context.Context, fn func(directory.Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &tx{reader: reader{db: sqlTx, queries: s.reader.queries}, tx: sqlTx, s: s}
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if t.dirty {
+		if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
+			sqlTx.Rollback()
+			return fmt.Errorf("bump generation: %w", err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,307 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/enthub/enthub/directory"
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+)
+
+// tx implements directory.Tx.
+type tx struct {
+	reader
+	tx *sql.Tx
+	s  *Store
+	// dirty is set by every write to directory data, so that Update bumps
+	// the generation read models watch; journal and audit writes leave it.
+	dirty bool
+}
+
+func (t *tx) PutStructure(ctx context.Context, s *directory.Structure) error {
+	t.dirty = true
+	now := t.s.opts.Now().UTC()
+	if s.ID == "" {
+		s.ID = t.s.opts.NewID()
+		s.CreatedAt = now
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = now
+	}
+	s.UpdatedAt = now
+	if s.Source == "" {
+		s.Source = directory.SourceManual
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code,
+		contract, bassin, academie, academie_code, attached, source, checksum, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		ON CONFLICT (id) DO UPDATE SET aaf_id = excluded.aaf_id, uai = excluded.uai, name = excluded.name,
+		type = excluded.type, type_code = excluded.type_code, city = excluded.city, postal_code = excluded.postal_code,
+		contract = excluded.contract, bassin = excluded.bassin, academie = excluded.academie,
+		academie_code = excluded.academie_code, attached = excluded.attached, source = excluded.source,
+		checksum = excluded.checksum, updated_at = excluded.updated_at`,
+		s.ID, nullable(s.AAFID), s.UAI, s.Name, s.Type, s.TypeCode, s.City, s.PostalCode, s.Contract, s.Bassin,
+		s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)), s.Source, s.Checksum, s.CreatedAt.UTC(), now)
+	return conflict(err, "structure "+s.ID+" (AAF id "+s.AAFID+")")
+}
+
+func (t *tx) DeleteStructure(ctx context.Context, id string) error {
+	t.dirty = true
+	return t.deleteOne(ctx, `DELETE FROM structures WHERE id = $1`, "structure "+id, id)
+}
+
+func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
+	t.dirty = true
+	now := t.s.opts.Now().UTC()
+	if p.ID == "" {
+		p.ID = t.s.opts.NewID()
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	p.UpdatedAt = now
+	if p.Source == "" {
+		p.Source = directory.SourceManual
+	}
+	extra := p.Extra
+	if extra == nil {
+		extra = map[string][]string{}
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons (id, aaf_id, source, last_name, first_name, birth_name,
+		other_names, title, birth_date, ine, email, personal_email, phone, mobile, address, postal_code, city,
+		country, mef, subjects, extra, checksum, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+		ON CONFLICT (id) DO UPDATE SET aaf_id = excluded.aaf_id, source = excluded.source,
+		last_name = excluded.last_name, first_name = excluded.first_name, birth_name = excluded.birth_name,
+		other_names = excluded.other_names, title = excluded.title, birth_date = excluded.birth_date,
+		ine = excluded.ine, email = excluded.email, personal_email = excluded.personal_email,
+		phone = excluded.phone, mobile = excluded.mobile, address = excluded.address,
+		postal_code = excluded.postal_code, city = excluded.city, country = excluded.country, mef = excluded.mef,
+		subjects = excluded.subjects, extra = excluded.extra, checksum = excluded.checksum,
+		updated_at = excluded.updated_at`,
+		p.ID, nullable(p.AAFID), p.Source, p.LastName, p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)),
+		p.Title, p.BirthDate, p.INE, p.Email, p.PersonalEmail, p.Phone, p.Mobile, p.Address, p.PostalCode, p.City,
+		p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(extra), p.Checksum, p.CreatedAt.UTC(), now)
+	return conflict(err, "person "+p.ID+" (AAF id "+p.AAFID+")")
+}
+
+func (t *tx) DeletePerson(ctx context.Context, id string) error {
+	t.dirty = true
+	return t.deleteOne(ctx, `DELETE FROM persons WHERE id = $1`, "person "+id, id)
+}
+
+func (t *tx) PutAccount(ctx context.Context, a *directory.Account) error {
+	t.dirty = true
+	now := t.s.opts.Now().UTC()
+	if a.ID == "" {
+		a.ID = t.s.opts.NewID()
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = now
+	}
+	a.UpdatedAt = now
+	if a.Status == "" {
+		a.Status = directory.StatusActive
+	}
+	if a.Source == "" {
+		a.Source = directory.SourceManual
+	}
+	if a.Login == "" || a.PersonID == "" {
+		return fmt.Errorf("account %s: login and person are required", a.ID)
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO accounts (id, person_id, login, status, source, valid_from,
+		valid_until, disappeared_at, password_hash, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO UPDATE SET person_id = excluded.person_id, login = excluded.login,
+		status = excluded.status, source = excluded.source, valid_from = excluded.valid_from,
+		valid_until = excluded.valid_until, disappeared_at = excluded.disappeared_at,
+		password_hash = excluded.password_hash, updated_at = excluded.updated_at`,
+		a.ID, a.PersonID, a.Login, a.Status, a.Source, timeArg(a.ValidFrom), timeArg(a.ValidUntil),
+		timeArg(a.DisappearedAt), a.PasswordHash, a.CreatedAt.UTC(), now)
+	return conflict(err, "account "+a.ID+" (login "+a.Login+")")
+}
+
+func (t *tx) SetPersonas(ctx context.Context, personID string, source directory.Source, ps []directory.Persona) error {
+	t.dirty = true
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM personas WHERE person_id = $1 AND source = $2`, personID, source); err != nil {
+		return fmt.Errorf("personas of %s: %w", personID, err)
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.ID == "" {
+			p.ID = t.s.opts.NewID()
+		}
+		p.PersonID, p.Source = personID, source
+		if !p.Profile.Valid() {
+			return fmt.Errorf("persona of %s in %s: unknown profile %q", personID, p.StructureID, p.Profile)
+		}
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO personas (id, person_id, structure_id, profile, functions, source)
+			VALUES ($1, $2, $3, $4, $5, $6)`, p.ID, personID, p.StructureID, p.Profile, marshalCol(nonNil(p.Functions)), source); err != nil {
+			return conflict(err, fmt.Sprintf("persona of %s in %s as %s", personID, p.StructureID, p.Profile))
+		}
+	}
+	return nil
+}
+
+func (t *tx) PutGroup(ctx context.Context, g *directory.Group) error {
+	t.dirty = true
+	if g.ID == "" {
+		g.ID = t.s.opts.NewID()
+	}
+	if g.Source == "" {
+		g.Source = directory.SourceManual
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO groups (id, structure_id, kind, code, name, source)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET structure_id = excluded.structure_id, kind = excluded.kind,
+		code = excluded.code, name = excluded.name, source = excluded.source`,
+		g.ID, g.StructureID, g.Kind, g.Code, g.Name, g.Source)
+	return conflict(err, fmt.Sprintf("%s %s$%s", g.Kind, g.StructureID, g.Code))
+}
+
+func (t *tx) DeleteGroup(ctx context.Context, id string) error {
+	t.dirty = true
+	return t.deleteOne(ctx, `DELETE FROM groups WHERE id = $1`, "group "+id, id)
+}
+
+func (t *tx) SetMemberships(ctx context.Context, personID string, ms []directory.Membership) error {
+	t.dirty = true
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM memberships WHERE person_id = $1`, personID); err != nil {
+		return fmt.Errorf("memberships of %s: %w", personID, err)
+	}
+	for _, m := range ms {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO memberships (group_id, person_id, role, subjects, head_teacher)
+			VALUES ($1, $2, $3, $4, $5)`, m.GroupID, personID, m.Role, marshalCol(nonNil(m.Subjects)), m.HeadTeacher); err != nil {
+			return conflict(err, fmt.Sprintf("membership of %s in %s", personID, m.GroupID))
+		}
+	}
+	return nil
+}
+
+func (t *tx) SetChildRelations(ctx context.Context, childID string, rs []directory.Relation) error {
+	t.dirty = true
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM relations WHERE child_id = $1`, childID); err != nil {
+		return fmt.Errorf("relations of %s: %w", childID, err)
+	}
+	for _, r := range rs {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO relations (parent_id, child_id, lien_parente, resp_financier,
+			resp_legal, contact, paiement) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			r.ParentID, childID, r.LienParente, r.RespFinancier, r.RespLegal, r.Contact, r.Paiement); err != nil {
+			return conflict(err, fmt.Sprintf("relation %s → %s", r.ParentID, childID))
+		}
+	}
+	return nil
+}
+
+func (t *tx) PutSubject(ctx context.Context, s directory.Subject) error {
+	t.dirty = true
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO subjects (code, label) VALUES ($1, $2)
+		ON CONFLICT (code) DO UPDATE SET label = excluded.label`, s.Code, s.Label)
+	return conflict(err, "subject "+s.Code)
+}
+
+func (t *tx) PutMEF(ctx context.Context, m directory.MEF) error {
+	t.dirty = true
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO mefs (code, label, rattach, stat11) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (code) DO UPDATE SET label = excluded.label, rattach = excluded.rattach, stat11 = excluded.stat11`,
+		m.Code, m.Label, m.Rattach, m.Stat11)
+	return conflict(err, "MEF "+m.Code)
+}
+
+func (t *tx) PutExternalLink(ctx context.Context, l directory.ExternalLink) error {
+	t.dirty = true
+	if l.CreatedAt.IsZero() {
+		l.CreatedAt = t.s.opts.Now()
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO external_links (issuer, subject, account_id, created_at, last_used_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (issuer, subject) DO UPDATE SET account_id = excluded.account_id, last_used_at = excluded.last_used_at`,
+		l.Issuer, l.Subject, l.AccountID, l.CreatedAt.UTC(), timeArg(l.LastUsedAt))
+	return conflict(err, fmt.Sprintf("link %s|%s", l.Issuer, l.Subject))
+}
+
+func (t *tx) DeleteExternalLink(ctx context.Context, issuer, subject string) error {
+	t.dirty = true
+	return t.deleteOne(ctx, `DELETE FROM external_links WHERE issuer = $1 AND subject = $2`,
+		fmt.Sprintf("link %s|%s", issuer, subject), issuer, subject)
+}
+
+func (t *tx) PutImport(ctx context.Context, r *directory.ImportRecord) error {
+	if r.ID == "" {
+		r.ID = t.s.opts.NewID()
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO imports (id, started_at, finished_at, kind, files, content_hash,
+		export_date, outcome, reason, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, outcome = excluded.outcome,
+		reason = excluded.reason, report = excluded.report`,
+		r.ID, r.StartedAt.UTC(), r.FinishedAt.UTC(), r.Kind, marshalCol(nonNil(r.Files)), r.ContentHash,
+		r.ExportDate, r.Outcome, r.Reason, string(r.Report))
+	return conflict(err, "import "+r.ID)
+}
+
+func (t *tx) AppendEvents(ctx context.Context, es ...directory.Event) error {
+	for _, e := range es {
+		if e.Time.IsZero() {
+			e.Time = t.s.opts.Now()
+		}
+		details := e.Details
+		if details == nil {
+			details = map[string]string{}
+		}
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO events (time, type, account_id, structure_id, profile,
+			service, outcome, reason, remote, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			e.Time.UTC(), e.Type, e.AccountID, e.StructureID, e.Profile, e.Service, e.Outcome, e.Reason, e.Remote,
+			marshalCol(details)); err != nil {
+			return fmt.Errorf("event %s: %w", e.Type, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) deleteOne(ctx context.Context, q, what string, args ...any) error {
+	res, err := t.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete %s: %w", what, directory.ErrNotFound)
+	}
+	return nil
+}
+
+// conflict maps unique and foreign-key violations of either backend to
+// directory.ErrConflict, naming the record.
+func conflict(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && (pqErr.Code == "23505" || pqErr.Code == "23503") {
+		return fmt.Errorf("%s: %w: %s", what, directory.ErrConflict, pqErr.Message)
+	}
+	var sqlErr *sqlite.Error
+	if errors.As(err, &sqlErr) && strings.Contains(sqlErr.Error(), "constraint failed") {
+		return fmt.Errorf("%s: %w: %s", what, directory.ErrConflict, sqlErr.Error())
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// nullable stores an empty natural key as NULL so UNIQUE allows many.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nonNil makes nil slices marshal as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
