@@ -127,7 +127,7 @@ func parseURL(raw string) (dialect, string, error) {
 	case strings.HasPrefix(raw, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(raw, "sqlite:"), "//")
 		if path == "" || strings.Contains(path, ":memory:") {
-			return dialect{}, "", fmt.Errorf("database URL %q: a file path is required after sqlite:", raw)
+			return dialect{}, "", fmt.Errorf("database URL %q: want sqlite:PATH with a file path", raw)
 		}
 		if i := strings.IndexByte(path, '?'); i >= 0 {
 			path = path[:i]

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func enthub(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb syncBuffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb, env)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"version", []string{"version"}, 0, "enthub "},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"version", "--nope"}, 2, "unknown flag: --nope"},
+		{"missing argument", []string{"dir", "show"}, 2, "accepts 1 arg"},
+		{"db migrate", []string{"db", "migrate", "--db", db}, 0, "schema is current"},
+		{"dir show unknown", []string{"dir", "show", "nobody", "--db", db}, 1, `no person with AAF id, login or id "nobody"`},
+		{"bad db flag", []string{"dir", "stats", "--db", "mysql://x"}, 2, "db: \"mysql://x\""},
+		{"dir stats empty", []string{"dir", "stats", "--json", "--db", db}, 0, `"structures": 0`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := enthub(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(out+errs, tt.out) {
+				t.Errorf("enthub %v = %d, stdout %q stderr %q; want %d containing %q", tt.args, code, out, errs, tt.code, tt.out)
+			}
+		})
+	}
+}
+
+func TestConfigCheckListsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("ldap:\n  listen: 300.1.1.1:389\nlog:\n  level: loud\nhttp:\n  lisen: x\n"), 0o600)
+	code, _, errs := enthub(t, nil, "config", "check", bad)
+	if code != 1 {
+		t.Fatalf("config check of a bad file exited %d, want 1", code)
+	}
+	for _, want := range []string{"bad.yaml:6: http.lisen: unknown key"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr %q lacks %q", errs, want)
+		}
+	}
+	// Unknown keys stop decoding; once fixed, the value problems show.
+	os.WriteFile(bad, []byte("ldap:\n  listen: 300.1.1.1:389\nlog:\n  level: loud\n"), 0o600)
+	_, _, errs = enthub(t, nil, "config", "check", bad)
+	for _, want := range []string{`ldap.listen: address "300.1.1.1:389" is not valid`, `log.level: "loud"`, "2 problem(s)"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr %q lacks %q", errs, want)
+		}
+	}
+	// The printed example is a valid file.
+	_, example, _ := enthub(t, nil, "config", "example")
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(example), 0o600)
+	if code, out, errs := enthub(t, nil, "config", "check", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("config check of the example = %d %q %q", code, out, errs)
+	}
+}
+
+func TestHashPassword(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"hash-password"}, strings.NewReader("s3cret\n"), &out, &errb, nil)
+	if code != 0 || !regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}\n$`).MatchString(out.String()) {
+		t.Errorf("hash-password = %d %q", code, out.String())
+	}
+}
+
+func TestDemoServesAndStopsCleanly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	data := t.TempDir()
+	go func() {
+		done <- run(ctx, []string{"demo", "--http", "127.0.0.1:0", "--data", data}, strings.NewReader(""), &out, &errb, nil)
+	}()
+	re := regexp.MustCompile(`running: (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("demo exited %d early: %s", code, errb.String())
+		default:
+		}
+	}
+	if base == "" {
+		t.Fatalf("demo did not announce its address: %q %q", out.String(), errb.String())
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/": "démonstration"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s = %d %q, want 200 containing %q", path, resp.StatusCode, b, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "enthub.db")); err != nil {
+		t.Errorf("demo store not under --data: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("demo exited %d after SIGTERM, want 0: %s", code, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// the module version or VCS revision from the build info is used.
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "devel-" + s.Value[:12]
+			}
+		}
+	}
+	return "devel"
+}
+
+// app holds the streams and the global flags shared by every command.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	environ        []string
+
+	configPath string
+	dbURL      string
+	logLevel   string
+	logFormat  string
+}
+
+func (a *app) getenv(k string) string {
+	for _, kv := range a.environ {
+		if len(kv) > len(k) && kv[:len(k)] == k && kv[len(k)] == '=' {
+			return kv[len(k)+1:]
+		}
+	}
+	return ""
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "enthub",
+		Short: "Identity federation and directory-sync hub of a school ENT",
+		Long: `enthub imports the rectorat's AAF directory, serves it over LDAP, brokers the
+upstream logins (EduConnect, agents portal, Entra ID, guests) and is the SAML2,
+OIDC and CAS identity provider of every school application.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: err}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", a.getenv("ENTHUB_CONFIG"), "configuration file (env ENTHUB_CONFIG)")
+	pf.StringVar(&a.dbURL, "db", "", "store: sqlite:PATH or postgres://… (env ENTHUB_DB; default sqlite:./enthub.db)")
+	pf.StringVar(&a.logLevel, "log-level", "", "debug, info, warn or error")
+	pf.StringVar(&a.logFormat, "log-format", "", "text or json")
+	root.AddCommand(
+		a.versionCommand(),
+		a.serveCommand(),
+		a.demoCommand(),
+		a.configCommand(),
+		a.dbCommand(),
+		a.dirCommand(),
+		a.hashPasswordCommand(),
+	)
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+	return root
+}
+
+// wrapArgs turns cobra's argument-count errors into usage errors (exit 2),
+// recursively.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		inner := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := inner(cmd, args); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+// loadConfig reads the configuration: defaults, then the file, then the
+// ENTHUB_… environment, then the global flags.
+func (a *app) loadConfig() (config.Config, error) {
+	cfg, err := config.Load(a.configPath, a.environ)
+	if err != nil {
+		return cfg, &exitError{code: exitFailed, err: err}
+	}
+	if a.dbURL != "" {
+		cfg.DB = a.dbURL
+	}
+	if a.logLevel != "" {
+		cfg.Log.Level = a.logLevel
+	}
+	if a.logFormat != "" {
+		cfg.Log.Format = a.logFormat
+	}
+	if p := cfg.Validate(); len(p) > 0 {
+		return cfg, &exitError{code: exitUsage, err: p}
+	}
+	return cfg, nil
+}
+
+// logger builds the process logger from the configuration.
+func (a *app) logger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	hopts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, hopts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, hopts))
+}
+
+// openStore opens (and migrates) the configured store.
+func (a *app) openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	s, err := sqlstore.Open(ctx, cfg.DB, sqlstore.Options{Logger: log})
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: err}
+	}
+	return s, nil
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(a.stdout, "enthub %s\n", buildVersion())
+			return nil
+		},
+	}
+}

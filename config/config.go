@@ -1,0 +1,145 @@
+// Package config is enthub's configuration: one typed struct loaded from a
+// YAML file, every key overridable by an ENTHUB_… environment variable,
+// defaults that run the demo with no file at all, and validation at start
+// that names the key and the problem. It imports no other enthub package;
+// cmd/enthub maps it onto each package's own options.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. The yaml tag of each field is its key;
+// the environment variable is ENTHUB_ followed by the key path in upper case
+// with dots as underscores (http.listen → ENTHUB_HTTP_LISTEN).
+type Config struct {
+	// PublicURL is the address users and relying parties reach enthub at;
+	// it is the OIDC issuer and the base of SAML and CAS endpoints.
+	PublicURL string `yaml:"public_url"`
+	// DB is the store: sqlite:PATH or postgres://…
+	DB   string `yaml:"db"`
+	Log  Log    `yaml:"log"`
+	HTTP HTTP   `yaml:"http"`
+	LDAP LDAP   `yaml:"ldap"`
+	AAF  AAF    `yaml:"aaf"`
+	SSO  SSO    `yaml:"sso"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP configures the one HTTP server (portal, SAML, OIDC, CAS, health,
+// metrics).
+type HTTP struct {
+	Listen          string        `yaml:"listen"`
+	TLSCert         string        `yaml:"tls_cert"`
+	TLSKey          string        `yaml:"tls_key"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed (for
+	// rate limits and audit); empty means the peer address is used.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// LDAP configures the LDAPv3 front.
+type LDAP struct {
+	Enabled     bool   `yaml:"enabled"`
+	Listen      string `yaml:"listen"`
+	LDAPSListen string `yaml:"ldaps_listen"`
+	TLSCert     string `yaml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key"`
+	BaseDN      string `yaml:"base_dn"`
+	// Anonymous allows anonymous searches beyond the rootDSE.
+	Anonymous       bool             `yaml:"anonymous"`
+	MaxConnections  int              `yaml:"max_connections"`
+	IdleTimeout     time.Duration    `yaml:"idle_timeout"`
+	SizeLimit       int              `yaml:"size_limit"`
+	ServiceAccounts []ServiceAccount `yaml:"service_accounts"`
+}
+
+// ServiceAccount is an application allowed to bind and read the directory.
+type ServiceAccount struct {
+	DN string `yaml:"dn"`
+	// PasswordHash is an argon2id PHC string or an {SSHA} hash, never a
+	// clear password.
+	PasswordHash string `yaml:"password_hash"`
+	// Structures limits reads to these UAIs; empty means all.
+	Structures []string `yaml:"structures"`
+	// Attributes limits the attributes returned; empty means all.
+	Attributes  []string `yaml:"attributes"`
+	SeeDisabled bool     `yaml:"see_disabled"`
+}
+
+// AAF configures the daily import of the rectorat's export.
+type AAF struct {
+	// Inbox is the folder the rectorat's deliveries are dropped in; empty
+	// disables the watcher.
+	Inbox string `yaml:"inbox"`
+	// SettleTime is how long an archive must stop growing before it is taken.
+	SettleTime time.Duration `yaml:"settle_time"`
+	// PurgeSchedule is the cron expression of the purge of accounts disabled
+	// for longer than GracePeriod.
+	PurgeSchedule string        `yaml:"purge_schedule"`
+	GracePeriod   time.Duration `yaml:"grace_period"`
+	// VolumetryThreshold is the percentage of accounts a Complet may disable
+	// (in the whole perimeter, or in a structure with at least
+	// VolumetryMinAccounts accounts) before it is refused without --force.
+	VolumetryThreshold   float64 `yaml:"volumetry_threshold"`
+	VolumetryMinAccounts int     `yaml:"volumetry_min_accounts"`
+	// ParentRespLegal lists the respLegal values of ENTElevePersRelEleve
+	// that create a parent account (the AAF's meaning of 2 varies by version).
+	ParentRespLegal []int `yaml:"parent_resp_legal"`
+	// LoginPattern builds new logins: {prenom} and {nom}, lower-case ASCII.
+	LoginPattern string `yaml:"login_pattern"`
+}
+
+// SSO configures sessions and the identity provider fronts.
+type SSO struct {
+	SessionIdle     time.Duration `yaml:"session_idle"`
+	SessionAbsolute time.Duration `yaml:"session_absolute"`
+	// KeyDir holds the signing keys (mode 0600); empty keeps them in the store.
+	KeyDir string `yaml:"key_dir"`
+	// ServicesFile is the YAML registry of relying parties.
+	ServicesFile string `yaml:"services_file"`
+}
+
+// Default returns the configuration used when no file is given: everything
+// on loopback, embedded SQLite, safe timeouts.
+func Default() Config {
+	return Config{
+		PublicURL: "http://127.0.0.1:8080",
+		DB:        "sqlite:./enthub.db",
+		Log:       Log{Level: "info", Format: "text"},
+		HTTP: HTTP{
+			Listen:          "127.0.0.1:8080",
+			ShutdownTimeout: 10 * time.Second,
+			ReadTimeout:     30 * time.Second,
+			WriteTimeout:    60 * time.Second,
+		},
+		LDAP: LDAP{
+			Enabled:        true,
+			Listen:         "127.0.0.1:3389",
+			BaseDN:         "dc=enthub",
+			MaxConnections: 4096,
+			IdleTimeout:    5 * time.Minute,
+			SizeLimit:      5000,
+		},
+		AAF: AAF{
+			SettleTime:           30 * time.Second,
+			PurgeSchedule:        "0 3 * * *",
+			GracePeriod:          30 * 24 * time.Hour,
+			VolumetryThreshold:   10,
+			VolumetryMinAccounts: 50,
+			ParentRespLegal:      []int{1, 2},
+			LoginPattern:         "{prenom}.{nom}",
+		},
+		SSO: SSO{
+			SessionIdle:     2 * time.Hour,
+			SessionAbsolute: 10 * time.Hour,
+		},
+	}
+}

@@ -1,0 +1,169 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Validate checks every key and returns one problem per bad value, each
+// naming the key path: `ldap.listen: address "300.1.1.1:389" is not valid`.
+func (c Config) Validate() Problems {
+	var p Problems
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("public_url", "%q is not an http(s) URL", c.PublicURL)
+	} else if u.Path != "" && u.Path != "/" {
+		add("public_url", "%q: enthub must be served at the root of its host, without a path", c.PublicURL)
+	}
+	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		add("db", "%q: want sqlite:PATH or postgres://HOST/DB", c.DB)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		add("log.format", "%q: want text or json", c.Log.Format)
+	}
+
+	checkAddr(add, "http.listen", c.HTTP.Listen, true)
+	checkPair(add, "http", c.HTTP.TLSCert, c.HTTP.TLSKey)
+	checkPositive(add, "http.shutdown_timeout", int64(c.HTTP.ShutdownTimeout))
+	checkPositive(add, "http.read_timeout", int64(c.HTTP.ReadTimeout))
+	checkPositive(add, "http.write_timeout", int64(c.HTTP.WriteTimeout))
+	for i, cidr := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not a CIDR (like 10.0.0.0/8)", cidr)
+		}
+	}
+
+	if c.LDAP.Enabled {
+		checkAddr(add, "ldap.listen", c.LDAP.Listen, false)
+		checkAddr(add, "ldap.ldaps_listen", c.LDAP.LDAPSListen, false)
+		checkPair(add, "ldap", c.LDAP.TLSCert, c.LDAP.TLSKey)
+		if c.LDAP.LDAPSListen != "" && c.LDAP.TLSCert == "" {
+			add("ldap.ldaps_listen", "LDAPS needs ldap.tls_cert and ldap.tls_key")
+		}
+		if !looksLikeDN(c.LDAP.BaseDN) {
+			add("ldap.base_dn", "%q is not a DN (like dc=enthub or dc=ent,dc=example,dc=fr)", c.LDAP.BaseDN)
+		}
+		checkPositive(add, "ldap.max_connections", int64(c.LDAP.MaxConnections))
+		checkPositive(add, "ldap.idle_timeout", int64(c.LDAP.IdleTimeout))
+		checkPositive(add, "ldap.size_limit", int64(c.LDAP.SizeLimit))
+		seen := map[string]bool{}
+		for i, sa := range c.LDAP.ServiceAccounts {
+			key := fmt.Sprintf("ldap.service_accounts[%d]", i)
+			if !looksLikeDN(sa.DN) {
+				add(key+".dn", "%q is not a DN", sa.DN)
+			}
+			if seen[strings.ToLower(sa.DN)] {
+				add(key+".dn", "%q is declared twice", sa.DN)
+			}
+			seen[strings.ToLower(sa.DN)] = true
+			if !strings.HasPrefix(sa.PasswordHash, "$argon2id$") && !strings.HasPrefix(sa.PasswordHash, "{SSHA}") {
+				add(key+".password_hash", "want an argon2id ($argon2id$…) or {SSHA} hash, never a clear password")
+			}
+		}
+	}
+
+	if c.AAF.Inbox != "" {
+		if fi, err := os.Stat(c.AAF.Inbox); err == nil && !fi.IsDir() {
+			add("aaf.inbox", "%q is a file, want a folder", c.AAF.Inbox)
+		}
+	}
+	checkPositive(add, "aaf.settle_time", int64(c.AAF.SettleTime))
+	if _, err := cron.ParseStandard(c.AAF.PurgeSchedule); err != nil {
+		add("aaf.purge_schedule", "%q is not a cron expression: %v", c.AAF.PurgeSchedule, err)
+	}
+	checkPositive(add, "aaf.grace_period", int64(c.AAF.GracePeriod))
+	if c.AAF.VolumetryThreshold <= 0 || c.AAF.VolumetryThreshold > 100 {
+		add("aaf.volumetry_threshold", "%v: want a percentage in ]0, 100]", c.AAF.VolumetryThreshold)
+	}
+	checkPositive(add, "aaf.volumetry_min_accounts", int64(c.AAF.VolumetryMinAccounts))
+	for i, v := range c.AAF.ParentRespLegal {
+		if v < 0 || v > 2 {
+			add(fmt.Sprintf("aaf.parent_resp_legal[%d]", i), "%d: respLegal is 0, 1 or 2", v)
+		}
+	}
+	if !strings.Contains(c.AAF.LoginPattern, "{nom}") {
+		add("aaf.login_pattern", "%q must contain {nom}", c.AAF.LoginPattern)
+	}
+
+	checkPositive(add, "sso.session_idle", int64(c.SSO.SessionIdle))
+	checkPositive(add, "sso.session_absolute", int64(c.SSO.SessionAbsolute))
+	if c.SSO.SessionIdle > c.SSO.SessionAbsolute {
+		add("sso.session_idle", "%v is longer than sso.session_absolute (%v)", c.SSO.SessionIdle, c.SSO.SessionAbsolute)
+	}
+	if c.SSO.ServicesFile != "" {
+		if _, err := os.Stat(c.SSO.ServicesFile); err != nil {
+			add("sso.services_file", "%v", err)
+		}
+	}
+	return p
+}
+
+// checkAddr validates host:port; empty is allowed unless required.
+func checkAddr(add func(string, string, ...any), key, addr string, required bool) {
+	if addr == "" {
+		if required {
+			add(key, "an address (host:port) is required")
+		}
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		add(key, "address %q is not valid: want host:port", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		add(key, "address %q is not valid: port %q", addr, port)
+		return
+	}
+	if host == "" || host == "localhost" {
+		return
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		add(key, "address %q is not valid", addr)
+	}
+}
+
+func checkPair(add func(string, string, ...any), prefix, cert, key string) {
+	if (cert == "") != (key == "") {
+		add(prefix+".tls_cert", "tls_cert and tls_key go together")
+	}
+	for _, kf := range [][2]string{{prefix + ".tls_cert", cert}, {prefix + ".tls_key", key}} {
+		if kf[1] != "" {
+			if _, err := os.Stat(kf[1]); err != nil {
+				add(kf[0], "%v", err)
+			}
+		}
+	}
+}
+
+func checkPositive(add func(string, string, ...any), key string, v int64) {
+	if v <= 0 {
+		add(key, "must be positive")
+	}
+}
+
+func looksLikeDN(dn string) bool {
+	if dn == "" {
+		return false
+	}
+	for _, rdn := range strings.Split(dn, ",") {
+		k, v, ok := strings.Cut(rdn, "=")
+		if !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" {
+			return false
+		}
+	}
+	return true
+}

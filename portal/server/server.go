@@ -1,0 +1,230 @@
+// Package server is enthub's one HTTP server: the portal pages and the SAML,
+// OIDC and CAS fronts mount on its mux; it adds health and readiness
+// endpoints, Prometheus metrics per route, request ids in every log line and
+// a bounded graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Pinger is what readiness checks: the store answers and its schema is
+// current.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options configures a Server.
+type Options struct {
+	Logger          *slog.Logger
+	Store           Pinger
+	Version         string
+	ShutdownTimeout time.Duration
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	// ReadyTimeout bounds one readiness check.
+	ReadyTimeout time.Duration
+}
+
+// Server is the HTTP server. Mount handlers on Mux before Serve.
+type Server struct {
+	Mux      *http.ServeMux
+	Registry *prometheus.Registry
+	opts     Options
+
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	storeErrors prometheus.Counter
+
+	mu        sync.Mutex
+	lastReady error
+}
+
+// New builds a server with /healthz, /readyz and /metrics mounted.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 2 * time.Second
+	}
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		Mux:      http.NewServeMux(),
+		Registry: reg,
+		opts:     opts,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enthub_http_requests_total", Help: "HTTP requests by route, method and status class.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "enthub_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route"}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enthub_store_errors_total", Help: "Failed store health checks.",
+		}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "enthub_build_info", Help: "Build information; the value is always 1.",
+	}, []string{"version"})
+	build.WithLabelValues(opts.Version).Set(1)
+	reg.MustRegister(s.requests, s.latency, s.storeErrors, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	s.Mux.HandleFunc("GET /readyz", s.ready)
+	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return s
+}
+
+// ready answers 200 when the store answers and is migrated, 503 with the
+// reason otherwise. It checks on every call: a store that comes back makes
+// the next probe pass, no restart needed.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	var err error
+	if s.opts.Store != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.ReadyTimeout)
+		err = s.opts.Store.Ping(ctx)
+		cancel()
+	}
+	s.mu.Lock()
+	changed := (err == nil) != (s.lastReady == nil)
+	s.lastReady = err
+	s.mu.Unlock()
+	if err != nil {
+		s.storeErrors.Inc()
+		if changed {
+			s.opts.Logger.Error("not ready", "err", err)
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+		return
+	}
+	if changed {
+		s.opts.Logger.Info("ready")
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Handler is the mux wrapped with request ids, access logs and metrics.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(WithLogger(r.Context(), s.opts.Logger.With("request_id", id)))
+		s.Mux.ServeHTTP(rec, r)
+		route := r.Pattern // set by the mux in place; empty when nothing matched
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		s.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status/100)+"xx").Inc()
+		s.latency.WithLabelValues(route).Observe(d.Seconds())
+		if route != "GET /healthz" && route != "GET /readyz" && route != "GET /metrics" {
+			s.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "http",
+				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("route", route), slog.Int("status", rec.status), slog.Duration("duration", d))
+		}
+	})
+}
+
+// Serve serves on l until ctx is cancelled, then drains in-flight requests
+// for at most ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.opts.Logger.Info("shutting down HTTP", "drain", s.opts.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("shutdown: in-flight requests cut after %v: %w", s.opts.ShutdownTimeout, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status  int
+	written bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.written {
+		r.status, r.written = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.written = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying a logger (with the request id).
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// Logger returns the request's logger, or a discarding one.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}

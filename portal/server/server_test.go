@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type flakyStore struct{ down atomic.Bool }
+
+func (f *flakyStore) Ping(context.Context) error {
+	if f.down.Load() {
+		return errors.New("database unreachable: connection refused")
+	}
+	return nil
+}
+
+func start(t *testing.T, s *Server) (string, context.CancelFunc, chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, l) }()
+	t.Cleanup(cancel)
+	return "http://" + l.Addr().String(), cancel, done
+}
+
+func get(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestReadinessFollowsTheStoreAndRecovers(t *testing.T) {
+	store := &flakyStore{}
+	base, _, _ := start(t, New(Options{Store: store, Version: "test"}))
+	if code, _, _ := get(t, base+"/readyz"); code != 200 {
+		t.Fatalf("readyz with a healthy store = %d", code)
+	}
+	store.down.Store(true)
+	code, body, _ := get(t, base+"/readyz")
+	if code != 503 || !strings.Contains(body, "connection refused") {
+		t.Fatalf("readyz with the store down = %d %q, want 503 with the reason", code, body)
+	}
+	if code, _, _ := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("healthz must stay 200 while the store is down (no crash loop), got %d", code)
+	}
+	store.down.Store(false)
+	if code, _, _ := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("readyz after the store came back = %d, want 200", code)
+	}
+	_, metrics, _ := get(t, base+"/metrics")
+	for _, want := range []string{`enthub_store_errors_total 1`, `enthub_build_info{version="test"} 1`, `enthub_http_requests_total{code="5xx",method="GET",route="GET /readyz"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestRequestIDEchoedOrMinted(t *testing.T) {
+	base, _, _ := start(t, New(Options{}))
+	_, _, h := get(t, base+"/healthz")
+	if len(h.Get("X-Request-Id")) != 16 {
+		t.Errorf("minted request id = %q", h.Get("X-Request-Id"))
+	}
+	req, _ := http.NewRequest("GET", base+"/healthz", nil)
+	req.Header.Set("X-Request-Id", "abc-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Request-Id") != "abc-123" {
+		t.Errorf("request id not echoed: %q", resp.Header.Get("X-Request-Id"))
+	}
+}
+
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	s := New(Options{ShutdownTimeout: 5 * time.Second})
+	started := make(chan struct{})
+	s.Mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "finished")
+	})
+	base, cancel, done := start(t, s)
+	result := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			result <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		result <- string(b)
+	}()
+	<-started
+	cancel() // SIGTERM arrives while /slow runs
+	if got := <-result; got != "finished" {
+		t.Errorf("in-flight request got %q, want it drained to completion", got)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve returned %v after a clean drain", err)
+	}
+}
+
+func TestShutdownIsBounded(t *testing.T) {
+	s := New(Options{ShutdownTimeout: 200 * time.Millisecond})
+	started := make(chan struct{})
+	release := make(chan struct{})
+	s.Mux.HandleFunc("GET /stuck", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})
+	defer close(release)
+	base, cancel, done := start(t, s)
+	go http.Get(base + "/stuck")
+	<-started
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "cut after") {
+			t.Errorf("Serve = %v, want an error saying requests were cut", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown not bounded")
+	}
+}
