@@ -83,9 +83,12 @@ type Structure struct {
 	AcademieCode string
 	Attached     []string // AAF ids of functionally attached structures
 	Source       Source
-	Checksum     string // of the AAF record, for change detection
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Extra keeps the AAF attributes as delivered, so a Delta modifyRequest
+	// (which replaces only the attributes it names) can be applied exactly.
+	Extra     map[string][]string
+	Checksum  string // of the AAF record, for change detection
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Person is an individual. A person has one account and one persona per
@@ -112,8 +115,13 @@ type Person struct {
 	Country       string
 	MEF           string // students: MEF code
 	Subjects      []string
-	// Extra keeps the delivered AAF attributes the model has no field for,
-	// so nothing the rectorat sends is lost and later features can use it.
+	// AAFFamily is the AAF file family the person comes from (Eleve,
+	// PersRelEleve, PersEducNat): a Complet disables only the absent persons
+	// of the families it delivers.
+	AAFFamily string
+	// Extra keeps the AAF attributes as delivered: nothing the rectorat
+	// sends is lost, later features can use it, and a Delta modifyRequest
+	// (which replaces only the attributes it names) is applied exactly.
 	Extra     map[string][]string
 	Checksum  string
 	CreatedAt time.Time

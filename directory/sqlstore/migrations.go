@@ -38,6 +38,7 @@ CREATE TABLE structures (
 	academie      TEXT NOT NULL DEFAULT '',
 	academie_code TEXT NOT NULL DEFAULT '',
 	attached      TEXT NOT NULL DEFAULT '[]',
+	extra         TEXT NOT NULL DEFAULT '{}',
 	source        TEXT NOT NULL,
 	checksum      TEXT NOT NULL DEFAULT '',
 	created_at    {TIME} NOT NULL,
@@ -48,6 +49,7 @@ CREATE INDEX structures_uai ON structures (uai);
 CREATE TABLE persons (
 	id             TEXT PRIMARY KEY,
 	aaf_id         TEXT UNIQUE,
+	aaf_family     TEXT NOT NULL DEFAULT '',
 	source         TEXT NOT NULL,
 	last_name      TEXT NOT NULL DEFAULT '',
 	first_name     TEXT NOT NULL DEFAULT '',

@@ -27,18 +27,19 @@ type reader struct {
 	queries
 }
 
-const structureCols = `id, COALESCE(aaf_id, ''), uai, name, type, type_code, city, postal_code, contract, bassin, academie, academie_code, attached, source, checksum, created_at, updated_at`
+const structureCols = `id, COALESCE(aaf_id, ''), uai, name, type, type_code, city, postal_code, contract, bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at`
 
 func scanStructure(row interface{ Scan(...any) error }) (directory.Structure, error) {
 	var s directory.Structure
-	var attached string
+	var attached, extra string
 	err := row.Scan(&s.ID, &s.AAFID, &s.UAI, &s.Name, &s.Type, &s.TypeCode, &s.City, &s.PostalCode,
-		&s.Contract, &s.Bassin, &s.Academie, &s.AcademieCode, &attached, &s.Source, &s.Checksum,
+		&s.Contract, &s.Bassin, &s.Academie, &s.AcademieCode, &attached, &extra, &s.Source, &s.Checksum,
 		(*timeCol)(&s.CreatedAt), (*timeCol)(&s.UpdatedAt))
 	if err != nil {
 		return s, err
 	}
-	return s, unmarshalCol("structures.attached", attached, &s.Attached)
+	return s, errors.Join(unmarshalCol("structures.attached", attached, &s.Attached),
+		unmarshalCol("structures.extra", extra, &s.Extra))
 }
 
 func (r reader) Structure(ctx context.Context, id string) (directory.Structure, error) {
@@ -66,12 +67,12 @@ func (r reader) ListStructures(ctx context.Context) ([]directory.Structure, erro
 	return collect(rows, scanStructure)
 }
 
-const personCols = `id, COALESCE(aaf_id, ''), source, last_name, first_name, birth_name, other_names, title, birth_date, ine, email, personal_email, phone, mobile, address, postal_code, city, country, mef, subjects, extra, checksum, created_at, updated_at`
+const personCols = `id, COALESCE(aaf_id, ''), aaf_family, source, last_name, first_name, birth_name, other_names, title, birth_date, ine, email, personal_email, phone, mobile, address, postal_code, city, country, mef, subjects, extra, checksum, created_at, updated_at`
 
 func scanPerson(row interface{ Scan(...any) error }) (directory.Person, error) {
 	var p directory.Person
 	var other, subjects, extra string
-	err := row.Scan(&p.ID, &p.AAFID, &p.Source, &p.LastName, &p.FirstName, &p.BirthName, &other, &p.Title,
+	err := row.Scan(&p.ID, &p.AAFID, &p.AAFFamily, &p.Source, &p.LastName, &p.FirstName, &p.BirthName, &other, &p.Title,
 		&p.BirthDate, &p.INE, &p.Email, &p.PersonalEmail, &p.Phone, &p.Mobile, &p.Address, &p.PostalCode,
 		&p.City, &p.Country, &p.MEF, &subjects, &extra, &p.Checksum,
 		(*timeCol)(&p.CreatedAt), (*timeCol)(&p.UpdatedAt))
@@ -398,7 +399,7 @@ func (r reader) EachPerson(ctx context.Context, fn func(directory.Person, direct
 	const page = 2000
 	after := ""
 	for {
-		rows, err := r.db.QueryContext(ctx, `SELECT p.id, COALESCE(p.aaf_id, ''), p.source, p.last_name, p.first_name,
+		rows, err := r.db.QueryContext(ctx, `SELECT p.id, COALESCE(p.aaf_id, ''), p.aaf_family, p.source, p.last_name, p.first_name,
 			p.birth_name, p.other_names, p.title, p.birth_date, p.ine, p.email, p.personal_email, p.phone, p.mobile,
 			p.address, p.postal_code, p.city, p.country, p.mef, p.subjects, p.extra, p.checksum, p.created_at, p.updated_at,
 			a.id, a.person_id, a.login, a.status, a.source, a.valid_from, a.valid_until, a.disappeared_at,
@@ -418,7 +419,7 @@ func (r reader) EachPerson(ctx context.Context, fn func(directory.Person, direct
 			var x pa
 			var other, subjects, extra string
 			var from, until, gone nullTime
-			if err := rows.Scan(&x.p.ID, &x.p.AAFID, &x.p.Source, &x.p.LastName, &x.p.FirstName, &x.p.BirthName,
+			if err := rows.Scan(&x.p.ID, &x.p.AAFID, &x.p.AAFFamily, &x.p.Source, &x.p.LastName, &x.p.FirstName, &x.p.BirthName,
 				&other, &x.p.Title, &x.p.BirthDate, &x.p.INE, &x.p.Email, &x.p.PersonalEmail, &x.p.Phone, &x.p.Mobile,
 				&x.p.Address, &x.p.PostalCode, &x.p.City, &x.p.Country, &x.p.MEF, &subjects, &extra, &x.p.Checksum,
 				(*timeCol)(&x.p.CreatedAt), (*timeCol)(&x.p.UpdatedAt),

@@ -342,3 +342,30 @@ func (s *Store) Update(ctx context.Context, fn func(directory.Tx) error) error {
 	}
 	return nil
 }
+
+// uuidExpr is an SQL expression making a random UUID, for rows the merge
+// creates set-based (parent personas).
+func (d dialect) uuidExpr() string {
+	if d.name == "postgres" {
+		return "gen_random_uuid()::text"
+	}
+	return `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+		substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`
+}
+
+// boolCast turns a staged 0/1 integer into the dialect's boolean.
+func (d dialect) boolCast() string {
+	if d.name == "postgres" {
+		return "::boolean"
+	}
+	return ""
+}
+
+// tempAs creates a temporary table from a query; on PostgreSQL it goes
+// with the transaction, as SQLite's does once dropped at the end.
+func (d dialect) tempAs(name, query string) string {
+	if d.name == "postgres" {
+		return "CREATE TEMP TABLE " + name + " ON COMMIT DROP AS " + query
+	}
+	return "CREATE TEMP TABLE " + name + " AS " + query
+}

@@ -36,16 +36,20 @@ func (t *tx) PutStructure(ctx context.Context, s *directory.Structure) error {
 	if s.Source == "" {
 		s.Source = directory.SourceManual
 	}
+	extra := s.Extra
+	if extra == nil {
+		extra = map[string][]string{}
+	}
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code,
-		contract, bassin, academie, academie_code, attached, source, checksum, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		contract, bassin, academie, academie_code, attached, source, checksum, created_at, updated_at, extra)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (id) DO UPDATE SET aaf_id = excluded.aaf_id, uai = excluded.uai, name = excluded.name,
 		type = excluded.type, type_code = excluded.type_code, city = excluded.city, postal_code = excluded.postal_code,
 		contract = excluded.contract, bassin = excluded.bassin, academie = excluded.academie,
 		academie_code = excluded.academie_code, attached = excluded.attached, source = excluded.source,
-		checksum = excluded.checksum, updated_at = excluded.updated_at`,
+		checksum = excluded.checksum, updated_at = excluded.updated_at, extra = excluded.extra`,
 		s.ID, nullable(s.AAFID), s.UAI, s.Name, s.Type, s.TypeCode, s.City, s.PostalCode, s.Contract, s.Bassin,
-		s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)), s.Source, s.Checksum, s.CreatedAt.UTC(), now)
+		s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)), s.Source, s.Checksum, s.CreatedAt.UTC(), now, marshalCol(extra))
 	return conflict(err, "structure "+s.ID+" (AAF id "+s.AAFID+")")
 }
 
@@ -71,11 +75,11 @@ func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
 	if extra == nil {
 		extra = map[string][]string{}
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons (id, aaf_id, source, last_name, first_name, birth_name,
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons (id, aaf_id, aaf_family, source, last_name, first_name, birth_name,
 		other_names, title, birth_date, ine, email, personal_email, phone, mobile, address, postal_code, city,
 		country, mef, subjects, extra, checksum, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-		ON CONFLICT (id) DO UPDATE SET aaf_id = excluded.aaf_id, source = excluded.source,
+		VALUES ($1, $2, $25, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+		ON CONFLICT (id) DO UPDATE SET aaf_id = excluded.aaf_id, aaf_family = excluded.aaf_family, source = excluded.source,
 		last_name = excluded.last_name, first_name = excluded.first_name, birth_name = excluded.birth_name,
 		other_names = excluded.other_names, title = excluded.title, birth_date = excluded.birth_date,
 		ine = excluded.ine, email = excluded.email, personal_email = excluded.personal_email,
@@ -85,7 +89,7 @@ func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
 		updated_at = excluded.updated_at`,
 		p.ID, nullable(p.AAFID), p.Source, p.LastName, p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)),
 		p.Title, p.BirthDate, p.INE, p.Email, p.PersonalEmail, p.Phone, p.Mobile, p.Address, p.PostalCode, p.City,
-		p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(extra), p.Checksum, p.CreatedAt.UTC(), now)
+		p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(extra), p.Checksum, p.CreatedAt.UTC(), now, p.AAFFamily)
 	return conflict(err, "person "+p.ID+" (AAF id "+p.AAFID+")")
 }
 

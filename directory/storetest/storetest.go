@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"EachWalksEverything", testEach},
 		{"GenerationBumpsOnDirectoryWritesOnly", testGeneration},
 		{"PingWhenCurrent", testPing},
+		{"BulkImport", testBulkImport},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })

@@ -1,0 +1,130 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Bulk is the store side of an AAF import: a whole delivery applied in one
+// transaction, fast (PostgreSQL COPY into staging tables, then set-based
+// merges), all or nothing. Records are addressed by their AAF ids; the store
+// resolves them to internal ids.
+type Bulk interface {
+	// BeginImport opens the import transaction. On PostgreSQL it takes the
+	// import advisory lock, so two instances never apply at once; a second
+	// one gets ErrImportRunning.
+	BeginImport(ctx context.Context, opts ImportOptions) (ImportTx, error)
+
+	// ActiveAAFAccounts calls fn for every active AAF account with each
+	// structure it has a persona in (an account without persona is passed
+	// once with an empty structure): the baseline of the volumetry guard.
+	ActiveAAFAccounts(ctx context.Context, fn func(aafID, structureAAFID string) error) error
+
+	// PurgeDisabled deletes the AAF persons whose account was disabled
+	// before cutoff, and returns how many.
+	PurgeDisabled(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// ErrImportRunning is returned when another instance holds the import lock.
+var ErrImportRunning = errors.New("another import is running")
+
+// ImportOptions tunes an import.
+type ImportOptions struct {
+	// Now stamps created, updated and disappearance dates.
+	Now time.Time
+	// LoginPattern builds new logins from {prenom} and {nom}.
+	LoginPattern string
+}
+
+// ImportTx receives a delivery. The caller streams records through Put* and
+// Seen, then calls Finish, or Rollback on any error: nothing is visible
+// before Finish returns.
+type ImportTx interface {
+	// Checksums calls fn with the stored checksum of every AAF structure
+	// (kind "structure") and person (kind "person"): the caller skips records
+	// whose checksum did not change, so an unchanged delivery costs no write.
+	Checksums(ctx context.Context, fn func(kind, aafID, checksum string)) error
+
+	PutStructure(ctx context.Context, s BulkStructure) error
+	PutSubject(ctx context.Context, s Subject) error
+	PutMEF(ctx context.Context, m MEF) error
+	// PutPerson inserts or replaces a person and everything derived from
+	// their record (personas, memberships, relations as a child).
+	PutPerson(ctx context.Context, p BulkPerson) error
+	// Seen marks an unchanged person as present in the delivery, which keeps
+	// (or makes) their account active.
+	Seen(ctx context.Context, aafID string) error
+	// Delete disables the account of a person a Delta deleteRequest names.
+	Delete(ctx context.Context, aafID string) error
+	// Stored returns the delivered AAF attributes stored for a person or
+	// structure, for applying a modifyRequest; ErrNotFound if unknown.
+	Stored(ctx context.Context, kind, aafID string) (map[string][]string, error)
+
+	// Finish merges everything and commits. With Complet set, the AAF
+	// accounts of the delivered families that were neither put nor seen are
+	// disabled with a disappearance date.
+	Finish(ctx context.Context, f FinishOptions) (BulkCounts, error)
+	Rollback() error
+}
+
+// BulkStructure is a structure as delivered.
+type BulkStructure struct {
+	Structure
+}
+
+// BulkPerson is a person record as delivered, with what derives from it.
+type BulkPerson struct {
+	Person
+	// CreateAccount is false for related adults no student names as a
+	// legal representative: the person is kept, without an account.
+	CreateAccount bool
+	Personas      []BulkPersona
+	Memberships   []BulkMembership
+	// Relations lists the student's related adults (students only).
+	Relations []BulkRelation
+}
+
+// BulkPersona is a persona by structure AAF id.
+type BulkPersona struct {
+	StructureAAFID string
+	Profile        Profile
+	Functions      []Function
+}
+
+// BulkMembership is a class or group membership by natural key.
+type BulkMembership struct {
+	StructureAAFID string
+	Kind           GroupKind
+	Code           string
+	Role           MemberRole
+	Subjects       []string
+	HeadTeacher    bool
+}
+
+// BulkRelation is an ENTElevePersRelEleve entry by parent AAF id.
+type BulkRelation struct {
+	ParentAAFID   string
+	LienParente   string
+	RespFinancier bool
+	RespLegal     int
+	Contact       bool
+	Paiement      bool
+}
+
+// FinishOptions closes an import.
+type FinishOptions struct {
+	Complet bool
+	// Families are the person families (Eleve, PersRelEleve, PersEducNat)
+	// the delivery carries; only their absentees are disabled.
+	Families []string
+}
+
+// BulkCounts is what Finish did, per AAF family.
+type BulkCounts struct {
+	Disabled map[string]int `json:"disabled"`
+	Restored map[string]int `json:"restored"`
+	Accounts int            `json:"accounts_created"`
+	// DanglingRelations counts relations whose adult has no person.
+	DanglingRelations int `json:"dangling_relations"`
+}

@@ -1,0 +1,606 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+)
+
+var _ directory.Bulk = (*Store)(nil)
+
+// stagingDDL creates the per-import staging tables. They are temporary:
+// private to the import's connection and gone when it ends, so a killed
+// import leaves nothing behind.
+const stagingDDL = `
+CREATE TEMP TABLE stg_structures (new_id TEXT, aaf_id TEXT, uai TEXT, name TEXT, type TEXT, type_code TEXT,
+	city TEXT, postal_code TEXT, contract TEXT, bassin TEXT, academie TEXT, academie_code TEXT, attached TEXT,
+	extra TEXT, checksum TEXT);
+CREATE TEMP TABLE stg_persons (new_id TEXT, aaf_id TEXT, aaf_family TEXT, last_name TEXT, first_name TEXT,
+	birth_name TEXT, other_names TEXT, title TEXT, birth_date TEXT, ine TEXT, email TEXT, phone TEXT, mobile TEXT,
+	address TEXT, postal_code TEXT, city TEXT, country TEXT, mef TEXT, subjects TEXT, extra TEXT, checksum TEXT,
+	create_account INTEGER);
+CREATE TEMP TABLE stg_personas (new_id TEXT, person_aaf TEXT, struct_aaf TEXT, profile TEXT, functions TEXT);
+CREATE TEMP TABLE stg_groups (new_id TEXT, struct_aaf TEXT, kind TEXT, code TEXT);
+CREATE TEMP TABLE stg_members (person_aaf TEXT, struct_aaf TEXT, kind TEXT, code TEXT, role TEXT, subjects TEXT,
+	head_teacher INTEGER);
+CREATE TEMP TABLE stg_relations (child_aaf TEXT, parent_aaf TEXT, lien TEXT, resp_financier INTEGER,
+	resp_legal INTEGER, contact INTEGER, paiement INTEGER);
+CREATE TEMP TABLE stg_seen (aaf_id TEXT);
+CREATE TEMP TABLE stg_deleted (aaf_id TEXT);
+`
+
+var stagingColumns = map[string][]string{
+	"stg_structures": {"new_id", "aaf_id", "uai", "name", "type", "type_code", "city", "postal_code", "contract", "bassin", "academie", "academie_code", "attached", "extra", "checksum"},
+	"stg_persons":    {"new_id", "aaf_id", "aaf_family", "last_name", "first_name", "birth_name", "other_names", "title", "birth_date", "ine", "email", "phone", "mobile", "address", "postal_code", "city", "country", "mef", "subjects", "extra", "checksum", "create_account"},
+	"stg_personas":   {"new_id", "person_aaf", "struct_aaf", "profile", "functions"},
+	"stg_groups":     {"new_id", "struct_aaf", "kind", "code"},
+	"stg_members":    {"person_aaf", "struct_aaf", "kind", "code", "role", "subjects", "head_teacher"},
+	"stg_relations":  {"child_aaf", "parent_aaf", "lien", "resp_financier", "resp_legal", "contact", "paiement"},
+	"stg_seen":       {"aaf_id"},
+	"stg_deleted":    {"aaf_id"},
+}
+
+// flushAt bounds the rows buffered per staging table: memory stays flat
+// whatever the delivery size, and each flush is one COPY (PostgreSQL).
+const flushAt = 4000
+
+// importTx implements directory.ImportTx.
+type importTx struct {
+	s      *Store
+	tx     *sql.Tx
+	opts   directory.ImportOptions
+	buf    map[string][][]any
+	groups map[string]bool // staged group keys, so each is staged once
+	done   bool
+}
+
+// BeginImport opens the import transaction and its staging tables.
+func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (directory.ImportTx, error) {
+	if opts.Now.IsZero() {
+		opts.Now = s.opts.Now()
+	}
+	opts.Now = opts.Now.UTC()
+	if opts.LoginPattern == "" {
+		opts.LoginPattern = "{prenom}.{nom}"
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin import: %w", err)
+	}
+	if s.d.name == "postgres" {
+		var got bool
+		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, AdvisoryImport).Scan(&got); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("begin import: lock: %w", err)
+		}
+		if !got {
+			tx.Rollback()
+			return nil, directory.ErrImportRunning
+		}
+	}
+	ddl := stagingDDL
+	if s.d.name == "postgres" {
+		ddl = strings.ReplaceAll(ddl, ");", ") ON COMMIT DROP;")
+	}
+	for _, stmt := range strings.Split(ddl, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("begin import: staging: %w", err)
+		}
+	}
+	return &importTx{s: s, tx: tx, opts: opts, buf: map[string][][]any{}, groups: map[string]bool{}}, nil
+}
+
+func (t *importTx) stage(ctx context.Context, table string, row ...any) error {
+	t.buf[table] = append(t.buf[table], row)
+	if len(t.buf[table]) >= flushAt {
+		return t.flush(ctx, table)
+	}
+	return nil
+}
+
+// flush writes a table's buffered rows: COPY on PostgreSQL, a prepared
+// insert on SQLite (fast there: no network round trip).
+func (t *importTx) flush(ctx context.Context, table string) error {
+	rows := t.buf[table]
+	if len(rows) == 0 {
+		return nil
+	}
+	cols := stagingColumns[table]
+	var stmt *sql.Stmt
+	var err error
+	if t.s.d.name == "postgres" {
+		stmt, err = t.tx.PrepareContext(ctx, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+	} else {
+		ph := make([]string, len(cols))
+		for i := range ph {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+		}
+		stmt, err = t.tx.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(ph, ", ")+")")
+	}
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
+	}
+	defer stmt.Close()
+	for _, r := range rows {
+		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+			return fmt.Errorf("stage %s: %w", table, err)
+		}
+	}
+	if t.s.d.name == "postgres" {
+		if _, err := stmt.ExecContext(ctx); err != nil {
+			return fmt.Errorf("stage %s: %w", table, err)
+		}
+	}
+	t.buf[table] = rows[:0]
+	return nil
+}
+
+func (t *importTx) Checksums(ctx context.Context, fn func(kind, aafID, checksum string)) error {
+	for kind, q := range map[string]string{
+		"structure": `SELECT aaf_id, checksum FROM structures WHERE aaf_id IS NOT NULL`,
+		"person":    `SELECT aaf_id, checksum FROM persons WHERE aaf_id IS NOT NULL`,
+	} {
+		rows, err := t.tx.QueryContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("checksums: %w", err)
+		}
+		for rows.Next() {
+			var id, sum string
+			if err := rows.Scan(&id, &sum); err != nil {
+				rows.Close()
+				return fmt.Errorf("checksums: %w", err)
+			}
+			fn(kind, id, sum)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("checksums: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *importTx) Stored(ctx context.Context, kind, aafID string) (map[string][]string, error) {
+	table := "persons"
+	if kind == "structure" {
+		table = "structures"
+	}
+	var raw string
+	err := t.tx.QueryRowContext(ctx, `SELECT extra FROM `+table+` WHERE aaf_id = $1`, aafID).Scan(&raw)
+	if err != nil {
+		return nil, notFound(err, kind+" with AAF id "+aafID)
+	}
+	var m map[string][]string
+	return m, unmarshalCol(table+".extra", raw, &m)
+}
+
+func (t *importTx) PutStructure(ctx context.Context, b directory.BulkStructure) error {
+	s := b.Structure
+	return t.stage(ctx, "stg_structures", t.s.opts.NewID(), s.AAFID, s.UAI, s.Name, s.Type, s.TypeCode, s.City,
+		s.PostalCode, s.Contract, s.Bassin, s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)),
+		marshalCol(orEmpty(s.Extra)), s.Checksum)
+}
+
+func (t *importTx) PutSubject(ctx context.Context, s directory.Subject) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO subjects (code, label) VALUES ($1, $2)
+		ON CONFLICT (code) DO UPDATE SET label = excluded.label`, s.Code, s.Label)
+	return conflict(err, "subject "+s.Code)
+}
+
+func (t *importTx) PutMEF(ctx context.Context, m directory.MEF) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO mefs (code, label, rattach, stat11) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (code) DO UPDATE SET label = excluded.label, rattach = excluded.rattach, stat11 = excluded.stat11`,
+		m.Code, m.Label, m.Rattach, m.Stat11)
+	return conflict(err, "MEF "+m.Code)
+}
+
+func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error {
+	p := b.Person
+	if p.AAFID == "" {
+		return fmt.Errorf("bulk person without AAF id (%s %s)", p.FirstName, p.LastName)
+	}
+	if err := t.stage(ctx, "stg_persons", t.s.opts.NewID(), p.AAFID, p.AAFFamily, p.LastName, p.FirstName,
+		p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email, p.Phone, p.Mobile,
+		p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(orEmpty(p.Extra)),
+		p.Checksum, boolInt(b.CreateAccount)); err != nil {
+		return err
+	}
+	for _, ps := range b.Personas {
+		if !ps.Profile.Valid() {
+			return fmt.Errorf("person %s: unknown profile %q", p.AAFID, ps.Profile)
+		}
+		if err := t.stage(ctx, "stg_personas", t.s.opts.NewID(), p.AAFID, ps.StructureAAFID, string(ps.Profile),
+			marshalCol(nonNil(ps.Functions))); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Memberships {
+		key := m.StructureAAFID + "\x00" + string(m.Kind) + "\x00" + m.Code
+		if !t.groups[key] {
+			t.groups[key] = true
+			if err := t.stage(ctx, "stg_groups", t.s.opts.NewID(), m.StructureAAFID, string(m.Kind), m.Code); err != nil {
+				return err
+			}
+		}
+		if err := t.stage(ctx, "stg_members", p.AAFID, m.StructureAAFID, string(m.Kind), m.Code, string(m.Role),
+			marshalCol(nonNil(m.Subjects)), boolInt(m.HeadTeacher)); err != nil {
+			return err
+		}
+	}
+	for _, r := range b.Relations {
+		if err := t.stage(ctx, "stg_relations", p.AAFID, r.ParentAAFID, r.LienParente, boolInt(r.RespFinancier),
+			r.RespLegal, boolInt(r.Contact), boolInt(r.Paiement)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *importTx) Seen(ctx context.Context, aafID string) error {
+	return t.stage(ctx, "stg_seen", aafID)
+}
+
+func (t *importTx) Delete(ctx context.Context, aafID string) error {
+	return t.stage(ctx, "stg_deleted", aafID)
+}
+
+func (t *importTx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	return t.tx.Rollback()
+}
+
+// Finish merges the staging tables into the directory, set-based, and
+// commits. The order matters: structures before what points at them,
+// persons before accounts, relations before the parent personas derived
+// from them.
+func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (counts directory.BulkCounts, err error) {
+	defer func() {
+		if err != nil {
+			t.Rollback()
+		}
+	}()
+	counts = directory.BulkCounts{Disabled: map[string]int{}, Restored: map[string]int{}}
+	for table := range stagingColumns {
+		if err := t.flush(ctx, table); err != nil {
+			return counts, err
+		}
+	}
+	now := t.opts.Now
+	exec := func(what, q string, args ...any) (int64, error) {
+		res, err := t.tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, fmt.Errorf("import merge: %s: %w", what, err)
+		}
+		n, _ := res.RowsAffected()
+		return n, nil
+	}
+	uuid := t.s.d.uuidExpr()
+	steps := []struct{ what, q string }{
+		{"index staging", `CREATE INDEX stg_persons_aaf ON stg_persons (aaf_id)`},
+		{"structures", `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code, contract,
+			bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at)
+			SELECT new_id, aaf_id, uai, name, type, type_code, city, postal_code, contract, bassin, academie,
+			academie_code, attached, extra, 'aaf', checksum, $1, $1 FROM stg_structures WHERE true
+			ON CONFLICT (aaf_id) DO UPDATE SET uai = excluded.uai, name = excluded.name, type = excluded.type,
+			type_code = excluded.type_code, city = excluded.city, postal_code = excluded.postal_code,
+			contract = excluded.contract, bassin = excluded.bassin, academie = excluded.academie,
+			academie_code = excluded.academie_code, attached = excluded.attached, extra = excluded.extra,
+			checksum = excluded.checksum, updated_at = excluded.updated_at`},
+		{"persons", `INSERT INTO persons (id, aaf_id, aaf_family, source, last_name, first_name, birth_name,
+			other_names, title, birth_date, ine, email, phone, mobile, address, postal_code, city, country, mef,
+			subjects, extra, checksum, created_at, updated_at)
+			SELECT new_id, aaf_id, aaf_family, 'aaf', last_name, first_name, birth_name, other_names, title,
+			birth_date, ine, email, phone, mobile, address, postal_code, city, country, mef, subjects, extra,
+			checksum, $1, $1 FROM stg_persons WHERE true
+			ON CONFLICT (aaf_id) DO UPDATE SET aaf_family = excluded.aaf_family, last_name = excluded.last_name,
+			first_name = excluded.first_name, birth_name = excluded.birth_name, other_names = excluded.other_names,
+			title = excluded.title, birth_date = excluded.birth_date, ine = excluded.ine, email = excluded.email,
+			phone = excluded.phone, mobile = excluded.mobile, address = excluded.address,
+			postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
+			mef = excluded.mef, subjects = excluded.subjects, extra = excluded.extra,
+			checksum = excluded.checksum, updated_at = excluded.updated_at`},
+		{"resolve persons", t.s.d.tempAs("stg_pid", `SELECT p.id, p.aaf_id, s.aaf_family, s.create_account
+			FROM persons p JOIN stg_persons s ON s.aaf_id = p.aaf_id`)},
+		{"index resolved", `CREATE INDEX stg_pid_id ON stg_pid (id)`},
+		{"index resolved aaf", `CREATE INDEX stg_pid_aaf ON stg_pid (aaf_id)`},
+		{"affected parents", t.s.d.tempAs("stg_affected", `SELECT r.parent_id AS id FROM relations r
+			JOIN stg_pid c ON c.id = r.child_id`)},
+		{"drop personas", `DELETE FROM personas WHERE source = 'aaf' AND profile <> 'parent'
+			AND person_id IN (SELECT id FROM stg_pid)`},
+		{"drop memberships", `DELETE FROM memberships WHERE person_id IN (SELECT id FROM stg_pid)`},
+		{"drop relations", `DELETE FROM relations WHERE child_id IN (SELECT id FROM stg_pid)`},
+		{"personas", `INSERT INTO personas (id, person_id, structure_id, profile, functions, source)
+			SELECT sp.new_id, p.id, s.id, sp.profile, sp.functions, 'aaf' FROM stg_personas sp
+			JOIN stg_pid p ON p.aaf_id = sp.person_aaf JOIN structures s ON s.aaf_id = sp.struct_aaf WHERE true
+			ON CONFLICT (person_id, structure_id, profile) DO NOTHING`},
+		{"groups", `INSERT INTO groups (id, structure_id, kind, code, name, source)
+			SELECT g.new_id, s.id, g.kind, g.code, g.code, 'aaf' FROM stg_groups g
+			JOIN structures s ON s.aaf_id = g.struct_aaf WHERE true
+			ON CONFLICT (structure_id, kind, code) DO NOTHING`},
+		{"memberships", `INSERT INTO memberships (group_id, person_id, role, subjects, head_teacher)
+			SELECT g.id, p.id, m.role, m.subjects, m.head_teacher ` + t.s.d.boolCast() + ` FROM stg_members m
+			JOIN stg_pid p ON p.aaf_id = m.person_aaf JOIN structures s ON s.aaf_id = m.struct_aaf
+			JOIN groups g ON g.structure_id = s.id AND g.kind = m.kind AND g.code = m.code WHERE true
+			ON CONFLICT (group_id, person_id, role) DO NOTHING`},
+		{"relations", `INSERT INTO relations (parent_id, child_id, lien_parente, resp_financier, resp_legal, contact, paiement)
+			SELECT par.id, c.id, r.lien, r.resp_financier ` + t.s.d.boolCast() + `, r.resp_legal,
+			r.contact ` + t.s.d.boolCast() + `, r.paiement ` + t.s.d.boolCast() + ` FROM stg_relations r
+			JOIN stg_pid c ON c.aaf_id = r.child_aaf JOIN persons par ON par.aaf_id = r.parent_aaf WHERE true
+			ON CONFLICT (parent_id, child_id) DO NOTHING`},
+		{"affected parents (new)", `INSERT INTO stg_affected SELECT r.parent_id FROM relations r JOIN stg_pid c ON c.id = r.child_id`},
+		{"affected parents (own)", `INSERT INTO stg_affected SELECT id FROM stg_pid WHERE aaf_family = 'PersRelEleve'`},
+		{"drop parent personas", `DELETE FROM personas WHERE source = 'aaf' AND profile = 'parent'
+			AND person_id IN (SELECT id FROM stg_affected)`},
+		{"parent personas", `INSERT INTO personas (id, person_id, structure_id, profile, functions, source)
+			SELECT ` + uuid + `, x.parent_id, x.structure_id, 'parent', '[]', 'aaf' FROM (
+				SELECT DISTINCT r.parent_id, sp.structure_id FROM relations r
+				JOIN personas sp ON sp.person_id = r.child_id AND sp.profile = 'eleve'
+				WHERE r.parent_id IN (SELECT id FROM stg_affected)) x WHERE true
+			ON CONFLICT (person_id, structure_id, profile) DO NOTHING`},
+	}
+	for _, st := range steps {
+		var args []any
+		if strings.Contains(st.q, "$1") {
+			args = []any{now}
+		}
+		if _, err := exec(st.what, st.q, args...); err != nil {
+			return counts, err
+		}
+	}
+	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM stg_relations r
+		WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.aaf_id = r.parent_aaf)`).Scan(&counts.DanglingRelations); err != nil {
+		return counts, fmt.Errorf("import merge: dangling relations: %w", err)
+	}
+	if counts.Accounts, err = t.createAccounts(ctx); err != nil {
+		return counts, err
+	}
+	if err := t.accountStates(ctx, f, &counts); err != nil {
+		return counts, err
+	}
+	if f.Complet {
+		if _, err := exec("empty groups", `DELETE FROM groups WHERE source = 'aaf'
+			AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = groups.id)`); err != nil {
+			return counts, err
+		}
+	}
+	if _, err := exec("generation", `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
+		return counts, err
+	}
+	if t.s.d.name == "sqlite" {
+		// SQLite temp tables outlive the transaction on a pooled connection.
+		for _, tbl := range append(slices.Collect(mapKeys(stagingColumns)), "stg_pid", "stg_affected") {
+			if _, err := exec("drop "+tbl, `DROP TABLE `+tbl); err != nil {
+				return counts, err
+			}
+		}
+	}
+	if err := t.tx.Commit(); err != nil {
+		return counts, fmt.Errorf("import commit: %w", err)
+	}
+	t.done = true
+	return counts, nil
+}
+
+// createAccounts gives an account, with a login generated once, to every
+// staged person that should have one and has none yet.
+func (t *importTx) createAccounts(ctx context.Context) (int, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT p.id, p.first_name, p.last_name FROM stg_pid s
+		JOIN persons p ON p.id = s.id LEFT JOIN accounts a ON a.person_id = p.id
+		WHERE s.create_account = 1 AND a.id IS NULL ORDER BY p.aaf_id`)
+	if err != nil {
+		return 0, fmt.Errorf("import accounts: %w", err)
+	}
+	type newAcc struct{ personID, base string }
+	var todo []newAcc
+	for rows.Next() {
+		var id, first, last string
+		if err := rows.Scan(&id, &first, &last); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("import accounts: %w", err)
+		}
+		todo = append(todo, newAcc{id, directory.LoginBase(t.opts.LoginPattern, first, last)})
+	}
+	rows.Close()
+	if len(todo) == 0 {
+		return 0, rows.Err()
+	}
+	// Many new accounts (a first import): load every login once. Few (a
+	// daily Delta): ask per stem, which costs less than reading them all.
+	taken := map[string]bool{}
+	if len(todo) > 500 {
+		if err := t.loadLogins(ctx, `SELECT login FROM accounts`, taken); err != nil {
+			return 0, err
+		}
+	} else {
+		asked := map[string]bool{}
+		for _, n := range todo {
+			if asked[n.base] {
+				continue
+			}
+			asked[n.base] = true
+			if err := t.loadLogins(ctx, `SELECT login FROM accounts WHERE login = $1 OR login LIKE $2`, taken, n.base, n.base+"%"); err != nil {
+				return 0, err
+			}
+		}
+	}
+	stmtSQL := `INSERT INTO accounts (id, person_id, login, status, source, created_at, updated_at)
+		VALUES ($1, $2, $3, 'active', 'aaf', $4, $4)`
+	stmt, err := t.tx.PrepareContext(ctx, stmtSQL)
+	if err != nil {
+		return 0, fmt.Errorf("import accounts: %w", err)
+	}
+	defer stmt.Close()
+	for _, n := range todo {
+		login := directory.UniqueLogin(n.base, func(l string) bool { return taken[l] })
+		taken[login] = true
+		if _, err := stmt.ExecContext(ctx, t.s.opts.NewID(), n.personID, login, t.opts.Now); err != nil {
+			return 0, conflict(err, "account "+login)
+		}
+	}
+	return len(todo), nil
+}
+
+func (t *importTx) loadLogins(ctx context.Context, q string, into map[string]bool, args ...any) error {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("import accounts: logins: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return err
+		}
+		into[l] = true
+	}
+	return rows.Err()
+}
+
+// accountStates restores returning accounts and disables absent or deleted
+// ones, counting both per family.
+func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions, counts *directory.BulkCounts) error {
+	now := t.opts.Now
+	count := func(into map[string]int, q string, args ...any) error {
+		rows, err := t.tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("import accounts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var fam string
+			var n int
+			if err := rows.Scan(&fam, &n); err != nil {
+				return err
+			}
+			into[fam] += n
+		}
+		return rows.Err()
+	}
+	// present: put (with an account wanted) or seen.
+	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_present", `SELECT id FROM stg_pid WHERE create_account = 1
+		UNION SELECT p.id FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id`)); err != nil {
+		return fmt.Errorf("import accounts: %w", err)
+	}
+	if err := count(counts.Restored, `SELECT p.aaf_family, count(*) FROM accounts a JOIN persons p ON p.id = a.person_id
+		WHERE a.source = 'aaf' AND a.status <> 'active' AND a.person_id IN (SELECT id FROM stg_present)
+		GROUP BY p.aaf_family`); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE accounts SET status = 'active', disappeared_at = NULL, updated_at = $1
+		WHERE source = 'aaf' AND status <> 'active' AND person_id IN (SELECT id FROM stg_present)`, now); err != nil {
+		return fmt.Errorf("import accounts: restore: %w", err)
+	}
+	// gone: deleted by a Delta, no longer entitled to an account, or (Complet)
+	// absent from a delivered family.
+	gone := `SELECT p.id FROM persons p JOIN stg_deleted d ON d.aaf_id = p.aaf_id
+		UNION SELECT id FROM stg_pid WHERE create_account = 0`
+	var args []any
+	if f.Complet && len(f.Families) > 0 {
+		ph := make([]string, len(f.Families))
+		for i, fam := range f.Families {
+			args = append(args, fam)
+			ph[i] = fmt.Sprintf("$%d", i+1)
+		}
+		gone += ` UNION SELECT p.id FROM persons p WHERE p.source = 'aaf' AND p.aaf_family IN (` + strings.Join(ph, ", ") + `)
+			AND p.id NOT IN (SELECT id FROM stg_present) AND p.id NOT IN (SELECT id FROM stg_pid)`
+	}
+	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_gone", gone), args...); err != nil {
+		return fmt.Errorf("import accounts: absentees: %w", err)
+	}
+	if err := count(counts.Disabled, `SELECT p.aaf_family, count(*) FROM accounts a JOIN persons p ON p.id = a.person_id
+		WHERE a.source = 'aaf' AND a.status = 'active' AND a.person_id IN (SELECT id FROM stg_gone)
+		GROUP BY p.aaf_family`); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE accounts SET status = 'disabled', disappeared_at = $1, updated_at = $1
+		WHERE source = 'aaf' AND status = 'active' AND person_id IN (SELECT id FROM stg_gone)`, now); err != nil {
+		return fmt.Errorf("import accounts: disable: %w", err)
+	}
+	if t.s.d.name == "sqlite" {
+		for _, tbl := range []string{"stg_present", "stg_gone"} {
+			if _, err := t.tx.ExecContext(ctx, `DROP TABLE `+tbl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ActiveAAFAccounts is the volumetry guard's baseline.
+func (s *Store) ActiveAAFAccounts(ctx context.Context, fn func(aafID, structureAAFID string) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.aaf_id, COALESCE(st.aaf_id, '') FROM accounts a
+		JOIN persons p ON p.id = a.person_id
+		LEFT JOIN personas ps ON ps.person_id = p.id
+		LEFT JOIN structures st ON st.id = ps.structure_id
+		WHERE a.source = 'aaf' AND a.status = 'active' AND p.aaf_id IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("active AAF accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return err
+		}
+		if err := fn(id, st); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PurgeDisabled deletes AAF persons disabled before cutoff.
+func (s *Store) PurgeDisabled(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int64
+	err := s.Update(ctx, func(dtx directory.Tx) error {
+		t := dtx.(*tx)
+		res, err := t.tx.ExecContext(ctx, `DELETE FROM persons WHERE source = 'aaf' AND id IN (
+			SELECT person_id FROM accounts WHERE source = 'aaf' AND status <> 'active'
+			AND disappeared_at IS NOT NULL AND disappeared_at < $1)`, cutoff.UTC())
+		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		if n > 0 {
+			t.dirty = true
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func orEmpty(m map[string][]string) map[string][]string {
+	if m == nil {
+		return map[string][]string{}
+	}
+	return m
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+)
+
+// bulkFixture is a delivery as the AAF importer stages it: one school, two
+// students sharing a parent, a teacher, and a related adult who is no legal
+// representative.
+func bulkDelivery(day int) (structs []directory.BulkStructure, persons []directory.BulkPerson) {
+	structs = []directory.BulkStructure{{Structure: directory.Structure{AAFID: "S1", UAI: "0130001A", Name: "CLG A", Checksum: "s1"}}}
+	student := func(id, first, class, sum string) directory.BulkPerson {
+		return directory.BulkPerson{
+			Person:        directory.Person{AAFID: id, AAFFamily: "Eleve", FirstName: first, LastName: "Martin", Checksum: sum, Extra: map[string][]string{"ENTEleveClasses": {"S1$" + class}}},
+			CreateAccount: true,
+			Personas:      []directory.BulkPersona{{StructureAAFID: "S1", Profile: directory.ProfileEleve}},
+			Memberships:   []directory.BulkMembership{{StructureAAFID: "S1", Kind: directory.GroupClass, Code: class, Role: directory.RoleStudent}},
+			Relations:     []directory.BulkRelation{{ParentAAFID: "P1", LienParente: "10", RespLegal: 1, RespFinancier: true}, {ParentAAFID: "P2", LienParente: "90", RespLegal: 0}},
+		}
+	}
+	persons = []directory.BulkPerson{
+		student("E1", "Léa", "3A", "e1"),
+		student("E2", "Léa", "4B", "e2"), // same name: the login gets a suffix
+		{Person: directory.Person{AAFID: "P1", AAFFamily: "PersRelEleve", FirstName: "Anne", LastName: "Martin", Checksum: "p1"}, CreateAccount: true},
+		{Person: directory.Person{AAFID: "P2", AAFFamily: "PersRelEleve", FirstName: "Luc", LastName: "Voisin", Checksum: "p2"}, CreateAccount: false},
+		{Person: directory.Person{AAFID: "T1", AAFFamily: "PersEducNat", FirstName: "Zoé", LastName: "Prof", Checksum: "t1"}, CreateAccount: true,
+			Personas:    []directory.BulkPersona{{StructureAAFID: "S1", Profile: directory.ProfileEnseignant, Functions: []directory.Function{{Code: "ENS"}}}},
+			Memberships: []directory.BulkMembership{{StructureAAFID: "S1", Kind: directory.GroupClass, Code: "3A", Role: directory.RoleTeacher, Subjects: []string{"030201"}, HeadTeacher: true}}},
+	}
+	if day == 2 {
+		// E2 changes class; T1 left (absent from the Complet).
+		persons[1].Checksum = "e2b"
+		persons[1].Memberships[0].Code = "4C"
+		persons = persons[:4]
+	}
+	return structs, persons
+}
+
+func runBulk(t *testing.T, b directory.Bulk, now time.Time, complet bool, structs []directory.BulkStructure, persons []directory.BulkPerson, deletes ...string) directory.BulkCounts {
+	t.Helper()
+	ctx := context.Background()
+	itx, err := b.BeginImport(ctx, directory.ImportOptions{Now: now, LoginPattern: "{prenom}.{nom}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]string{}
+	if err := itx.Checksums(ctx, func(kind, id, sum string) { known[kind+id] = sum }); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range structs {
+		if known["structure"+s.AAFID] != s.Checksum {
+			if err := itx.PutStructure(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, p := range persons {
+		if known["person"+p.AAFID] == p.Checksum {
+			if err := itx.Seen(ctx, p.AAFID); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := itx.PutPerson(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range deletes {
+		if err := itx.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, err := itx.Finish(ctx, directory.FinishOptions{Complet: complet, Families: []string{"Eleve", "PersRelEleve", "PersEducNat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts
+}
+
+func testBulkImport(t *testing.T, s directory.Store) {
+	b, ok := s.(directory.Bulk)
+	if !ok {
+		t.Skip("store has no bulk import")
+	}
+	ctx := context.Background()
+	day1 := time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC)
+	structs, persons := bulkDelivery(1)
+	c := runBulk(t, b, day1, true, structs, persons)
+	if c.Accounts != 4 || c.DanglingRelations != 0 {
+		t.Errorf("first import: %+v, want 4 accounts (not the non-legal adult)", c)
+	}
+	e1, err1 := s.AccountByLogin(ctx, "lea.martin")
+	_, err2 := s.AccountByLogin(ctx, "lea.martin2")
+	if err1 != nil || err2 != nil {
+		t.Fatalf("homonym logins: %v / %v", err1, err2)
+	}
+	p1, _ := s.PersonByAAFID(ctx, "E1")
+	if e1.PersonID != p1.ID {
+		t.Errorf("lea.martin should be the first in AAF id order (E1)")
+	}
+	if _, err := s.AccountByLogin(ctx, "zoe.prof"); err != nil {
+		t.Errorf("teacher login with accent dropped: %v", err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.ByProfile[directory.ProfileEleve] != 2 || st.ByProfile[directory.ProfileParent] != 1 || st.ByProfile[directory.ProfileEnseignant] != 1 {
+		t.Errorf("profiles after import: %v", st.ByProfile)
+	}
+	parent, _ := s.PersonByAAFID(ctx, "P1")
+	rels, _ := s.Relations(ctx, parent.ID)
+	if len(rels) != 2 || rels[0].LienParente != "10" || !rels[0].RespFinancier {
+		t.Errorf("parent relations = %+v, want both children with the AAF fields", rels)
+	}
+	if ps, _ := s.Personas(ctx, parent.ID); len(ps) != 1 || ps[0].Profile != directory.ProfileParent {
+		t.Errorf("parent personas = %+v, want one parent persona in the children's school", ps)
+	}
+	school, _ := s.StructureByAAFID(ctx, "S1")
+	class, err := s.GroupByCode(ctx, school.ID, directory.GroupClass, "3A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := s.GroupMembers(ctx, class.ID); len(ms) != 2 {
+		t.Errorf("class 3A has %d members, want the student and the head teacher", len(ms))
+	}
+	gen1, _ := s.Generation(ctx)
+
+	// Same delivery again: no account created, nothing disabled.
+	c = runBulk(t, b, day1.Add(24*time.Hour), true, structs, persons)
+	if c.Accounts != 0 || sum(c.Disabled) != 0 || sum(c.Restored) != 0 {
+		t.Errorf("re-import of an unchanged delivery did something: %+v", c)
+	}
+	e1again, _ := s.AccountByLogin(ctx, "lea.martin")
+	if !e1again.UpdatedAt.Equal(e1.UpdatedAt) {
+		t.Errorf("unchanged account rewritten: %v → %v", e1.UpdatedAt, e1again.UpdatedAt)
+	}
+
+	// Day 2: E2 moves to 4C, T1 disappears.
+	day2 := day1.Add(48 * time.Hour)
+	structs, persons = bulkDelivery(2)
+	c = runBulk(t, b, day2, true, structs, persons)
+	if c.Disabled["PersEducNat"] != 1 || sum(c.Disabled) != 1 {
+		t.Errorf("day 2 disabled %v, want the teacher only", c.Disabled)
+	}
+	teacher, _ := s.AccountByLogin(ctx, "zoe.prof")
+	if teacher.Status != directory.StatusDisabled || teacher.DisappearedAt == nil || !teacher.DisappearedAt.Equal(day2) {
+		t.Errorf("absent teacher = %s disappeared %v, want disabled at %v", teacher.Status, teacher.DisappearedAt, day2)
+	}
+	p2, _ := s.PersonByAAFID(ctx, "E2")
+	ms, _ := s.Memberships(ctx, p2.ID)
+	if len(ms) != 1 {
+		t.Fatalf("E2 memberships = %+v", ms)
+	}
+	if g, _ := s.Group(ctx, ms[0].GroupID); g.Code != "4C" {
+		t.Errorf("E2 is in %s, want 4C", g.Code)
+	}
+	if _, err := s.GroupByCode(ctx, school.ID, directory.GroupClass, "4B"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("empty class 4B kept after a Complet: %v", err)
+	}
+	if gen2, _ := s.Generation(ctx); gen2 <= gen1 {
+		t.Error("generation did not move after an import")
+	}
+
+	// Day 3: the teacher is back: restored, same login.
+	structs, persons = bulkDelivery(1)
+	persons[1].Checksum = "e2b"
+	persons[1].Memberships[0].Code = "4C"
+	c = runBulk(t, b, day2.Add(24*time.Hour), true, structs, persons)
+	if c.Restored["PersEducNat"] != 1 || c.Accounts != 0 {
+		t.Errorf("day 3 = %+v, want the teacher restored and no new account", c)
+	}
+	if a, _ := s.AccountByLogin(ctx, "zoe.prof"); a.Status != directory.StatusActive || a.DisappearedAt != nil {
+		t.Errorf("returning teacher = %s %v", a.Status, a.DisappearedAt)
+	}
+
+	// A Delta deleteRequest disables; a purge after the grace period deletes.
+	c = runBulk(t, b, day2.Add(72*time.Hour), false, nil, nil, "E1")
+	if c.Disabled["Eleve"] != 1 {
+		t.Errorf("delta delete disabled %v, want E1", c.Disabled)
+	}
+	n, err := b.PurgeDisabled(ctx, day2.Add(72*time.Hour+time.Second))
+	if err != nil || n != 1 {
+		t.Errorf("purge = %d, %v; want 1", n, err)
+	}
+	if _, err := s.PersonByAAFID(ctx, "E1"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("purged person still there: %v", err)
+	}
+
+	// A rolled-back import changes nothing.
+	before, _ := s.Stats(ctx)
+	itx, err := b.BeginImport(ctx, directory.ImportOptions{Now: day2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	itx.PutPerson(ctx, directory.BulkPerson{Person: directory.Person{AAFID: "NEW", AAFFamily: "Eleve", LastName: "X"}, CreateAccount: true})
+	itx.Rollback()
+	after, _ := s.Stats(ctx)
+	if _, err := s.PersonByAAFID(ctx, "NEW"); !errors.Is(err, directory.ErrNotFound) || after.Accounts != before.Accounts {
+		t.Errorf("rolled-back import left traces: %v, %+v → %+v", err, before.Accounts, after.Accounts)
+	}
+	// And the store is usable for the next import (staging cleaned up).
+	runBulk(t, b, day2.Add(96*time.Hour), false, nil, nil)
+
+	var active []string
+	b.ActiveAAFAccounts(ctx, func(id, st string) error { active = append(active, id+"@"+st); return nil })
+	slices.Sort(active)
+	if !slices.Equal(active, []string{"E2@S1", "P1@S1", "T1@S1"}) {
+		t.Errorf("ActiveAAFAccounts = %v", active)
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
