@@ -35,6 +35,13 @@ type ImportOptions struct {
 	Now time.Time
 	// LoginPattern builds new logins from {prenom} and {nom}.
 	LoginPattern string
+	// RelationAccountFamily is the AAF family whose persons get an account
+	// only while a relation names them with one of ParentRespLegal (the AAF's
+	// PersRelEleve: related adults who are not legal representatives get
+	// none). It is decided set-based at Finish, because the relations come
+	// from the children's records, not from the adult's own.
+	RelationAccountFamily string
+	ParentRespLegal       []int
 }
 
 // ImportTx receives a delivery. The caller streams records through Put* and
@@ -76,8 +83,8 @@ type BulkStructure struct {
 // BulkPerson is a person record as delivered, with what derives from it.
 type BulkPerson struct {
 	Person
-	// CreateAccount is false for related adults no student names as a
-	// legal representative: the person is kept, without an account.
+	// CreateAccount is false for a person kept without an account. For the
+	// RelationAccountFamily it is ignored: the relations decide.
 	CreateAccount bool
 	Personas      []BulkPersona
 	Memberships   []BulkMembership

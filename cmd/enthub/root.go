@@ -43,6 +43,8 @@ type app struct {
 	dbURL      string
 	logLevel   string
 	logFormat  string
+
+	progressShown bool
 }
 
 func (a *app) getenv(k string) string {
@@ -86,6 +88,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.configCommand(),
 		a.dbCommand(),
 		a.dirCommand(),
+		a.aafCommand(),
 		a.hashPasswordCommand(),
 	)
 	for _, c := range root.Commands() {

@@ -32,6 +32,7 @@ CREATE TEMP TABLE stg_relations (child_aaf TEXT, parent_aaf TEXT, lien TEXT, res
 	resp_legal INTEGER, contact INTEGER, paiement INTEGER);
 CREATE TEMP TABLE stg_seen (aaf_id TEXT);
 CREATE TEMP TABLE stg_deleted (aaf_id TEXT);
+CREATE TEMP TABLE stg_accounts (new_id TEXT, person_id TEXT, login TEXT);
 `
 
 var stagingColumns = map[string][]string{
@@ -43,6 +44,7 @@ var stagingColumns = map[string][]string{
 	"stg_relations":  {"child_aaf", "parent_aaf", "lien", "resp_financier", "resp_legal", "contact", "paiement"},
 	"stg_seen":       {"aaf_id"},
 	"stg_deleted":    {"aaf_id"},
+	"stg_accounts":   {"new_id", "person_id", "login"},
 }
 
 // flushAt bounds the rows buffered per staging table: memory stays flat
@@ -289,6 +291,8 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	uuid := t.s.d.uuidExpr()
 	steps := []struct{ what, q string }{
 		{"index staging", `CREATE INDEX stg_persons_aaf ON stg_persons (aaf_id)`},
+		{"index seen", `CREATE INDEX stg_seen_aaf ON stg_seen (aaf_id)`},
+		{"analyze staging", t.s.d.analyzeTemp("stg_persons", "stg_personas", "stg_members", "stg_relations", "stg_seen", "stg_groups", "stg_deleted")},
 		{"structures", `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code, contract,
 			bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at)
 			SELECT new_id, aaf_id, uai, name, type, type_code, city, postal_code, contract, bassin, academie,
@@ -315,6 +319,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 			FROM persons p JOIN stg_persons s ON s.aaf_id = p.aaf_id`)},
 		{"index resolved", `CREATE INDEX stg_pid_id ON stg_pid (id)`},
 		{"index resolved aaf", `CREATE INDEX stg_pid_aaf ON stg_pid (aaf_id)`},
+		{"analyze staging", `ANALYZE stg_pid`},
 		{"affected parents", t.s.d.tempAs("stg_affected", `SELECT r.parent_id AS id FROM relations r
 			JOIN stg_pid c ON c.id = r.child_id`)},
 		{"drop personas", `DELETE FROM personas WHERE source = 'aaf' AND profile <> 'parent'
@@ -363,6 +368,9 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.aaf_id = r.parent_aaf)`).Scan(&counts.DanglingRelations); err != nil {
 		return counts, fmt.Errorf("import merge: dangling relations: %w", err)
 	}
+	if err := t.entitlements(ctx); err != nil {
+		return counts, err
+	}
 	if counts.Accounts, err = t.createAccounts(ctx); err != nil {
 		return counts, err
 	}
@@ -380,7 +388,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	}
 	if t.s.d.name == "sqlite" {
 		// SQLite temp tables outlive the transaction on a pooled connection.
-		for _, tbl := range append(slices.Collect(mapKeys(stagingColumns)), "stg_pid", "stg_affected") {
+		for _, tbl := range append(slices.Collect(mapKeys(stagingColumns)), "stg_pid", "stg_affected", "stg_want", "stg_gone") {
 			if _, err := exec("drop "+tbl, `DROP TABLE `+tbl); err != nil {
 				return counts, err
 			}
@@ -393,12 +401,43 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	return counts, nil
 }
 
+// entitlements builds stg_want: for every person the delivery concerns,
+// whether they should have an active account (1) or not (0). Persons of the
+// relation-account family are decided by their relations, for all of them
+// that were put, seen or whose children changed, so a parent whose record
+// did not change still gains or loses an account when a child's does.
+func (t *importTx) entitlements(ctx context.Context) error {
+	fam := t.opts.RelationAccountFamily
+	legal := "0"
+	for _, v := range t.opts.ParentRespLegal {
+		legal += fmt.Sprintf(", %d", v)
+	}
+	q := `SELECT id, create_account AS want FROM stg_pid WHERE aaf_family <> $1
+		UNION SELECT p.id, 1 FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id WHERE p.aaf_family <> $1
+		UNION SELECT p.id, CASE WHEN EXISTS (SELECT 1 FROM relations r WHERE r.parent_id = p.id
+			AND r.resp_legal IN (` + legal + `) AND r.resp_legal <> 0) THEN 1 ELSE 0 END
+		FROM persons p WHERE p.aaf_family = $1 AND (
+			EXISTS (SELECT 1 FROM stg_pid x WHERE x.id = p.id)
+			OR EXISTS (SELECT 1 FROM stg_affected x WHERE x.id = p.id)
+			OR EXISTS (SELECT 1 FROM stg_seen x WHERE x.aaf_id = p.aaf_id))`
+	for _, stmt := range []string{t.s.d.tempAs("stg_want", q), `CREATE INDEX stg_want_id ON stg_want (id)`, t.s.d.analyzeTemp("stg_want")} {
+		var args []any
+		if strings.Contains(stmt, "$1") {
+			args = []any{fam}
+		}
+		if _, err := t.tx.ExecContext(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("import accounts: entitlements: %w", err)
+		}
+	}
+	return nil
+}
+
 // createAccounts gives an account, with a login generated once, to every
-// staged person that should have one and has none yet.
+// person entitled to one who has none yet.
 func (t *importTx) createAccounts(ctx context.Context) (int, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT p.id, p.first_name, p.last_name FROM stg_pid s
-		JOIN persons p ON p.id = s.id LEFT JOIN accounts a ON a.person_id = p.id
-		WHERE s.create_account = 1 AND a.id IS NULL ORDER BY p.aaf_id`)
+	rows, err := t.tx.QueryContext(ctx, `SELECT p.id, p.first_name, p.last_name FROM stg_want w
+		JOIN persons p ON p.id = w.id LEFT JOIN accounts a ON a.person_id = p.id
+		WHERE w.want = 1 AND a.id IS NULL ORDER BY p.aaf_id`)
 	if err != nil {
 		return 0, fmt.Errorf("import accounts: %w", err)
 	}
@@ -435,19 +474,20 @@ func (t *importTx) createAccounts(ctx context.Context) (int, error) {
 			}
 		}
 	}
-	stmtSQL := `INSERT INTO accounts (id, person_id, login, status, source, created_at, updated_at)
-		VALUES ($1, $2, $3, 'active', 'aaf', $4, $4)`
-	stmt, err := t.tx.PrepareContext(ctx, stmtSQL)
-	if err != nil {
-		return 0, fmt.Errorf("import accounts: %w", err)
-	}
-	defer stmt.Close()
+	const table = "stg_accounts"
 	for _, n := range todo {
 		login := directory.UniqueLogin(n.base, func(l string) bool { return taken[l] })
 		taken[login] = true
-		if _, err := stmt.ExecContext(ctx, t.s.opts.NewID(), n.personID, login, t.opts.Now); err != nil {
-			return 0, conflict(err, "account "+login)
+		if err := t.stage(ctx, table, t.s.opts.NewID(), n.personID, login); err != nil {
+			return 0, err
 		}
+	}
+	if err := t.flush(ctx, table); err != nil {
+		return 0, err
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO accounts (id, person_id, login, status, source, created_at, updated_at)
+		SELECT new_id, person_id, login, 'active', 'aaf', $1, $1 FROM stg_accounts`, t.opts.Now); err != nil {
+		return 0, conflict(err, "new accounts")
 	}
 	return len(todo), nil
 }
@@ -468,8 +508,8 @@ func (t *importTx) loadLogins(ctx context.Context, q string, into map[string]boo
 	return rows.Err()
 }
 
-// accountStates restores returning accounts and disables absent or deleted
-// ones, counting both per family.
+// accountStates restores returning accounts and disables absent, deleted
+// or no longer entitled ones, counting both per family.
 func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions, counts *directory.BulkCounts) error {
 	now := t.opts.Now
 	count := func(into map[string]int, q string, args ...any) error {
@@ -488,24 +528,19 @@ func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions,
 		}
 		return rows.Err()
 	}
-	// present: put (with an account wanted) or seen.
-	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_present", `SELECT id FROM stg_pid WHERE create_account = 1
-		UNION SELECT p.id FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id`)); err != nil {
-		return fmt.Errorf("import accounts: %w", err)
-	}
 	if err := count(counts.Restored, `SELECT p.aaf_family, count(*) FROM accounts a JOIN persons p ON p.id = a.person_id
-		WHERE a.source = 'aaf' AND a.status <> 'active' AND a.person_id IN (SELECT id FROM stg_present)
-		GROUP BY p.aaf_family`); err != nil {
+		JOIN stg_want w ON w.id = a.person_id
+		WHERE a.source = 'aaf' AND a.status <> 'active' AND w.want = 1 GROUP BY p.aaf_family`); err != nil {
 		return err
 	}
 	if _, err := t.tx.ExecContext(ctx, `UPDATE accounts SET status = 'active', disappeared_at = NULL, updated_at = $1
-		WHERE source = 'aaf' AND status <> 'active' AND person_id IN (SELECT id FROM stg_present)`, now); err != nil {
+		WHERE source = 'aaf' AND status <> 'active' AND person_id IN (SELECT id FROM stg_want WHERE want = 1)`, now); err != nil {
 		return fmt.Errorf("import accounts: restore: %w", err)
 	}
-	// gone: deleted by a Delta, no longer entitled to an account, or (Complet)
-	// absent from a delivered family.
+	// gone: deleted by a Delta, no longer entitled, or (Complet) absent from
+	// a delivered family.
 	gone := `SELECT p.id FROM persons p JOIN stg_deleted d ON d.aaf_id = p.aaf_id
-		UNION SELECT id FROM stg_pid WHERE create_account = 0`
+		UNION SELECT id FROM stg_want WHERE want = 0`
 	var args []any
 	if f.Complet && len(f.Families) > 0 {
 		ph := make([]string, len(f.Families))
@@ -514,7 +549,8 @@ func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions,
 			ph[i] = fmt.Sprintf("$%d", i+1)
 		}
 		gone += ` UNION SELECT p.id FROM persons p WHERE p.source = 'aaf' AND p.aaf_family IN (` + strings.Join(ph, ", ") + `)
-			AND p.id NOT IN (SELECT id FROM stg_present) AND p.id NOT IN (SELECT id FROM stg_pid)`
+			AND NOT EXISTS (SELECT 1 FROM stg_seen x WHERE x.aaf_id = p.aaf_id)
+			AND NOT EXISTS (SELECT 1 FROM stg_pid x WHERE x.id = p.id)`
 	}
 	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_gone", gone), args...); err != nil {
 		return fmt.Errorf("import accounts: absentees: %w", err)
@@ -527,13 +563,6 @@ func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions,
 	if _, err := t.tx.ExecContext(ctx, `UPDATE accounts SET status = 'disabled', disappeared_at = $1, updated_at = $1
 		WHERE source = 'aaf' AND status = 'active' AND person_id IN (SELECT id FROM stg_gone)`, now); err != nil {
 		return fmt.Errorf("import accounts: disable: %w", err)
-	}
-	if t.s.d.name == "sqlite" {
-		for _, tbl := range []string{"stg_present", "stg_gone"} {
-			if _, err := t.tx.ExecContext(ctx, `DROP TABLE `+tbl); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

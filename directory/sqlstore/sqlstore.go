@@ -369,3 +369,12 @@ func (d dialect) tempAs(name, query string) string {
 	}
 	return "CREATE TEMP TABLE " + name + " AS " + query
 }
+
+// analyzeTemp gathers statistics on temporary tables, which autovacuum
+// never sees: without them the planner guesses and picks nested loops.
+func (d dialect) analyzeTemp(tables ...string) string {
+	if d.name == "postgres" {
+		return "ANALYZE " + strings.Join(tables, ", ")
+	}
+	return "ANALYZE temp"
+}

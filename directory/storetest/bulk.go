@@ -45,7 +45,8 @@ func bulkDelivery(day int) (structs []directory.BulkStructure, persons []directo
 func runBulk(t *testing.T, b directory.Bulk, now time.Time, complet bool, structs []directory.BulkStructure, persons []directory.BulkPerson, deletes ...string) directory.BulkCounts {
 	t.Helper()
 	ctx := context.Background()
-	itx, err := b.BeginImport(ctx, directory.ImportOptions{Now: now, LoginPattern: "{prenom}.{nom}"})
+	itx, err := b.BeginImport(ctx, directory.ImportOptions{Now: now, LoginPattern: "{prenom}.{nom}",
+		RelationAccountFamily: "PersRelEleve", ParentRespLegal: []int{1, 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

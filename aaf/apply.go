@@ -1,0 +1,464 @@
+package aaf
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+)
+
+// ApplyOptions configures how a checked delivery becomes directory data.
+type ApplyOptions struct {
+	// ParentRespLegal lists the respLegal values of ENTElevePersRelEleve that
+	// give a related adult an account (default 1 and 2). The AAF's meaning of
+	// 2 changed across versions (aaf.md §3.2), hence configurable.
+	ParentRespLegal []int
+	// LoginPattern builds new logins (default "{prenom}.{nom}").
+	LoginPattern string
+	// Now stamps the import (default time.Now).
+	Now func() time.Time
+	// Parse bounds the parser, as for Check.
+	Parse ParseOptions
+	// Progress, when set, is called after every record with the running count.
+	Progress func(records int)
+	// DryRun computes everything and rolls back.
+	DryRun bool
+}
+
+// ApplyCounts is what an apply did to one family.
+type ApplyCounts struct {
+	Added     int `json:"added"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Disabled  int `json:"disabled"`
+	Restored  int `json:"restored"`
+	Deleted   int `json:"deleted"`
+}
+
+// ApplyResult is the outcome of Apply.
+type ApplyResult struct {
+	Families          map[Family]*ApplyCounts `json:"families"`
+	AccountsCreated   int                     `json:"accounts_created"`
+	DanglingRelations int                     `json:"dangling_relations"`
+	Records           int                     `json:"records"`
+}
+
+// Apply writes a checked delivery into the store in one transaction: all of
+// it, or — on any error, or with DryRun — nothing. Unchanged records (same
+// checksum as stored) cost no write; a Complet disables the accounts of the
+// delivered person families that it no longer carries. Import does the same
+// during the check's own parse; Apply parses by itself.
+func Apply(ctx context.Context, d *Delivery, bulk directory.Bulk, opts ApplyOptions) (*ApplyResult, error) {
+	a, err := beginApply(ctx, bulk, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer a.itx.Rollback()
+	if err := d.Walk(ctx, a.opts.Parse, a.record); err != nil {
+		return nil, err
+	}
+	return a.finish(ctx, d.Kind)
+}
+
+// beginApply opens the import transaction and loads the stored checksums.
+func beginApply(ctx context.Context, bulk directory.Bulk, opts ApplyOptions) (*applier, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ParentRespLegal == nil {
+		opts.ParentRespLegal = []int{1, 2}
+	}
+	if opts.Parse.Issue == nil {
+		opts.Parse.Issue = func(Problem) {} // Check has reported these already
+	}
+	itx, err := bulk.BeginImport(ctx, directory.ImportOptions{Now: opts.Now(), LoginPattern: opts.LoginPattern,
+		RelationAccountFamily: string(PersRelEleve), ParentRespLegal: opts.ParentRespLegal})
+	if err != nil {
+		return nil, err
+	}
+	a := &applier{itx: itx, known: map[string]string{}, families: map[string]bool{},
+		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx}
+	if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]+id] = sum }); err != nil {
+		itx.Rollback()
+		return nil, err
+	}
+	return a, nil
+}
+
+// finish merges and commits (or, with DryRun, rolls back).
+func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
+	res := a.res
+	if a.opts.DryRun {
+		return res, a.itx.Rollback()
+	}
+	var fams []string
+	for f := range a.families {
+		fams = append(fams, f)
+	}
+	sort.Strings(fams)
+	counts, err := a.itx.Finish(ctx, directory.FinishOptions{Complet: kind == Complet, Families: fams})
+	if err != nil {
+		return nil, err
+	}
+	for f, n := range counts.Disabled {
+		res.family(Family(f)).Disabled += n
+	}
+	for f, n := range counts.Restored {
+		res.family(Family(f)).Restored += n
+	}
+	res.AccountsCreated = counts.Accounts
+	res.DanglingRelations = counts.DanglingRelations
+	return res, nil
+}
+
+func (r *ApplyResult) family(f Family) *ApplyCounts {
+	c := r.Families[f]
+	if c == nil {
+		c = &ApplyCounts{}
+		r.Families[f] = c
+	}
+	return c
+}
+
+type applier struct {
+	itx      directory.ImportTx
+	known    map[string]string // "s"+id or "p"+id → stored checksum
+	families map[string]bool   // person families delivered
+	res      *ApplyResult
+	opts     ApplyOptions
+	ctx      context.Context
+}
+
+// record applies one record; it has the parser callback's shape.
+func (a *applier) record(r *Record) error {
+	if err := a.apply(a.ctx, r); err != nil {
+		return fmt.Errorf("%s record %d (id %s): %w", r.File, r.Index, r.ID, err)
+	}
+	return nil
+}
+
+func (a *applier) apply(ctx context.Context, r *Record) error {
+	a.res.Records++
+	if a.opts.Progress != nil {
+		a.opts.Progress(a.res.Records)
+	}
+	if r.Family.IsPerson() {
+		a.families[string(r.Family)] = true
+	}
+	counts := a.res.family(r.Family)
+	kindKey := "p"
+	if r.Family == EtabEducNat {
+		kindKey = "s"
+	}
+	switch r.Op {
+	case OpDelete:
+		if r.Family.IsPerson() {
+			counts.Deleted++
+			return a.itx.Delete(ctx, r.ID)
+		}
+		return nil // structures and nomenclatures are never deleted by a Delta
+	case OpModify:
+		stored, err := a.itx.Stored(ctx, map[string]string{"s": "structure", "p": "person"}[kindKey], r.ID)
+		if err != nil && r.Family != MatiereEducNat && r.Family != MefEducNat {
+			return fmt.Errorf("modifyRequest for an unknown record: %w", err)
+		}
+		merged := map[string][]string{}
+		for k, v := range stored {
+			merged[k] = v
+		}
+		for k, v := range r.Attrs {
+			merged[k] = v // replace semantics: the whole value set
+		}
+		r.Attrs = merged
+	}
+	switch r.Family {
+	case MatiereEducNat:
+		counts.Updated++
+		return a.itx.PutSubject(ctx, directory.Subject{Code: r.ID, Label: r.First("ENTLibelleMatiere")})
+	case MefEducNat:
+		counts.Updated++
+		return a.itx.PutMEF(ctx, directory.MEF{Code: r.ID, Label: r.First("ENTLibelleMef"),
+			Rattach: r.First("ENTMEFRattach"), Stat11: r.First("ENTMEFSTAT11")})
+	}
+	sum := checksum(r.Attrs)
+	old, exists := a.known[kindKey+r.ID]
+	if exists && old == sum {
+		counts.Unchanged++
+		if r.Family == EtabEducNat {
+			return nil
+		}
+		return a.itx.Seen(ctx, r.ID)
+	}
+	if exists {
+		counts.Updated++
+	} else {
+		counts.Added++
+	}
+	a.known[kindKey+r.ID] = sum // a record repeated in the delivery is applied once
+	if r.Family == EtabEducNat {
+		return a.itx.PutStructure(ctx, directory.BulkStructure{Structure: structureOf(r, sum)})
+	}
+	return a.itx.PutPerson(ctx, a.personOf(r, sum))
+}
+
+// checksum is a digest of a record's attributes in a canonical order.
+func checksum(attrs map[string][]string) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		for _, v := range attrs[k] {
+			h.Write([]byte(v))
+			h.Write([]byte{1})
+		}
+		h.Write([]byte{2})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func structureOf(r *Record, sum string) directory.Structure {
+	name := r.First("ENTStructureNomCourant")
+	if parts := strings.Split(name, "$"); len(parts) == 3 {
+		name = parts[1] // TYPE$NAME$CITY in recent exports
+	}
+	return directory.Structure{
+		AAFID: r.ID, UAI: r.First("ENTStructureUAI"), Name: name,
+		Type: r.First("ENTStructureTypeStruct"), TypeCode: r.First("ENTStructureCodeTypeStruct"),
+		City: firstOf(r, "l", "ENTStructureVille"), PostalCode: firstOf(r, "postalCode", "ENTStructureCodePostal"),
+		Contract: r.First("ENTEtablissementContrat"), Bassin: r.First("ENTEtablissementBassin"),
+		Academie: r.First("ENTServAcAcademie"), AcademieCode: r.First("ENTServAcCodeAcademie"),
+		Attached: nonEmpty(r.Attrs["ENTEtablissementStructRattachFctl"]),
+		Source:   directory.SourceAAF, Checksum: sum, Extra: r.Attrs,
+	}
+}
+
+func (a *applier) personOf(r *Record, sum string) directory.BulkPerson {
+	p := directory.Person{
+		AAFID: r.ID, AAFFamily: string(r.Family), Source: directory.SourceAAF, Checksum: sum, Extra: r.Attrs,
+		LastName:   firstOf(r, "sn", "ENTPersonNom"),
+		FirstName:  firstOf(r, "givenName", "ENTPersonPrenom"),
+		BirthName:  r.First("ENTPersonNomPatro"),
+		OtherNames: nonEmpty(r.Attrs["ENTPersonAutresPrenoms"]),
+		Title:      firstOf(r, "personalTitle", "ENTPersonCivilite"),
+		BirthDate:  isoDate(r.First("ENTPersonDateNaissance")),
+		Email:      firstOf(r, "mail", "ENTPersonMail"),
+		Phone:      firstOf(r, "homePhone", "telephoneNumber", "ENTPersonTelPerso"),
+		Mobile:     firstOf(r, "mobile", "ENTPersonMobileSMS", "ENTPersRelEleveTelMobile"),
+		Address:    strings.Join(nonEmpty(strings.Split(r.First("ENTPersonAdresse"), "$")), ", "),
+		PostalCode: r.First("ENTPersonCodePostal"),
+		City:       r.First("ENTPersonVille"),
+		Country:    r.First("ENTPersonPays"),
+	}
+	b := directory.BulkPerson{Person: p, CreateAccount: true}
+	switch r.Family {
+	case Eleve:
+		b.INE = r.First("ENTEleveINE")
+		b.MEF = r.First("ENTEleveMEF")
+		b.Subjects = nonEmpty(r.Attrs["ENTEleveCodeEnseignements"])
+		structs := nonEmpty([]string{r.First("ENTPersonStructRattach")})
+		add := func(kind directory.GroupKind, s, code string) {
+			if s == "" || code == "" {
+				return
+			}
+			b.Memberships = append(b.Memberships, directory.BulkMembership{StructureAAFID: s, Kind: kind, Code: code, Role: directory.RoleStudent})
+			if !slices.Contains(structs, s) {
+				structs = append(structs, s)
+			}
+		}
+		for _, v := range r.Attrs["ENTEleveClasses"] {
+			s, code, _ := strings.Cut(v, "$")
+			add(directory.GroupClass, s, code)
+		}
+		for _, v := range r.Attrs["ENTEleveGroupes"] {
+			s, code, _ := strings.Cut(v, "$")
+			add(directory.GroupGroup, s, code)
+		}
+		for attr, kind := range map[string]directory.GroupKind{"ENTPersonClasses": directory.GroupClass, "ENTPersonGroupes": directory.GroupGroup} {
+			for _, v := range r.Attrs[attr] { // 1D: struct$?$?$id$name
+				if parts := strings.Split(v, "$"); len(parts) == 5 {
+					add(kind, parts[0], parts[3])
+				}
+			}
+		}
+		for _, s := range structs {
+			b.Personas = append(b.Personas, directory.BulkPersona{StructureAAFID: s, Profile: directory.ProfileEleve})
+		}
+		for _, v := range r.Attrs["ENTElevePersRelEleve"] {
+			parts := strings.Split(v, "$")
+			if len(parts) != 6 || parts[0] == "" {
+				continue // Check reported the arity
+			}
+			legal, _ := strconv.Atoi(parts[3])
+			b.Relations = append(b.Relations, directory.BulkRelation{ParentAAFID: parts[0], LienParente: parts[1],
+				RespFinancier: parts[2] == "1", RespLegal: legal, Contact: parts[4] == "1", Paiement: parts[5] == "1"})
+		}
+	case PersEducNat:
+		b.Personas, b.Memberships = staffPersonas(r)
+	}
+	return b
+}
+
+// staffPersonas gives staff one persona per structure, with the profile
+// read from their functions there, and their classes and groups as a
+// teacher. Function codes follow Laclasse's mapping (aaf.md §3.4).
+func staffPersonas(r *Record) ([]directory.BulkPersona, []directory.BulkMembership) {
+	type acc struct {
+		fns     []directory.Function
+		profile directory.Profile
+	}
+	by := map[string]*acc{}
+	var order []string
+	get := func(s string) *acc {
+		if by[s] == nil {
+			by[s] = &acc{}
+			order = append(order, s)
+		}
+		return by[s]
+	}
+	for _, v := range r.Attrs["ENTPersonFonctions"] {
+		parts := strings.Split(v, "$")
+		if len(parts) < 2 || parts[0] == "" {
+			continue
+		}
+		f := directory.Function{Code: parts[1]}
+		if len(parts) > 2 {
+			f.Label = parts[2]
+		}
+		if len(parts) > 4 {
+			f.DisciplineCode, f.DisciplineLabel = parts[3], parts[4]
+		}
+		a := get(parts[0])
+		a.fns = append(a.fns, f)
+		if p := profileOfFunction(f.Code); rank(p) > rank(a.profile) {
+			a.profile = p
+		}
+	}
+	teacher := r.First("ENTPersonCategorieEnseignant") == "O" || r.First("PersEducNatPresenceDevantEleves") == "O"
+	for _, s := range nonEmpty(r.Attrs["ENTPersonStructRattach"]) {
+		get(s)
+	}
+	members := map[string]*directory.BulkMembership{}
+	var memberOrder []string
+	member := func(s string, kind directory.GroupKind, code string) *directory.BulkMembership {
+		key := s + "$" + string(kind) + "$" + code
+		if members[key] == nil {
+			members[key] = &directory.BulkMembership{StructureAAFID: s, Kind: kind, Code: code, Role: directory.RoleTeacher}
+			memberOrder = append(memberOrder, key)
+			get(s)
+		}
+		return members[key]
+	}
+	for attr, kind := range map[string]directory.GroupKind{"ENTAuxEnsClassesMatieres": directory.GroupClass, "ENTAuxEnsGroupesMatieres": directory.GroupGroup} {
+		for _, v := range r.Attrs[attr] {
+			parts := strings.Split(v, "$")
+			if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+				continue
+			}
+			m := member(parts[0], kind, parts[1])
+			if len(parts) > 2 && parts[2] != "" && !slices.Contains(m.Subjects, parts[2]) {
+				m.Subjects = append(m.Subjects, parts[2])
+			}
+		}
+	}
+	for _, v := range r.Attrs["ENTAuxEnsClassesPrincipal"] {
+		if s, code, ok := strings.Cut(v, "$"); ok && s != "" && code != "" {
+			member(s, directory.GroupClass, code).HeadTeacher = true
+		}
+	}
+	var personas []directory.BulkPersona
+	for _, s := range order {
+		a := by[s]
+		p := a.profile
+		if p == "" {
+			p = directory.ProfilePersonnel
+			if teacher {
+				p = directory.ProfileEnseignant
+			}
+		}
+		personas = append(personas, directory.BulkPersona{StructureAAFID: s, Profile: p, Functions: a.fns})
+	}
+	sort.Strings(memberOrder)
+	ms := make([]directory.BulkMembership, 0, len(memberOrder))
+	for _, k := range memberOrder {
+		sort.Strings(members[k].Subjects)
+		ms = append(ms, *members[k])
+	}
+	return personas, ms
+}
+
+// profileOfFunction maps an ENTPersonFonctions code to a profile.
+func profileOfFunction(code string) directory.Profile {
+	switch code {
+	case "ENS":
+		return directory.ProfileEnseignant
+	case "DOC":
+		return directory.ProfileDocumentaliste
+	case "DIR":
+		return directory.ProfileDirection
+	case "EDU", "AED", "SUR", "CPE":
+		return directory.ProfileVieScolaire
+	case "-", "", "SANS OBJET":
+		return ""
+	default:
+		return directory.ProfilePersonnel
+	}
+}
+
+// rank orders profiles when a person has several functions in one school:
+// the persona carries the most specific one.
+func rank(p directory.Profile) int {
+	switch p {
+	case directory.ProfileDirection:
+		return 5
+	case directory.ProfileEnseignant:
+		return 4
+	case directory.ProfileDocumentaliste:
+		return 3
+	case directory.ProfileVieScolaire:
+		return 2
+	case directory.ProfilePersonnel:
+		return 1
+	}
+	return 0
+}
+
+func firstOf(r *Record, attrs ...string) string {
+	for _, a := range attrs {
+		if v := r.First(a); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func nonEmpty(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// isoDate turns dd/mm/yyyy into yyyy-mm-dd; anything else is dropped (Check
+// warned about it).
+func isoDate(s string) string {
+	t, err := ParseAAFDate(s)
+	if err != nil {
+		return ""
+	}
+	return t.Format("2006-01-02")
+}

@@ -1,0 +1,183 @@
+package aaf
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+)
+
+// Store is what an import needs of the directory: the bulk path, the
+// volumetry baseline and the journal.
+type Store interface {
+	directory.Bulk
+	ImportByHash(ctx context.Context, hash string) (directory.ImportRecord, error)
+	Update(ctx context.Context, fn func(directory.Tx) error) error
+}
+
+// ImportOptions configures Import.
+type ImportOptions struct {
+	Check CheckOptions
+	Apply ApplyOptions
+	// Force applies a delivery the volumetry guard refuses, and re-applies
+	// one already applied.
+	Force bool
+	// DryRun checks and computes the report without writing anything.
+	DryRun bool
+	Now    func() time.Time
+}
+
+// Outcomes of an import, as journalled.
+const (
+	OutcomeApplied = "applied"
+	OutcomeRefused = "refused"
+	OutcomeFailed  = "failed"
+	OutcomeNoop    = "noop"
+	OutcomeDryRun  = "dry-run"
+)
+
+// ImportReport is what `enthub aaf import` prints (--json for machines).
+type ImportReport struct {
+	Outcome     string       `json:"outcome"`
+	Reason      string       `json:"reason,omitempty"`
+	Kind        Kind         `json:"kind"`
+	ContentHash string       `json:"content_hash"`
+	Check       *Report      `json:"check"`
+	Apply       *ApplyResult `json:"apply,omitempty"`
+	DurationMS  int64        `json:"duration_ms"`
+	// PhasesMS splits the duration: hash (raw bytes), parse (check and
+	// staging, one pass), merge (set-based merge and commit).
+	PhasesMS         map[string]int64 `json:"phases_ms,omitempty"`
+	RecordsPerSecond float64          `json:"records_per_second,omitempty"`
+}
+
+// Import checks a delivery and, when it passes, applies it in one
+// transaction, then journals the outcome. A refused delivery changes
+// nothing but the journal.
+func Import(ctx context.Context, store Store, paths []string, opts ImportOptions) (*ImportReport, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	start := opts.Now()
+	rep := &ImportReport{}
+	d, err := Open(ctx, paths...)
+	if err != nil {
+		rep.Outcome, rep.Reason = OutcomeRefused, err.Error()
+		journal(ctx, store, rep, nil, start, opts)
+		return rep, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	defer d.Close()
+	// The hash is known before any parse (it hashes the raw bytes), so an
+	// already-applied delivery costs no parse at all.
+	rep.Kind = d.Kind
+	rep.PhasesMS = map[string]int64{}
+	phase := start
+	lap := func(name string) {
+		t := opts.Now()
+		rep.PhasesMS[name] = t.Sub(phase).Milliseconds()
+		phase = t
+	}
+	if rep.ContentHash, err = d.ContentHash(ctx); err != nil {
+		return rep, err
+	}
+	lap("hash")
+	if !opts.Force && !opts.DryRun {
+		if prev, err := store.ImportByHash(ctx, rep.ContentHash); err == nil {
+			rep.Outcome = OutcomeNoop
+			rep.Reason = fmt.Sprintf("already applied on %s", prev.StartedAt.UTC().Format(time.RFC3339))
+			rep.DurationMS = opts.Now().Sub(start).Milliseconds()
+			return rep, nil
+		}
+	}
+	aopts := opts.Apply
+	aopts.DryRun = opts.DryRun
+	if aopts.Now == nil {
+		aopts.Now = opts.Now
+	}
+	aopts.Parse = opts.Check.Parse
+	// One parse does both: the check, and the apply into a transaction that
+	// nothing sees before Finish and that is rolled back if the check refuses.
+	a, err := beginApply(ctx, store, aopts)
+	if err != nil {
+		return rep, err
+	}
+	defer a.itx.Rollback()
+	copts := opts.Check
+	copts.Baseline = store
+	copts.Volumetry.Force = copts.Volumetry.Force || opts.Force
+	copts.OnRecord = a.record
+	check, err := Check(ctx, d, copts)
+	lap("parse")
+	if err != nil && (check == nil || !errors.Is(err, ErrRefused)) {
+		rep.Outcome, rep.Reason = OutcomeFailed, err.Error()
+		journal(ctx, store, rep, d, start, opts)
+		return rep, err
+	}
+	rep.Check = check
+	if !check.OK {
+		rep.Outcome = OutcomeRefused
+		rep.Reason = refusalReason(check)
+		a.itx.Rollback()
+		journal(ctx, store, rep, d, start, opts)
+		return rep, fmt.Errorf("%w: %s", ErrRefused, rep.Reason)
+	}
+	res, err := a.finish(ctx, d.Kind)
+	lap("merge")
+	rep.DurationMS = opts.Now().Sub(start).Milliseconds()
+	if err != nil {
+		rep.Outcome, rep.Reason = OutcomeFailed, err.Error()
+		journal(ctx, store, rep, d, start, opts)
+		return rep, err
+	}
+	rep.Apply = res
+	if rep.DurationMS > 0 {
+		rep.RecordsPerSecond = float64(res.Records) / (float64(rep.DurationMS) / 1000)
+	}
+	rep.Outcome = OutcomeApplied
+	if opts.DryRun {
+		rep.Outcome = OutcomeDryRun
+		return rep, nil
+	}
+	journal(ctx, store, rep, d, start, opts)
+	return rep, nil
+}
+
+// refusalReason summarises why Check refused, naming the first problem.
+func refusalReason(r *Report) string {
+	if r.Volumetry != nil && r.Volumetry.Refused && len(r.Volumetry.Reasons) > 0 {
+		return strings.Join(r.Volumetry.Reasons, "; ") + " (enthub aaf import --force applies it anyway)"
+	}
+	if len(r.Errors) > 0 {
+		p := r.Errors[0]
+		msg := p.String()
+		if r.ErrorCount > 1 {
+			msg += fmt.Sprintf(" (and %d more)", r.ErrorCount-1)
+		}
+		return msg
+	}
+	return "refused by the checks"
+}
+
+// journal records the delivery's outcome; a journal failure is logged by
+// the caller through the returned report, never hides the import's result.
+func journal(ctx context.Context, store Store, rep *ImportReport, d *Delivery, start time.Time, opts ImportOptions) {
+	if opts.DryRun {
+		return
+	}
+	rec := &directory.ImportRecord{StartedAt: start, FinishedAt: opts.Now(), Kind: string(rep.Kind),
+		ContentHash: rep.ContentHash, Outcome: rep.Outcome, Reason: rep.Reason}
+	if d != nil {
+		for _, f := range d.Files {
+			rec.Files = append(rec.Files, f.Name)
+		}
+	}
+	if rep.Check != nil {
+		rec.ExportDate = rep.Check.Date
+	}
+	rec.Report, _ = json.Marshal(rep)
+	_ = store.Update(context.WithoutCancel(ctx), func(tx directory.Tx) error { return tx.PutImport(ctx, rec) })
+}

@@ -1,0 +1,145 @@
+package aaf
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// Baseline is the directory as the last applied import left it, seen only
+// through what the volumetry guard needs. The store implements it; tests use
+// a fake. It lives here, not in directory/, so aaf depends on no store.
+type Baseline interface {
+	// ActiveAAFAccounts calls fn once per (active AAF account, structure) pair:
+	// aafID is the account's jointure id (ENTPersonJointure), structureAAFID
+	// the ENTStructureJointure of a structure it belongs to, "" if none. An
+	// account in two schools is reported twice. An error from fn stops the walk
+	// and is returned.
+	ActiveAAFAccounts(ctx context.Context, fn func(aafID, structureAAFID string) error) error
+}
+
+// VolumetryOptions sets the guard against a truncated Complet export.
+type VolumetryOptions struct {
+	// MaxDisabledPercent is the share of accounts a Complet may disable, over the
+	// whole perimeter and per structure (default 10). Exceeding it refuses.
+	MaxDisabledPercent float64 `json:"max_disabled_percent"`
+	// MinStructureAccounts: structures with fewer active accounts are not
+	// checked one by one (default 50): a small school losing 3 of 20 is normal.
+	MinStructureAccounts int `json:"min_structure_accounts"`
+	// Force turns a refusal into a warning (`enthub aaf import --force`).
+	Force bool `json:"force"`
+}
+
+func (o VolumetryOptions) withDefaults() VolumetryOptions {
+	if o.MaxDisabledPercent <= 0 {
+		o.MaxDisabledPercent = 10
+	}
+	if o.MinStructureAccounts <= 0 {
+		o.MinStructureAccounts = 50
+	}
+	return o
+}
+
+// StructureVolumetry is one structure's loss.
+type StructureVolumetry struct {
+	Structure    string  `json:"structure"`
+	Active       int     `json:"active"`
+	Disappearing int     `json:"disappearing"`
+	Percent      float64 `json:"percent"`
+}
+
+// VolumetryReport says how many accounts a Complet would disable, and why it
+// is refused when it is.
+type VolumetryReport struct {
+	Options      VolumetryOptions `json:"options"`
+	Active       int              `json:"active"`
+	Disappearing int              `json:"disappearing"`
+	Percent      float64          `json:"percent"`
+	// StructuresChecked counts structures with at least MinStructureAccounts accounts.
+	StructuresChecked int `json:"structures_checked"`
+	// OverLimit lists the checked structures above the limit, worst first.
+	OverLimit []StructureVolumetry `json:"over_limit,omitempty"`
+	// Refused is true when over the limit and not forced; Forced when over the limit and forced.
+	Refused bool     `json:"refused"`
+	Forced  bool     `json:"forced"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// CheckVolumetry compares the active AAF accounts of base with the person
+// ids of a Complet delivery (present) and refuses when more than
+// MaxDisabledPercent of the perimeter, or of any structure with at least
+// MinStructureAccounts accounts, would be disabled. Memory: one entry per
+// baseline account and per structure.
+func CheckVolumetry(ctx context.Context, base Baseline, present func(aafID string) bool, opts VolumetryOptions) (*VolumetryReport, error) {
+	opts = opts.withDefaults()
+	type counts struct{ active, gone int }
+	perStruct := map[string]*counts{}
+	accounts := map[string]bool{} // aafID → disappearing
+	err := base.ActiveAAFAccounts(ctx, func(id, structure string) error {
+		gone, seen := accounts[id]
+		if !seen {
+			gone = !present(id)
+			accounts[id] = gone
+		}
+		if structure == "" {
+			return nil
+		}
+		c := perStruct[structure]
+		if c == nil {
+			c = &counts{}
+			perStruct[structure] = c
+		}
+		c.active++
+		if gone {
+			c.gone++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aaf: volumetry baseline: %w", err)
+	}
+	rep := &VolumetryReport{Options: opts, Active: len(accounts)}
+	for _, gone := range accounts {
+		if gone {
+			rep.Disappearing++
+		}
+	}
+	rep.Percent = percent(rep.Disappearing, rep.Active)
+	over := false
+	if rep.Percent > opts.MaxDisabledPercent {
+		over = true
+		rep.Reasons = append(rep.Reasons, fmt.Sprintf("the whole perimeter would lose %d of %d active accounts (%.1f %%), above the %.0f %% limit",
+			rep.Disappearing, rep.Active, rep.Percent, opts.MaxDisabledPercent))
+	}
+	for s, c := range perStruct {
+		if c.active < opts.MinStructureAccounts {
+			continue
+		}
+		rep.StructuresChecked++
+		if p := percent(c.gone, c.active); p > opts.MaxDisabledPercent {
+			rep.OverLimit = append(rep.OverLimit, StructureVolumetry{Structure: s, Active: c.active, Disappearing: c.gone, Percent: p})
+		}
+	}
+	sort.Slice(rep.OverLimit, func(i, j int) bool {
+		a, b := rep.OverLimit[i], rep.OverLimit[j]
+		if a.Percent != b.Percent {
+			return a.Percent > b.Percent
+		}
+		return a.Structure < b.Structure
+	})
+	for _, s := range rep.OverLimit {
+		over = true
+		rep.Reasons = append(rep.Reasons, fmt.Sprintf("structure %s would lose %d of %d active accounts (%.1f %%), above the %.0f %% limit",
+			s.Structure, s.Disappearing, s.Active, s.Percent, opts.MaxDisabledPercent))
+	}
+	rep.Refused = over && !opts.Force
+	rep.Forced = over && opts.Force
+	return rep, nil
+}
+
+func percent(part, whole int) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * float64(part) / float64(whole)
+}

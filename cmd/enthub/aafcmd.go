@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/enthub/enthub/aaf"
+	"github.com/enthub/enthub/config"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func (a *app) aafCommand() *cobra.Command {
+	c := &cobra.Command{Use: "aaf", Short: "Check, import or generate AAF deliveries", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+
+	var checkJSON, allowGaps bool
+	check := &cobra.Command{
+		Use:   "check PATH...",
+		Short: "Integrity check only; exit 0 ok, 1 refused (reasons printed)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := aaf.Open(cmd.Context(), args...)
+			if err != nil {
+				fmt.Fprintf(a.stderr, "refused: %v\n", err)
+				return errRefused
+			}
+			defer d.Close()
+			rep, err := aaf.Check(cmd.Context(), d, aaf.CheckOptions{AllowMissingChunks: allowGaps})
+			if rep == nil {
+				return err
+			}
+			if checkJSON {
+				writeJSON(a.stdout, rep)
+			} else {
+				printCheck(a.stdout, rep)
+			}
+			if !rep.OK {
+				return errRefused
+			}
+			return nil
+		},
+	}
+	check.Flags().BoolVar(&checkJSON, "json", false, "print the report as JSON")
+	check.Flags().BoolVar(&allowGaps, "allow-missing-chunks", false, "accept gaps in chunk numbers (warning instead of refusal)")
+
+	var dryRun, force, importJSON, importGaps bool
+	imp := &cobra.Command{
+		Use:   "import PATH...",
+		Short: "Check then apply a delivery in one transaction",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			log := a.logger(cfg)
+			store, err := a.openStore(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			opts := importOptions(cfg)
+			opts.DryRun, opts.Force = dryRun, force
+			opts.Check.AllowMissingChunks = importGaps
+			opts.Apply.Progress = a.progress(time.Now())
+			rep, err := aaf.Import(cmd.Context(), store, args, opts)
+			a.endProgress()
+			if importJSON {
+				writeJSON(a.stdout, rep)
+			} else if rep != nil {
+				printImport(a.stdout, rep)
+			}
+			switch {
+			case errors.Is(err, aaf.ErrRefused):
+				log.Error("AAF delivery refused", "paths", args, "reason", rep.Reason)
+				return errRefused
+			case err != nil:
+				return err
+			}
+			return nil
+		},
+	}
+	imp.Flags().BoolVar(&dryRun, "dry-run", false, "check and compute the report without writing")
+	imp.Flags().BoolVar(&force, "force", false, "apply despite the volumetry guard, or re-apply an applied delivery")
+	imp.Flags().BoolVar(&importJSON, "json", false, "print the report as JSON")
+	imp.Flags().BoolVar(&importGaps, "allow-missing-chunks", false, "accept gaps in chunk numbers")
+
+	var gen aaf.GenerateOptions
+	var date string
+	generate := &cobra.Command{
+		Use:   "generate --out DIR --students N [--seed S] [--delta]",
+		Short: "Write a realistic synthetic delivery (same seed, same bytes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if gen.Out == "" || gen.Students <= 0 {
+				return usageErr("aaf generate: --out and a positive --students are required")
+			}
+			if date != "" {
+				t, err := time.Parse("2006-01-02", date)
+				if err != nil {
+					return usageErr("--date %q: want YYYY-MM-DD", date)
+				}
+				gen.Date = t
+			}
+			sum, err := aaf.Generate(cmd.Context(), gen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s %s in %s: %d structures, %d students, %d related adults, %d staff, %d files, %d bytes\n",
+				sum.Kind, sum.Date, sum.Dir, sum.Structures, sum.Students, sum.Relatives, sum.Staff, len(sum.Files), sum.Bytes)
+			return nil
+		},
+	}
+	gf := generate.Flags()
+	gf.StringVar(&gen.Out, "out", "", "output folder")
+	gf.IntVar(&gen.Students, "students", 0, "number of students")
+	gf.Int64Var(&gen.Seed, "seed", 1, "random seed")
+	gf.BoolVar(&gen.Delta, "delta", false, "write the Delta that follows the same seed's Complet")
+	gf.IntVar(&gen.Schools, "schools", 0, "number of schools (default: one per ~600 students)")
+	gf.StringVar(&gen.ZipPath, "zip", "", "also write this zip archive with a .sha256 beside it")
+	gf.BoolVar(&gen.Overwrite, "overwrite", false, "replace AAF files already in --out")
+	gf.StringVar(&date, "date", "", "export date YYYY-MM-DD")
+
+	c.AddCommand(check, imp, generate)
+	return c
+}
+
+// importOptions maps the configuration onto the importer's options.
+func importOptions(cfg config.Config) aaf.ImportOptions {
+	return aaf.ImportOptions{
+		Check: aaf.CheckOptions{Volumetry: aaf.VolumetryOptions{
+			MaxDisabledPercent: cfg.AAF.VolumetryThreshold, MinStructureAccounts: cfg.AAF.VolumetryMinAccounts}},
+		Apply: aaf.ApplyOptions{ParentRespLegal: cfg.AAF.ParentRespLegal, LoginPattern: cfg.AAF.LoginPattern},
+	}
+}
+
+// progress shows records/s: a live line on a terminal, a plain line every
+// 50,000 records otherwise (logs and CI).
+func (a *app) progress(start time.Time) func(int) {
+	f, ok := a.stderr.(*os.File)
+	tty := ok && term.IsTerminal(int(f.Fd()))
+	last := time.Time{}
+	return func(n int) {
+		if tty {
+			if time.Since(last) < 200*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			rate := float64(n) / time.Since(start).Seconds()
+			fmt.Fprintf(a.stderr, "\r\033[Kimport: %d records, %.0f records/s", n, rate)
+			a.progressShown = true
+			return
+		}
+		if n%50000 == 0 {
+			fmt.Fprintf(a.stderr, "import: %d records, %.0f records/s\n", n, float64(n)/time.Since(start).Seconds())
+		}
+	}
+}
+
+func (a *app) endProgress() {
+	if a.progressShown {
+		fmt.Fprintln(a.stderr)
+		a.progressShown = false
+	}
+}
+
+func printCheck(w io.Writer, r *aaf.Report) {
+	verdict := "ok"
+	if !r.OK {
+		verdict = "REFUSED"
+	}
+	fmt.Fprintf(w, "%s: %s delivery of %s, %d records in %d files, %d error(s), %d warning(s)\n",
+		verdict, r.Kind, r.Date, r.Records, len(r.Files), r.ErrorCount, r.WarningCount)
+	for _, p := range r.Errors {
+		fmt.Fprintf(w, "  error: %s\n", p)
+	}
+	if r.Volumetry != nil {
+		for _, reason := range r.Volumetry.Reasons {
+			fmt.Fprintf(w, "  volumetry: %s\n", reason)
+		}
+	}
+	for i, p := range r.Warnings {
+		if i == 20 {
+			fmt.Fprintf(w, "  … %d more warnings (--json lists them)\n", r.WarningCount-20)
+			break
+		}
+		fmt.Fprintf(w, "  warning: %s\n", p)
+	}
+}
+
+func printImport(w io.Writer, r *aaf.ImportReport) {
+	fmt.Fprintf(w, "%s", r.Outcome)
+	if r.Reason != "" {
+		fmt.Fprintf(w, ": %s", r.Reason)
+	}
+	fmt.Fprintln(w)
+	if r.Check != nil && r.Outcome == aaf.OutcomeRefused {
+		printCheck(w, r.Check)
+	}
+	if r.Apply == nil {
+		return
+	}
+	fams := make([]string, 0, len(r.Apply.Families))
+	for f := range r.Apply.Families {
+		fams = append(fams, string(f))
+	}
+	sort.Strings(fams)
+	fmt.Fprintf(w, "  %-15s %8s %8s %9s %8s %8s %8s\n", "family", "added", "updated", "unchanged", "disabled", "restored", "deleted")
+	for _, f := range fams {
+		c := r.Apply.Families[aaf.Family(f)]
+		fmt.Fprintf(w, "  %-15s %8d %8d %9d %8d %8d %8d\n", f, c.Added, c.Updated, c.Unchanged, c.Disabled, c.Restored, c.Deleted)
+	}
+	fmt.Fprintf(w, "  accounts created: %d; %d records in %.1f s (%.0f records/s; hash %.1f s, parse %.1f s, merge %.1f s)\n",
+		r.Apply.AccountsCreated, r.Apply.Records, float64(r.DurationMS)/1000, r.RecordsPerSecond,
+		float64(r.PhasesMS["hash"])/1000, float64(r.PhasesMS["parse"])/1000, float64(r.PhasesMS["merge"])/1000)
+	if r.Check != nil && r.Check.WarningCount > 0 {
+		fmt.Fprintf(w, "  %d warning(s) (--json lists them)\n", r.Check.WarningCount)
+	}
+}

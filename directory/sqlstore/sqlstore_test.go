@@ -1,0 +1,99 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/directory/storetest"
+	"github.com/enthub/enthub/test/peer"
+)
+
+func openSQLite(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "enthub.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openPostgres(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), peer.Postgres(t), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformanceSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) directory.Store { return openSQLite(t) })
+}
+
+func TestConformancePostgres(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) directory.Store { return openPostgres(t) })
+}
+
+// A database migrated by a newer enthub must be refused, not silently used.
+func TestRefusesNewerSchema(t *testing.T) {
+	for name, open := range map[string]func(*testing.T) *sqlstore.Store{"sqlite": openSQLite, "postgres": openPostgres} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			if _, err := s.DB().Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', CURRENT_TIMESTAMP)`); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Ping(context.Background())
+			if !errors.Is(err, sqlstore.ErrTooNew) || !strings.Contains(err.Error(), "9999") {
+				t.Errorf("Ping on a newer schema = %v, want ErrTooNew naming step 9999", err)
+			}
+			if err := s.Migrate(context.Background()); !errors.Is(err, sqlstore.ErrTooNew) {
+				t.Errorf("Migrate on a newer schema = %v, want ErrTooNew", err)
+			}
+		})
+	}
+}
+
+func TestMigrateIsIdempotentAndPingReportsPending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, "sqlite:"+path, sqlstore.Options{NoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); !errors.Is(err, sqlstore.ErrNotMigrated) {
+		t.Fatalf("Ping on an empty database = %v, want ErrNotMigrated", err)
+	}
+	for range 2 {
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after migrate: %v", err)
+	}
+	db, _ := sql.Open("sqlite", "file:"+path)
+	defer db.Close()
+	var n int
+	db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n)
+	if n == 0 {
+		t.Error("no migration recorded")
+	}
+}
+
+func TestBadURL(t *testing.T) {
+	for _, u := range []string{"mysql://x", "sqlite:", "sqlite::memory:", ""} {
+		_, err := sqlstore.Open(context.Background(), u, sqlstore.Options{})
+		if err == nil || !strings.Contains(err.Error(), "database URL") {
+			t.Errorf("Open(%q) = %v, want an error naming the database URL", u, err)
+		}
+	}
+}

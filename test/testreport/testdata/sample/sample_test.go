@@ -1,0 +1,13 @@
+package sample
+
+import "testing"
+
+func TestPasses(t *testing.T) { t.Log("quiet when passing") }
+
+func TestFails(t *testing.T) { t.Error("the visible failure") }
+
+func TestSkips(t *testing.T) { t.Skip("SKIP: peer frobnicator missing") }
+
+func TestParent(t *testing.T) {
+	t.Run("child", func(t *testing.T) {})
+}
