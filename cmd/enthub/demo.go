@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"path/filepath"
 
+	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/portal/server"
 	"github.com/spf13/cobra"
 )
@@ -31,6 +34,9 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			if !cmd.Flags().Changed("db") && a.getenv("ENTHUB_DB") == "" {
 				cfg.DB = "sqlite:" + filepath.Join(dataDir, "enthub.db")
 			}
+			if cfg.AAF.Inbox == "" {
+				cfg.AAF.Inbox = filepath.Join(dataDir, "aaf-inbox")
+			}
 			if p := cfg.Validate(); len(p) > 0 {
 				return usageErr("%v", p)
 			}
@@ -40,6 +46,9 @@ addresses, so a newcomer sees it work with no configuration file.`,
 				return err
 			}
 			defer store.Close()
+			if err := a.seedDemo(cmd.Context(), store, dataDir, cfg); err != nil {
+				return err
+			}
 			st := &stack{}
 			st.onReady = func(addr string) {
 				base := "http://" + addr
@@ -67,6 +76,28 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 		{Name: "Santé (healthz)", URL: base + "/healthz", Description: "Le processus répond."},
 		{Name: "Disponibilité (readyz)", URL: base + "/readyz", Description: "L'annuaire est joignable et son schéma est à jour."},
 		{Name: "Métriques Prometheus", URL: base + "/metrics"},
-		{Name: "Annuaire (base de données)", URL: cfg.DB, Description: "SQLite embarqué."},
+		{Name: "Annuaire (base de données)", URL: cfg.DB, Description: "SQLite embarqué, rempli au premier démarrage par un export AAF généré (4 collèges)."},
+		{Name: "Dépôt AAF", URL: cfg.AAF.Inbox, Description: "Déposez-y une archive AAF (avec son .sha256) : elle est vérifiée puis importée."},
 	}
+}
+
+// seedDemo imports, on the demo's first start, a generated delivery of a
+// few schools (parents with children in two schools, teachers in two
+// schools included), so every feature has a realistic directory to show.
+func (a *app) seedDemo(ctx context.Context, store *sqlstore.Store, dataDir string, cfg config.Config) error {
+	st, err := store.Stats(ctx)
+	if err != nil || st.Structures > 0 {
+		return err
+	}
+	out := filepath.Join(dataDir, "aaf-demo")
+	if _, err := aaf.Generate(ctx, aaf.GenerateOptions{Out: out, Students: 2400, Schools: 4, Seed: 2026, Overwrite: true}); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	rep, err := aaf.Import(ctx, store, []string{out}, importOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "demo directory imported: %d records, %d accounts (try: enthub dir stats --db %s)\n",
+		rep.Apply.Records, rep.Apply.AccountsCreated, cfg.DB)
+	return nil
 }

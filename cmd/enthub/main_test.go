@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -151,5 +152,16 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("demo did not stop")
+	}
+	// The demo seeded a realistic directory at its first start.
+	db := "sqlite:" + filepath.Join(data, "enthub.db")
+	code, out2, _ := enthub(t, nil, "dir", "stats", "--json", "--db", db)
+	var st struct {
+		Structures int            `json:"structures"`
+		ByProfile  map[string]int `json:"by_profile"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out2), &st) != nil || st.Structures != 4 || st.ByProfile["eleve"] != 2400 ||
+		st.ByProfile["parent"] < 2000 || st.ByProfile["enseignant"] < 100 {
+		t.Errorf("demo directory = %d %+v", code, st)
 	}
 }

@@ -7,14 +7,67 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
+	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/portal/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 )
+
+// startScheduler runs the AAF inbox watcher and the purge of accounts
+// disabled for longer than the grace period.
+func (a *app) startScheduler(ctx context.Context, g *errgroup.Group, cfg config.Config, log *slog.Logger, store *sqlstore.Store, srv *server.Server) error {
+	imports := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "enthub_aaf_imports_total", Help: "AAF deliveries handled, by outcome (applied, refused, failed, noop).",
+	}, []string{"outcome"})
+	purged := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "enthub_aaf_purged_total", Help: "AAF persons deleted after the grace period.",
+	})
+	srv.Registry.MustRegister(imports, purged)
+	if cfg.AAF.Inbox != "" {
+		if err := os.MkdirAll(cfg.AAF.Inbox, 0o750); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("aaf.inbox: %w", err)}
+		}
+		in := &aaf.Inbox{Dir: cfg.AAF.Inbox, Settle: cfg.AAF.SettleTime, Store: store, Options: importOptions(cfg),
+			Logger: log.With("component", "aaf-inbox"),
+			OnResult: func(path string, rep *aaf.ImportReport, err error) {
+				outcome := aaf.OutcomeFailed
+				if rep != nil && rep.Outcome != "" {
+					outcome = rep.Outcome
+				}
+				imports.WithLabelValues(outcome).Inc()
+			}}
+		g.Go(func() error { return in.Run(ctx) })
+		log.Info("watching the AAF inbox", "dir", cfg.AAF.Inbox, "settle", cfg.AAF.SettleTime)
+	}
+	c := cron.New()
+	_, err := c.AddFunc(cfg.AAF.PurgeSchedule, func() {
+		cutoff := time.Now().Add(-cfg.AAF.GracePeriod)
+		n, err := store.PurgeDisabled(ctx, cutoff)
+		if err != nil {
+			log.Error("purge failed", "err", err)
+			return
+		}
+		purged.Add(float64(n))
+		log.Info("purged disabled AAF accounts", "count", n, "disabled_before", cutoff.UTC().Format(time.RFC3339))
+	})
+	if err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("aaf.purge_schedule: %w", err)}
+	}
+	c.Start()
+	g.Go(func() error {
+		<-ctx.Done()
+		<-c.Stop().Done()
+		return nil
+	})
+	return nil
+}
 
 func (a *app) serveCommand() *cobra.Command {
 	return &cobra.Command{
@@ -78,6 +131,9 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
+	if err := a.startScheduler(gctx, g, cfg, log, store, st.srv); err != nil {
+		return err
+	}
 	err = g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
