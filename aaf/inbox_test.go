@@ -34,7 +34,9 @@ func TestInboxTakesCompleteDeliveriesAndFilesThem(t *testing.T) {
 	now := time.Date(2024, 9, 18, 6, 0, 0, 0, time.UTC)
 	var outcomes []string
 	in := &Inbox{Dir: inbox, Settle: time.Minute, Store: s, Now: func() time.Time { return now },
-		OnResult: func(p string, rep *ImportReport, err error) { outcomes = append(outcomes, filepath.Base(p)+"="+rep.Outcome) }}
+		OnResult: func(p string, rep *ImportReport, err error) {
+			outcomes = append(outcomes, filepath.Base(p)+"="+rep.Outcome)
+		}}
 	n, err := in.Scan(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("first scan took %d (%v), want the good and the bad zip, not the unsettled one", n, err)
