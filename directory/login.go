@@ -58,11 +58,36 @@ func slug(s string) string {
 // taken does not hold. Logins are assigned once and never change, so the
 // numbering only has to avoid what exists now.
 func UniqueLogin(base string, taken func(string) bool) string {
-	if !taken(base) {
-		return base
+	return NewLoginAllocator(taken).Next(base)
+}
+
+// LoginAllocator hands out unique logins for many new accounts at once. It
+// remembers where each stem's numbering reached: French names collide a lot
+// (hundreds of "marie.martin" in a département), and restarting the count
+// from 2 for each would make a first import quadratic.
+type LoginAllocator struct {
+	taken func(string) bool
+	next  map[string]int
+}
+
+// NewLoginAllocator allocates logins that taken does not hold.
+func NewLoginAllocator(taken func(string) bool) *LoginAllocator {
+	return &LoginAllocator{taken: taken, next: map[string]int{}}
+}
+
+// Next returns the first free login for base; the caller marks it taken.
+func (a *LoginAllocator) Next(base string) string {
+	i := a.next[base]
+	if i == 0 {
+		if !a.taken(base) {
+			a.next[base] = 2
+			return base
+		}
+		i = 2
 	}
-	for i := 2; ; i++ {
-		if l := base + strconv.Itoa(i); !taken(l) {
+	for ; ; i++ {
+		if l := base + strconv.Itoa(i); !a.taken(l) {
+			a.next[base] = i + 1
 			return l
 		}
 	}

@@ -27,3 +27,17 @@ func TestUniqueLoginSuffixes(t *testing.T) {
 		t.Errorf("UniqueLogin of a free stem = %q", got)
 	}
 }
+
+func TestLoginAllocatorSkipsTakenAndKeepsCounting(t *testing.T) {
+	taken := map[string]bool{"marie.martin": true, "marie.martin3": true}
+	a := NewLoginAllocator(func(l string) bool { return taken[l] })
+	var got []string
+	for range 3 {
+		l := a.Next("marie.martin")
+		taken[l] = true
+		got = append(got, l)
+	}
+	if got[0] != "marie.martin2" || got[1] != "marie.martin4" || got[2] != "marie.martin5" {
+		t.Errorf("allocated %v, want marie.martin2, 4, 5", got)
+	}
+}

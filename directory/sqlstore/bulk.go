@@ -84,6 +84,12 @@ func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (
 			tx.Rollback()
 			return nil, directory.ErrImportRunning
 		}
+		// The merge joins staging tables of hundreds of thousands of rows:
+		// let those hashes stay in memory rather than spill to disk.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("begin import: %w", err)
+		}
 	}
 	ddl := stagingDDL
 	if s.d.name == "postgres" {
@@ -274,18 +280,22 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		}
 	}()
 	counts = directory.BulkCounts{Disabled: map[string]int{}, Restored: map[string]int{}}
+	flushed := time.Now()
 	for table := range stagingColumns {
 		if err := t.flush(ctx, table); err != nil {
 			return counts, err
 		}
 	}
+	t.s.opts.Logger.Debug("import merge step", "step", "flush staging", "duration", time.Since(flushed))
 	now := t.opts.Now
 	exec := func(what, q string, args ...any) (int64, error) {
+		began := time.Now()
 		res, err := t.tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return 0, fmt.Errorf("import merge: %s: %w", what, err)
 		}
 		n, _ := res.RowsAffected()
+		t.s.opts.Logger.Debug("import merge step", "step", what, "rows", n, "duration", time.Since(began))
 		return n, nil
 	}
 	uuid := t.s.d.uuidExpr()
@@ -368,15 +378,24 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.aaf_id = r.parent_aaf)`).Scan(&counts.DanglingRelations); err != nil {
 		return counts, fmt.Errorf("import merge: dangling relations: %w", err)
 	}
+	lap := func(what string, began time.Time) {
+		t.s.opts.Logger.Debug("import merge step", "step", what, "duration", time.Since(began))
+	}
+	began := time.Now()
 	if err := t.entitlements(ctx); err != nil {
 		return counts, err
 	}
+	lap("entitlements", began)
+	began = time.Now()
 	if counts.Accounts, err = t.createAccounts(ctx); err != nil {
 		return counts, err
 	}
+	lap("accounts", began)
+	began = time.Now()
 	if err := t.accountStates(ctx, f, &counts); err != nil {
 		return counts, err
 	}
+	lap("account states", began)
 	if f.Complet {
 		if _, err := exec("empty groups", `DELETE FROM groups WHERE source = 'aaf'
 			AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = groups.id)`); err != nil {
@@ -394,9 +413,11 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 			}
 		}
 	}
+	began = time.Now()
 	if err := t.tx.Commit(); err != nil {
 		return counts, fmt.Errorf("import commit: %w", err)
 	}
+	lap("commit", began)
 	t.done = true
 	return counts, nil
 }
@@ -475,8 +496,9 @@ func (t *importTx) createAccounts(ctx context.Context) (int, error) {
 		}
 	}
 	const table = "stg_accounts"
+	logins := directory.NewLoginAllocator(func(l string) bool { return taken[l] })
 	for _, n := range todo {
-		login := directory.UniqueLogin(n.base, func(l string) bool { return taken[l] })
+		login := logins.Next(n.base)
 		taken[login] = true
 		if err := t.stage(ctx, table, t.s.opts.NewID(), n.personID, login); err != nil {
 			return 0, err
@@ -555,6 +577,9 @@ func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions,
 	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_gone", gone), args...); err != nil {
 		return fmt.Errorf("import accounts: absentees: %w", err)
 	}
+	if _, err := t.tx.ExecContext(ctx, t.s.d.analyzeTemp("stg_gone")); err != nil {
+		return fmt.Errorf("import accounts: absentees: %w", err)
+	}
 	if err := count(counts.Disabled, `SELECT p.aaf_family, count(*) FROM accounts a JOIN persons p ON p.id = a.person_id
 		WHERE a.source = 'aaf' AND a.status = 'active' AND a.person_id IN (SELECT id FROM stg_gone)
 		GROUP BY p.aaf_family`); err != nil {
@@ -595,13 +620,26 @@ func (s *Store) PurgeDisabled(ctx context.Context, cutoff time.Time) (int, error
 	var n int64
 	err := s.Update(ctx, func(dtx directory.Tx) error {
 		t := dtx.(*tx)
-		res, err := t.tx.ExecContext(ctx, `DELETE FROM persons WHERE source = 'aaf' AND id IN (
-			SELECT person_id FROM accounts WHERE source = 'aaf' AND status <> 'active'
-			AND disappeared_at IS NOT NULL AND disappeared_at < $1)`, cutoff.UTC())
+		if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_purge", `SELECT person_id AS id FROM accounts
+			WHERE source = 'aaf' AND status <> 'active' AND disappeared_at IS NOT NULL AND disappeared_at < $1`), cutoff.UTC()); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		for _, q := range personDependents {
+			q = strings.ReplaceAll(q, "= $1", "IN (SELECT id FROM stg_purge)")
+			if _, err := t.tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("purge: %w", err)
+			}
+		}
+		res, err := t.tx.ExecContext(ctx, `DELETE FROM persons WHERE source = 'aaf' AND id IN (SELECT id FROM stg_purge)`)
 		if err != nil {
 			return fmt.Errorf("purge: %w", err)
 		}
 		n, _ = res.RowsAffected()
+		if t.s.d.name == "sqlite" {
+			if _, err := t.tx.ExecContext(ctx, `DROP TABLE stg_purge`); err != nil {
+				return fmt.Errorf("purge: %w", err)
+			}
+		}
 		if n > 0 {
 			t.dirty = true
 		}

@@ -55,7 +55,33 @@ func (t *tx) PutStructure(ctx context.Context, s *directory.Structure) error {
 
 func (t *tx) DeleteStructure(ctx context.Context, id string) error {
 	t.dirty = true
+	if err := t.deleteDependents(ctx, "structure "+id, id,
+		`DELETE FROM memberships WHERE group_id IN (SELECT id FROM groups WHERE structure_id = $1)`,
+		`DELETE FROM groups WHERE structure_id = $1`,
+		`DELETE FROM personas WHERE structure_id = $1`); err != nil {
+		return err
+	}
 	return t.deleteOne(ctx, `DELETE FROM structures WHERE id = $1`, "structure "+id, id)
+}
+
+// deleteDependents removes the rows that point at a record about to go;
+// the link tables have no foreign keys to cascade (see migrations.go).
+func (t *tx) deleteDependents(ctx context.Context, what, id string, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := t.tx.ExecContext(ctx, q, id); err != nil {
+			return fmt.Errorf("delete %s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// personDependents are the rows that point at a person.
+var personDependents = []string{
+	`DELETE FROM external_links WHERE account_id IN (SELECT id FROM accounts WHERE person_id = $1)`,
+	`DELETE FROM accounts WHERE person_id = $1`,
+	`DELETE FROM personas WHERE person_id = $1`,
+	`DELETE FROM memberships WHERE person_id = $1`,
+	`DELETE FROM relations WHERE parent_id = $1 OR child_id = $1`,
 }
 
 func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
@@ -95,6 +121,9 @@ func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
 
 func (t *tx) DeletePerson(ctx context.Context, id string) error {
 	t.dirty = true
+	if err := t.deleteDependents(ctx, "person "+id, id, personDependents...); err != nil {
+		return err
+	}
 	return t.deleteOne(ctx, `DELETE FROM persons WHERE id = $1`, "person "+id, id)
 }
 
@@ -169,6 +198,9 @@ func (t *tx) PutGroup(ctx context.Context, g *directory.Group) error {
 
 func (t *tx) DeleteGroup(ctx context.Context, id string) error {
 	t.dirty = true
+	if err := t.deleteDependents(ctx, "group "+id, id, `DELETE FROM memberships WHERE group_id = $1`); err != nil {
+		return err
+	}
 	return t.deleteOne(ctx, `DELETE FROM groups WHERE id = $1`, "group "+id, id)
 }
 

@@ -365,6 +365,44 @@ func testDeletePersonCascades(t *testing.T, s directory.Store) {
 	if rs, _ := s.Relations(ctx, f.student.ID); len(rs) != 0 {
 		t.Errorf("relations of a deleted parent still there: %+v", rs)
 	}
+	// Deleting the teacher takes their personas, memberships and links.
+	update(t, s, func(ctx context.Context, tx directory.Tx) error {
+		g := &directory.Group{StructureID: f.school.ID, Kind: directory.GroupClass, Code: "6B"}
+		if err := tx.PutGroup(ctx, g); err != nil {
+			return err
+		}
+		if err := tx.SetMemberships(ctx, f.teacher.ID, []directory.Membership{{GroupID: g.ID, Role: directory.RoleTeacher}}); err != nil {
+			return err
+		}
+		if err := tx.PutExternalLink(ctx, directory.ExternalLink{Issuer: "agents", Subject: "x", AccountID: f.teachAc.ID}); err != nil {
+			return err
+		}
+		return tx.DeletePerson(ctx, f.teacher.ID)
+	})
+	var personas, members int
+	s.EachPersona(ctx, func(p directory.Persona) error {
+		if p.PersonID == f.teacher.ID {
+			personas++
+		}
+		return nil
+	})
+	s.EachMembership(ctx, func(m directory.Membership) error {
+		if m.PersonID == f.teacher.ID {
+			members++
+		}
+		return nil
+	})
+	if _, err := s.ExternalLink(ctx, "agents", "x"); personas+members != 0 || !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("deleted teacher left %d personas, %d memberships, link err %v", personas, members, err)
+	}
+	// Deleting a structure takes its groups and the personas in it.
+	update(t, s, func(ctx context.Context, tx directory.Tx) error { return tx.DeleteStructure(ctx, f.school.ID) })
+	if gs, _ := s.ListGroups(ctx, f.school.ID); len(gs) != 0 {
+		t.Errorf("groups of a deleted structure: %+v", gs)
+	}
+	if ps, _ := s.Personas(ctx, f.student.ID); len(ps) != 0 {
+		t.Errorf("personas in a deleted structure: %+v", ps)
+	}
 }
 
 func testStats(t *testing.T, s directory.Store) {
