@@ -53,6 +53,9 @@ type LDAP struct {
 	TLSCert     string `yaml:"tls_cert"`
 	TLSKey      string `yaml:"tls_key"`
 	BaseDN      string `yaml:"base_dn"`
+	// JointureSource prefixes ENTPersonJointure ("<source>$<AAF id>"), e.g.
+	// the académie (AC-AIX-MARSEILLE).
+	JointureSource string `yaml:"jointure_source"`
 	// Anonymous allows anonymous searches beyond the rootDSE.
 	Anonymous       bool             `yaml:"anonymous"`
 	MaxConnections  int              `yaml:"max_connections"`
@@ -67,6 +70,9 @@ type ServiceAccount struct {
 	// PasswordHash is an argon2id PHC string or an {SSHA} hash, never a
 	// clear password.
 	PasswordHash string `yaml:"password_hash"`
+	// Subtrees limits reads to these DNs and their subordinates; empty
+	// means the whole tree.
+	Subtrees []string `yaml:"subtrees"`
 	// Structures limits reads to these UAIs; empty means all.
 	Structures []string `yaml:"structures"`
 	// Attributes limits the attributes returned; empty means all.
@@ -124,6 +130,7 @@ func Default() Config {
 			Enabled:        true,
 			Listen:         "127.0.0.1:3389",
 			BaseDN:         "dc=enthub",
+			JointureSource: "AAF",
 			MaxConnections: 4096,
 			IdleTimeout:    5 * time.Minute,
 			SizeLimit:      5000,

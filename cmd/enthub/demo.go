@@ -8,6 +8,7 @@ import (
 
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/ldap"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/portal/server"
 	"github.com/spf13/cobra"
@@ -33,6 +34,14 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			cfg.LDAP.Listen = ldapAddr
 			if !cmd.Flags().Changed("db") && a.getenv("ENTHUB_DB") == "" {
 				cfg.DB = "sqlite:" + filepath.Join(dataDir, "enthub.db")
+			}
+			if len(cfg.LDAP.ServiceAccounts) == 0 {
+				// Demo only: a read-only account with a printed password.
+				hash, err := ldap.HashPassword("demo")
+				if err != nil {
+					return err
+				}
+				cfg.LDAP.ServiceAccounts = []config.ServiceAccount{{DN: "cn=reader," + cfg.LDAP.BaseDN, PasswordHash: hash}}
 			}
 			if cfg.AAF.Inbox == "" {
 				cfg.AAF.Inbox = filepath.Join(dataDir, "aaf-inbox")
@@ -77,6 +86,8 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 		{Name: "Disponibilité (readyz)", URL: base + "/readyz", Description: "L'annuaire est joignable et son schéma est à jour."},
 		{Name: "Métriques Prometheus", URL: base + "/metrics"},
 		{Name: "Annuaire (base de données)", URL: cfg.DB, Description: "SQLite embarqué, rempli au premier démarrage par un export AAF généré (4 collèges)."},
+		{Name: "Annuaire LDAP", URL: "ldap://" + cfg.LDAP.Listen + "/" + cfg.LDAP.BaseDN,
+			Description: "Compte de lecture (démonstration) : cn=reader," + cfg.LDAP.BaseDN + " / demo — ldapsearch -x -H ldap://" + cfg.LDAP.Listen + " -D cn=reader," + cfg.LDAP.BaseDN + " -w demo -b ou=people," + cfg.LDAP.BaseDN + " '(ENTPersonProfils=National_ENS)' cn"},
 		{Name: "Dépôt AAF", URL: cfg.AAF.Inbox, Description: "Déposez-y une archive AAF (avec son .sha256) : elle est vérifiée puis importée."},
 	}
 }

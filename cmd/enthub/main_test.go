@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
 )
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
@@ -111,8 +114,11 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	data := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	ldapAddr := l.Addr().String()
+	l.Close()
 	go func() {
-		done <- run(ctx, []string{"demo", "--http", "127.0.0.1:0", "--data", data}, strings.NewReader(""), &out, &errb, nil)
+		done <- run(ctx, []string{"demo", "--http", "127.0.0.1:0", "--ldap", ldapAddr, "--data", data}, strings.NewReader(""), &out, &errb, nil)
 	}()
 	re := regexp.MustCompile(`running: (http://127\.0\.0\.1:\d+)`)
 	var base string
@@ -141,6 +147,26 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want 200 containing %q", path, resp.StatusCode, b, want)
 		}
 	}
+	// The demo's LDAP answers its printed reader account.
+	var conn *goldap.Conn
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if conn, err = goldap.DialURL("ldap://" + ldapAddr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("demo LDAP: %v", err)
+	}
+	if err := conn.Bind("cn=reader,dc=enthub", "demo"); err != nil {
+		t.Fatalf("bind as the demo reader: %v", err)
+	}
+	res, err := conn.Search(goldap.NewSearchRequest("ou=people,dc=enthub", goldap.ScopeSingleLevel, goldap.NeverDerefAliases, 0, 0, false,
+		"(ENTPersonProfils=National_ENS)", []string{"ENTPersonLogin"}, nil))
+	if err != nil || len(res.Entries) < 100 {
+		t.Errorf("teachers over LDAP: %v, %d entries", err, len(res.Entries))
+	}
+	conn.Close()
 	if _, err := os.Stat(filepath.Join(data, "enthub.db")); err != nil {
 		t.Errorf("demo store not under --data: %v", err)
 	}

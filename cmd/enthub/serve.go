@@ -12,6 +12,7 @@ import (
 
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/ldap"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/portal/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,6 +134,15 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
 	if err := a.startScheduler(gctx, g, cfg, log, store, st.srv); err != nil {
 		return err
+	}
+	if cfg.LDAP.Enabled && (cfg.LDAP.Listen != "" || cfg.LDAP.LDAPSListen != "") {
+		lsrv, err := ldap.NewServer(ldapConfig(cfg.LDAP), store, ldap.WithLogger(log.With("component", "ldap")),
+			ldap.WithAuditor(storeAuditor{store: store, log: log}))
+		if err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		g.Go(func() error { return lsrv.ListenAndServe(gctx) })
+		log.Info("LDAP started", "listen", cfg.LDAP.Listen, "ldaps", cfg.LDAP.LDAPSListen, "base", cfg.LDAP.BaseDN)
 	}
 	err = g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
