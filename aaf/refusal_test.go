@@ -2,56 +2,15 @@ package aaf
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/directory/storetest"
 )
-
-// dumpDirectory renders every directory table (not the journal or the audit
-// log, where a refusal is recorded on purpose) as text, rows in a stable
-// order: two dumps are equal exactly when the directory is unchanged.
-func dumpDirectory(t *testing.T, db *sql.DB) string {
-	t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"structures", "persons", "accounts", "personas", "groups", "memberships", "relations", "subjects", "mefs", "external_links", "meta"} {
-		rows, err := db.Query(`SELECT * FROM ` + table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, fmt.Sprintf("%v", vals))
-		}
-		rows.Close()
-		sortStrings(lines)
-		fmt.Fprintf(&b, "== %s (%d)\n%s\n", table, len(lines), strings.Join(lines, "\n"))
-	}
-	return b.String()
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
 
 // Each broken delivery is refused with a reason naming what is wrong, and
 // the directory stays exactly as the previous import left it.
@@ -116,7 +75,7 @@ func TestRefusedDeliveryLeavesDirectoryUnchanged(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					before := dumpDirectory(t, s.DB())
+					before := storetest.Dump(t, s.DB())
 					rep, err := Import(ctx, s, tt.break_(t, day2(t)), ImportOptions{})
 					if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrChecksumMismatch) {
 						t.Fatalf("import = %v, want a refusal", err)
@@ -129,7 +88,7 @@ func TestRefusedDeliveryLeavesDirectoryUnchanged(t *testing.T) {
 							t.Errorf("reason %q does not name %q", rep.Reason, w)
 						}
 					}
-					if after := dumpDirectory(t, s.DB()); after != before {
+					if after := storetest.Dump(t, s.DB()); after != before {
 						t.Errorf("a refused delivery changed the directory")
 					}
 					if recs, _ := s.Imports(ctx, 1); len(recs) != 1 || recs[0].Outcome != OutcomeRefused || recs[0].Reason != rep.Reason {
@@ -161,4 +120,3 @@ func dropRecords(s string, share float64) string {
 	return strings.Join(keep, "<addRequest>")
 }
 
-var _ = sqlstore.Options{}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"time"
 
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -54,35 +56,27 @@ func (a *app) aafCommand() *cobra.Command {
 		Short: "Check then apply a delivery in one transaction",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			log := a.logger(cfg)
-			store, err := a.openStore(cmd.Context(), cfg, log)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			opts := importOptions(cfg)
-			opts.DryRun, opts.Force = dryRun, force
-			opts.Check.AllowMissingChunks = importGaps
-			opts.Apply.Progress = a.progress(time.Now())
-			rep, err := aaf.Import(cmd.Context(), store, args, opts)
-			a.endProgress()
-			if importJSON {
-				writeJSON(a.stdout, rep)
-			} else if rep != nil {
-				printImport(a.stdout, rep)
-			}
-			switch {
-			case errors.Is(err, aaf.ErrRefused):
-				log.Error("AAF delivery refused", "paths", args, "reason", rep.Reason)
-				return errRefused
-			case err != nil:
-				return err
-			}
-			return nil
+			return a.withStore(cmd.Context(), func(cfg config.Config, log *slog.Logger, store *sqlstore.Store) error {
+				opts := importOptions(cfg)
+				opts.DryRun, opts.Force = dryRun, force
+				opts.Check.AllowMissingChunks = importGaps
+				opts.Apply.Progress = a.progress(time.Now())
+				rep, err := aaf.Import(cmd.Context(), store, args, opts)
+				a.endProgress()
+				if importJSON {
+					writeJSON(a.stdout, rep)
+				} else if rep != nil {
+					printImport(a.stdout, rep)
+				}
+				switch {
+				case errors.Is(err, aaf.ErrRefused):
+					log.Error("AAF delivery refused", "paths", args, "reason", rep.Reason)
+					return errRefused
+				case err != nil:
+					return err
+				}
+				return nil
+			})
 		},
 	}
 	imp.Flags().BoolVar(&dryRun, "dry-run", false, "check and compute the report without writing")

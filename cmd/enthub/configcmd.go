@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/term"
@@ -70,21 +72,14 @@ func (a *app) dbCommand() *cobra.Command {
 		Short: "Apply pending schema migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			s, err := a.openStore(cmd.Context(), cfg, a.logger(cfg))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			v, err := s.SchemaVersion(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "%s schema is current (step %d)\n", s.Dialect(), v)
-			return nil
+			return a.withStore(cmd.Context(), func(_ config.Config, _ *slog.Logger, s *sqlstore.Store) error {
+				v, err := s.SchemaVersion(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s schema is current (step %d)\n", s.Dialect(), v)
+				return nil
+			})
 		},
 	})
 	return c

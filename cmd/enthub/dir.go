@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/spf13/cobra"
 )
 
@@ -22,38 +25,31 @@ func (a *app) dirCommand() *cobra.Command {
 		Short: "Counts per profile and per structure",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			s, err := a.openStore(cmd.Context(), cfg, a.logger(cfg))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			st, err := s.Stats(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(a.stdout, st)
-			}
-			fmt.Fprintf(a.stdout, "structures: %d\naccounts:   %d active, %d disabled\n", st.Structures, st.Accounts.Active, st.Accounts.Disabled)
-			for _, p := range directory.Profiles {
-				if n := st.ByProfile[p]; n > 0 {
-					fmt.Fprintf(a.stdout, "  %-15s %8d\n", p, n)
+			return a.withStore(cmd.Context(), func(_ config.Config, _ *slog.Logger, s *sqlstore.Store) error {
+				st, err := s.Stats(cmd.Context())
+				if err != nil {
+					return err
 				}
-			}
-			for _, s := range st.ByStructure {
-				fmt.Fprintf(a.stdout, "%s %s (%s):", s.UAI, s.Name, s.AAFID)
+				if asJSON {
+					return writeJSON(a.stdout, st)
+				}
+				fmt.Fprintf(a.stdout, "structures: %d\naccounts:   %d active, %d disabled\n", st.Structures, st.Accounts.Active, st.Accounts.Disabled)
 				for _, p := range directory.Profiles {
-					if n := s.ByProfile[p]; n > 0 {
-						fmt.Fprintf(a.stdout, " %s=%d", p, n)
+					if n := st.ByProfile[p]; n > 0 {
+						fmt.Fprintf(a.stdout, "  %-15s %8d\n", p, n)
 					}
 				}
-				fmt.Fprintln(a.stdout)
-			}
-			return nil
+				for _, s := range st.ByStructure {
+					fmt.Fprintf(a.stdout, "%s %s (%s):", s.UAI, s.Name, s.AAFID)
+					for _, p := range directory.Profiles {
+						if n := s.ByProfile[p]; n > 0 {
+							fmt.Fprintf(a.stdout, " %s=%d", p, n)
+						}
+					}
+					fmt.Fprintln(a.stdout)
+				}
+				return nil
+			})
 		},
 	}
 	stats.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -63,51 +59,44 @@ func (a *app) dirCommand() *cobra.Command {
 		Short: "One person with accounts, personas, links (ID = AAF id, login or internal id)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			s, err := a.openStore(cmd.Context(), cfg, a.logger(cfg))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			v, err := personView(cmd.Context(), s, args[0])
-			if errors.Is(err, directory.ErrNotFound) {
-				fmt.Fprintf(a.stderr, "enthub: no person with AAF id, login or id %q\n", args[0])
-				return errRefused
-			}
-			if err != nil {
-				return err
-			}
-			if showJSON {
-				return writeJSON(a.stdout, v)
-			}
-			fmt.Fprintf(a.stdout, "%s %s (%s)\n  login: %s  status: %s  source: %s\n  AAF id: %s  id: %s\n",
-				v.FirstName, v.LastName, strings.Join(v.Profiles, ", "), v.Login, v.Status, v.Source, v.AAFID, v.ID)
-			for _, p := range v.Personas {
-				fmt.Fprintf(a.stdout, "  persona: %s in %s %s", p.Profile, p.UAI, p.StructureName)
-				for _, f := range p.Functions {
-					fmt.Fprintf(a.stdout, " [%s %s]", f.Code, f.DisciplineLabel)
+			return a.withStore(cmd.Context(), func(_ config.Config, _ *slog.Logger, s *sqlstore.Store) error {
+				v, err := personView(cmd.Context(), s, args[0])
+				if errors.Is(err, directory.ErrNotFound) {
+					fmt.Fprintf(a.stderr, "enthub: no person with AAF id, login or id %q\n", args[0])
+					return errRefused
 				}
-				fmt.Fprintln(a.stdout)
-			}
-			if len(v.Classes) > 0 {
-				fmt.Fprintf(a.stdout, "  classes: %s\n", strings.Join(v.Classes, ", "))
-			}
-			if len(v.Groups) > 0 {
-				fmt.Fprintf(a.stdout, "  groups: %s\n", strings.Join(v.Groups, ", "))
-			}
-			if len(v.Parents) > 0 {
-				fmt.Fprintf(a.stdout, "  parents: %s\n", strings.Join(v.Parents, ", "))
-			}
-			if len(v.Children) > 0 {
-				fmt.Fprintf(a.stdout, "  children: %s\n", strings.Join(v.Children, ", "))
-			}
-			for _, l := range v.Links {
-				fmt.Fprintf(a.stdout, "  linked: %s %s\n", l.Issuer, l.Subject)
-			}
-			return nil
+				if err != nil {
+					return err
+				}
+				if showJSON {
+					return writeJSON(a.stdout, v)
+				}
+				fmt.Fprintf(a.stdout, "%s %s (%s)\n  login: %s  status: %s  source: %s\n  AAF id: %s  id: %s\n",
+					v.FirstName, v.LastName, strings.Join(v.Profiles, ", "), v.Login, v.Status, v.Source, v.AAFID, v.ID)
+				for _, p := range v.Personas {
+					fmt.Fprintf(a.stdout, "  persona: %s in %s %s", p.Profile, p.UAI, p.StructureName)
+					for _, f := range p.Functions {
+						fmt.Fprintf(a.stdout, " [%s %s]", f.Code, f.DisciplineLabel)
+					}
+					fmt.Fprintln(a.stdout)
+				}
+				if len(v.Classes) > 0 {
+					fmt.Fprintf(a.stdout, "  classes: %s\n", strings.Join(v.Classes, ", "))
+				}
+				if len(v.Groups) > 0 {
+					fmt.Fprintf(a.stdout, "  groups: %s\n", strings.Join(v.Groups, ", "))
+				}
+				if len(v.Parents) > 0 {
+					fmt.Fprintf(a.stdout, "  parents: %s\n", strings.Join(v.Parents, ", "))
+				}
+				if len(v.Children) > 0 {
+					fmt.Fprintf(a.stdout, "  children: %s\n", strings.Join(v.Children, ", "))
+				}
+				for _, l := range v.Links {
+					fmt.Fprintf(a.stdout, "  linked: %s %s\n", l.Issuer, l.Subject)
+				}
+				return nil
+			})
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")

@@ -3,18 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/directory/storetest"
 	"github.com/enthub/enthub/test/peer"
 )
 
@@ -25,32 +23,6 @@ func TestMain(m *testing.M) {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ()))
 	}
 	os.Exit(m.Run())
-}
-
-func dump(t *testing.T, db *sql.DB) string {
-	t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"structures", "persons", "accounts", "personas", "groups", "memberships", "relations", "meta"} {
-		rows, err := db.Query(`SELECT * FROM ` + table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			rows.Scan(ptrs...)
-			lines = append(lines, fmt.Sprint(vals...))
-		}
-		rows.Close()
-		slices.Sort(lines)
-		fmt.Fprintf(&b, "== %s %d\n%s\n", table, len(lines), strings.Join(lines, "\n"))
-	}
-	return b.String()
 }
 
 // A SIGKILL in the middle of an apply leaves the directory as the previous
@@ -79,7 +51,7 @@ func TestKillDuringImportLeavesPreviousState(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			before := dump(t, s.DB())
+			before := storetest.Dump(t, s.DB())
 
 			cmd := exec.Command(os.Args[0], "aaf", "import", day2, "--force", "--db", url)
 			cmd.Env = append(os.Environ(), "ENTHUB_TEST_AS_MAIN=1")
@@ -104,7 +76,7 @@ func TestKillDuringImportLeavesPreviousState(t *testing.T) {
 			if !killed {
 				t.Fatal("the import finished before it could be killed")
 			}
-			if after := dump(t, s.DB()); after != before {
+			if after := storetest.Dump(t, s.DB()); after != before {
 				t.Error("a killed import changed the directory")
 			}
 			// And the next import runs normally (no leftover lock or staging).

@@ -147,6 +147,23 @@ func (a *app) logger(cfg config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, hopts))
 }
 
+// withStore runs fn with the loaded configuration, its logger and the
+// opened (migrated) store, closed afterwards: the frame of every command
+// that works on the directory.
+func (a *app) withStore(ctx context.Context, fn func(cfg config.Config, log *slog.Logger, store *sqlstore.Store) error) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	log := a.logger(cfg)
+	store, err := a.openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(cfg, log, store)
+}
+
 // openStore opens (and migrates) the configured store.
 func (a *app) openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
 	s, err := sqlstore.Open(ctx, cfg.DB, sqlstore.Options{Logger: log})

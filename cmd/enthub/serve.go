@@ -76,17 +76,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Run every service: HTTP (portal, SAML, OIDC, CAS), LDAP, scheduler",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			log := a.logger(cfg)
-			store, err := a.openStore(cmd.Context(), cfg, log)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			return a.runServices(cmd.Context(), cfg, log, store, nil)
+			return a.withStore(cmd.Context(), func(cfg config.Config, log *slog.Logger, store *sqlstore.Store) error {
+				return a.runServices(cmd.Context(), cfg, log, store, nil)
+			})
 		},
 	}
 }
