@@ -437,10 +437,9 @@ func (t *importTx) entitlements(ctx context.Context) error {
 		UNION SELECT p.id, 1 FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id WHERE p.aaf_family <> $1
 		UNION SELECT p.id, CASE WHEN EXISTS (SELECT 1 FROM relations r WHERE r.parent_id = p.id
 			AND r.resp_legal IN (` + legal + `) AND r.resp_legal <> 0) THEN 1 ELSE 0 END
-		FROM persons p WHERE p.aaf_family = $1 AND (
-			EXISTS (SELECT 1 FROM stg_pid x WHERE x.id = p.id)
-			OR EXISTS (SELECT 1 FROM stg_affected x WHERE x.id = p.id)
-			OR EXISTS (SELECT 1 FROM stg_seen x WHERE x.aaf_id = p.aaf_id))`
+		FROM persons p WHERE p.aaf_family = $1 AND p.id IN (
+			SELECT id FROM stg_pid UNION SELECT id FROM stg_affected
+			UNION SELECT p2.id FROM persons p2 JOIN stg_seen x ON x.aaf_id = p2.aaf_id)`
 	for _, stmt := range []string{t.s.d.tempAs("stg_want", q), `CREATE INDEX stg_want_id ON stg_want (id)`, t.s.d.analyzeTemp("stg_want")} {
 		var args []any
 		if strings.Contains(stmt, "$1") {
