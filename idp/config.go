@@ -1,0 +1,408 @@
+package idp
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+)
+
+// Protocol names how a relying party talks to enthub.
+type Protocol string
+
+// The protocols the hub speaks to relying parties.
+const (
+	ProtocolCAS  Protocol = "cas"
+	ProtocolOIDC Protocol = "oidc"
+	ProtocolSAML Protocol = "saml"
+)
+
+// Config is the identity provider's configuration: plain data, filled by
+// the config package or by the demo, checked by Validate.
+type Config struct {
+	// PublicURL is the base URL users and relying parties reach enthub at,
+	// without a trailing slash; it is the OIDC issuer, and the session
+	// cookie is Secure whenever it is https.
+	PublicURL string
+	// SessionIdle and SessionMax end an SSO session after that much
+	// inactivity, or that long after login (defaults 2 h and 10 h).
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// CookieName names the SSO session cookie (default "enthub_sso").
+	CookieName string
+	// PortalURL is where a login with no pending request lands (default
+	// PublicURL + "/").
+	PortalURL string
+	// PendingTTL bounds how long a parked request waits for the login
+	// (default 30 min).
+	PendingTTL time.Duration
+	// TicketTTL bounds CAS service and proxy tickets (default 1 min).
+	TicketTTL time.Duration
+	// CodeTTL, AccessTokenTTL and RefreshTokenTTL bound OIDC codes and
+	// tokens (defaults 1 min, 10 min, 10 h).
+	CodeTTL         time.Duration
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	// AssertionTTL bounds SAML assertions (default 5 min).
+	AssertionTTL time.Duration
+	// Throttle tunes the rate limit on local passwords.
+	Throttle ThrottleConfig
+	// KeySecret, base64 of 32 bytes, encrypts private keys at rest in the
+	// store; empty stores them in clear (the demo), with a warning.
+	KeySecret string
+	// KeyOverlap is how long a new key is published before it signs, and
+	// an old one kept after (default 24 h).
+	KeyOverlap time.Duration
+	// Services is the registry of relying parties.
+	Services []Service
+}
+
+// ThrottleConfig is the rate limit on local password logins. Per login:
+// FreeAttempts failures pass, each further one doubles a wait that starts
+// at Backoff (capped at MaxBackoff); at LockoutAfter failures the login is
+// locked for Lockout. Per IP, the same rules with the counts multiplied by
+// IPFactor. Counts restart after Window without failure.
+type ThrottleConfig struct {
+	FreeAttempts int
+	Backoff      time.Duration
+	MaxBackoff   time.Duration
+	LockoutAfter int
+	Lockout      time.Duration
+	IPFactor     int
+	Window       time.Duration
+}
+
+// Service is one relying party. Everything a partner receives is said
+// here, as data.
+type Service struct {
+	ID       string   // stable short id: "pronote", "gar", "chamilo"
+	Name     string   // shown to users
+	Protocol Protocol // cas, oidc or saml
+	// Profiles and Structures (UAIs) restrict who may use the service;
+	// empty means everyone.
+	Profiles   []directory.Profile
+	Structures []string
+	Release    ReleasePolicy
+	Tile       Tile
+
+	CAS  CASService
+	OIDC OIDCService
+	SAML SAMLService
+}
+
+// Tile is how the portal's launcher shows a service.
+type Tile struct {
+	Label       string
+	Description string
+	Icon        string // URL or embedded asset name
+	URL         string // where the launcher sends the user
+}
+
+// CASService holds the CAS settings of a service.
+type CASService struct {
+	// ServicePatterns are anchored regular expressions (^…$) the service
+	// URL must match, e.g. `^https://[0-9]{7}[A-Z]\.index-education\.net/pronote/.*$`.
+	ServicePatterns []string
+	// ProxyCallbackPatterns allow pgtUrl callbacks (https only); empty:
+	// the service gets no proxy-granting ticket.
+	ProxyCallbackPatterns []string
+	// NoAttributesOnV2 keeps attributes off /serviceValidate (CAS 2.0);
+	// by default they ride there too, as entcore does, for Pronote.
+	NoAttributesOnV2 bool
+	// SingleLogout posts a logoutRequest to the service URL at logout.
+	SingleLogout bool
+
+	patterns      []*regexp.Regexp
+	proxyPatterns []*regexp.Regexp
+}
+
+// OIDCService holds the OIDC settings of a client.
+type OIDCService struct {
+	ClientID string
+	// ClientSecret is empty for a public client, which must use PKCE.
+	ClientSecret           string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	BackChannelLogoutURI   string
+	// Scopes the client may ask for besides openid (default: profile,
+	// email, offline_access).
+	Scopes []string
+}
+
+// SAMLService holds the SAML settings of a service provider.
+type SAMLService struct {
+	EntityID string
+	// Exactly one of MetadataXML, MetadataFile, MetadataURL.
+	MetadataXML  string
+	MetadataFile string
+	MetadataURL  string
+	// NameIDFormat: transient (default), persistent (pairwise, stable per
+	// SP) or attribute (the release policy's principal).
+	NameIDFormat string
+	// SignatureAlgorithm: rsa-sha256 (default) or rsa-sha1 (legacy SPs).
+	SignatureAlgorithm string
+	// EncryptAssertions encrypts to the SP's key.
+	EncryptAssertions bool
+	// SignResponse signs the Response as well as the Assertion (which is
+	// always signed); off by default: one RSA signature per login.
+	SignResponse bool
+	// RequireSignedRequests refuses unsigned AuthnRequests even when the
+	// SP metadata does not announce AuthnRequestsSigned.
+	RequireSignedRequests bool
+	// IdPInitiated allows unsolicited responses (the GAR); RelayStates
+	// lists the anchored patterns an IdP-initiated RelayState must match,
+	// DefaultRelayState is used when none is given.
+	IdPInitiated      bool
+	RelayStates       []string
+	DefaultRelayState string
+
+	relayPatterns []*regexp.Regexp
+}
+
+// ReleasePolicy says what a service receives: the principal (CAS user,
+// OIDC sub, SAML NameID when its format is "attribute") and the
+// attributes. Nothing else is ever released.
+type ReleasePolicy struct {
+	// Principal is an attribute source (see Sources); default
+	// "account.login". OIDC also accepts "pairwise".
+	Principal  string
+	Attributes []AttributeRule
+}
+
+// AttributeRule releases one attribute.
+type AttributeRule struct {
+	Source string // see Sources: "person.last_name", "personas.profile", "const:…"
+	Name   string // the released name: CAS element, OIDC claim, SAML Name
+	// FriendlyName and NameFormat (uri, basic) are for SAML.
+	FriendlyName string
+	NameFormat   string
+	// DateLayout reformats a YYYY-MM-DD value (Go layout, e.g. 02/01/2006).
+	DateLayout string
+	// Map translates values; a value without entry is dropped when
+	// MapStrict, kept otherwise.
+	Map       map[string]string
+	MapStrict bool
+	// Join joins several values into one with this separator.
+	Join string
+	// Scope, for OIDC, releases the claim only when the scope was granted.
+	Scope string
+}
+
+// withDefaults returns c with every zero duration and name set.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.SessionIdle, 2*time.Hour)
+	def(&c.SessionMax, 10*time.Hour)
+	def(&c.PendingTTL, 30*time.Minute)
+	def(&c.TicketTTL, time.Minute)
+	def(&c.CodeTTL, time.Minute)
+	def(&c.AccessTokenTTL, 10*time.Minute)
+	def(&c.RefreshTokenTTL, 10*time.Hour)
+	def(&c.AssertionTTL, 5*time.Minute)
+	def(&c.KeyOverlap, 24*time.Hour)
+	if c.CookieName == "" {
+		c.CookieName = "enthub_sso"
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.PortalURL == "" {
+		c.PortalURL = c.PublicURL + "/"
+	}
+	t := &c.Throttle
+	if t.FreeAttempts == 0 {
+		t.FreeAttempts = 3
+	}
+	def(&t.Backoff, time.Second)
+	def(&t.MaxBackoff, 5*time.Minute)
+	if t.LockoutAfter == 0 {
+		t.LockoutAfter = 10
+	}
+	def(&t.Lockout, 15*time.Minute)
+	if t.IPFactor == 0 {
+		t.IPFactor = 10
+	}
+	def(&t.Window, time.Hour)
+	return c
+}
+
+// Validate checks the configuration and names the first bad field.
+func (c Config) Validate() error {
+	_, err := c.compile()
+	return err
+}
+
+// compile validates and returns the configuration with defaults and
+// compiled patterns.
+func (c Config) compile() (Config, error) {
+	c = c.withDefaults()
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return c, fmt.Errorf("idp config: PublicURL %q: want an absolute http(s) URL", c.PublicURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return c, fmt.Errorf("idp config: PublicURL %q: no query or fragment allowed", c.PublicURL)
+	}
+	if c.SessionIdle < 0 || c.SessionMax < 0 || c.SessionIdle > c.SessionMax {
+		return c, fmt.Errorf("idp config: SessionIdle %s must be positive and at most SessionMax %s", c.SessionIdle, c.SessionMax)
+	}
+	if c.TicketTTL > 5*time.Minute {
+		return c, fmt.Errorf("idp config: TicketTTL %s: CAS tickets must be short-lived (at most 5 min)", c.TicketTTL)
+	}
+	if c.CodeTTL > 10*time.Minute {
+		return c, fmt.Errorf("idp config: CodeTTL %s: at most 10 min", c.CodeTTL)
+	}
+	if c.KeySecret != "" {
+		if _, err := decodeKeySecret(c.KeySecret); err != nil {
+			return c, fmt.Errorf("idp config: KeySecret: %w", err)
+		}
+	}
+	ids := map[string]bool{}
+	clients := map[string]bool{}
+	entities := map[string]bool{}
+	services := make([]Service, len(c.Services))
+	for i, s := range c.Services {
+		where := fmt.Sprintf("idp config: Services[%d] (%s)", i, s.ID)
+		if err := s.compile(); err != nil {
+			return c, fmt.Errorf("%s: %w", where, err)
+		}
+		if ids[s.ID] {
+			return c, fmt.Errorf("%s: ID %q used twice", where, s.ID)
+		}
+		ids[s.ID] = true
+		if s.Protocol == ProtocolOIDC {
+			if clients[s.OIDC.ClientID] {
+				return c, fmt.Errorf("%s: OIDC.ClientID %q used twice", where, s.OIDC.ClientID)
+			}
+			clients[s.OIDC.ClientID] = true
+		}
+		if s.Protocol == ProtocolSAML {
+			if entities[s.SAML.EntityID] {
+				return c, fmt.Errorf("%s: SAML.EntityID %q used twice", where, s.SAML.EntityID)
+			}
+			entities[s.SAML.EntityID] = true
+		}
+		services[i] = s
+	}
+	c.Services = services
+	return c, nil
+}
+
+var xmlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+
+var serviceIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+func (s *Service) compile() error {
+	if !serviceIDPattern.MatchString(s.ID) {
+		return fmt.Errorf("ID %q: want lower-case letters, digits, '.', '_' or '-'", s.ID)
+	}
+	for i, p := range s.Profiles {
+		if !p.Valid() {
+			return fmt.Errorf("%s[%d] %q: unknown profile", "Profiles", i, p)
+		}
+	}
+	if err := s.Release.validate(s.Protocol); err != nil {
+		return err
+	}
+	switch s.Protocol {
+	case ProtocolCAS:
+		for i, a := range s.Release.Attributes {
+			if !xmlName.MatchString(a.Name) {
+				return fmt.Errorf("Release.Attributes[%d]: %q is not a valid CAS attribute (XML element) name", i, a.Name)
+			}
+		}
+		if len(s.CAS.ServicePatterns) == 0 {
+			return errors.New("CAS.ServicePatterns: at least one pattern is required")
+		}
+		var err error
+		if s.CAS.patterns, err = compilePatterns("CAS.ServicePatterns", s.CAS.ServicePatterns); err != nil {
+			return err
+		}
+		if s.CAS.proxyPatterns, err = compilePatterns("CAS.ProxyCallbackPatterns", s.CAS.ProxyCallbackPatterns); err != nil {
+			return err
+		}
+	case ProtocolOIDC:
+		o := s.OIDC
+		if o.ClientID == "" {
+			return errors.New("OIDC.ClientID is required")
+		}
+		if len(o.RedirectURIs) == 0 {
+			return errors.New("OIDC.RedirectURIs: at least one is required")
+		}
+		for i, r := range append(append([]string{}, o.RedirectURIs...), o.PostLogoutRedirectURIs...) {
+			u, err := url.Parse(r)
+			if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+				return fmt.Errorf("OIDC redirect URI #%d %q: want an absolute URL without fragment", i, r)
+			}
+		}
+		if o.BackChannelLogoutURI != "" {
+			if u, err := url.Parse(o.BackChannelLogoutURI); err != nil || u.Host == "" {
+				return fmt.Errorf("OIDC.BackChannelLogoutURI %q: want an absolute URL", o.BackChannelLogoutURI)
+			}
+		}
+	case ProtocolSAML:
+		m := s.SAML
+		if m.EntityID == "" {
+			return errors.New("SAML.EntityID is required")
+		}
+		n := 0
+		for _, v := range []string{m.MetadataXML, m.MetadataFile, m.MetadataURL} {
+			if v != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			return errors.New("SAML: exactly one of MetadataXML, MetadataFile, MetadataURL is required")
+		}
+		switch m.NameIDFormat {
+		case "", "transient", "persistent", "attribute":
+		default:
+			return fmt.Errorf("SAML.NameIDFormat %q: want transient, persistent or attribute", m.NameIDFormat)
+		}
+		switch m.SignatureAlgorithm {
+		case "", "rsa-sha256", "rsa-sha1":
+		default:
+			return fmt.Errorf("SAML.SignatureAlgorithm %q: want rsa-sha256 or rsa-sha1", m.SignatureAlgorithm)
+		}
+		var err error
+		if s.SAML.relayPatterns, err = compilePatterns("SAML.RelayStates", m.RelayStates); err != nil {
+			return err
+		}
+		if m.DefaultRelayState != "" && !matchAny(s.SAML.relayPatterns, m.DefaultRelayState) {
+			return fmt.Errorf("SAML.DefaultRelayState %q matches none of SAML.RelayStates", m.DefaultRelayState)
+		}
+	default:
+		return fmt.Errorf("Protocol %q: want cas, oidc or saml", s.Protocol)
+	}
+	return nil
+}
+
+func compilePatterns(field string, ps []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(ps))
+	for i, p := range ps {
+		if !strings.HasPrefix(p, "^") || !strings.HasSuffix(p, "$") {
+			return nil, fmt.Errorf("%s[%d] %q: patterns must be anchored with ^ and $", field, i, p)
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d] %q: %w", field, i, p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func matchAny(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,364 @@
+package idp
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/enthub/enthub/idp/sso"
+)
+
+// KeyOptions tune key generation and rotation.
+type KeyOptions struct {
+	// Secret is Config.KeySecret: base64 of 32 bytes that encrypts private
+	// keys at rest; empty stores them in clear.
+	Secret string
+	// Overlap is how long a new key is published before it signs, and
+	// the old one kept after (default 24 h).
+	Overlap time.Duration
+	// Rand is the randomness (default crypto/rand).
+	Rand io.Reader
+}
+
+// KeyInfo describes a signing key, for `enthub keys rotate` to print.
+type KeyInfo struct {
+	ID         string
+	ActiveFrom time.Time
+	RetireAt   *time.Time
+}
+
+// signingKey is a decoded RSA key with its self-signed certificate.
+type signingKey struct {
+	ID         string
+	Private    *rsa.PrivateKey
+	Cert       *x509.Certificate
+	ActiveFrom time.Time
+	RetireAt   *time.Time
+}
+
+// keyManager keeps the signing keys and the shared secret, shared by all
+// instances through the store; it rereads the store every minute so a
+// rotation made by `enthub keys rotate` reaches every instance.
+type keyManager struct {
+	store  sso.KeyStore
+	now    func() time.Time
+	opts   KeyOptions
+	aead   cipher.AEAD
+	logger *slog.Logger
+
+	mu       sync.RWMutex
+	loadedAt time.Time
+	keys     []signingKey
+	shared   []byte
+}
+
+const keyReload = time.Minute
+
+func newKeyManager(store sso.KeyStore, now func() time.Time, opts KeyOptions, logger *slog.Logger) (*keyManager, error) {
+	if opts.Overlap == 0 {
+		opts.Overlap = 24 * time.Hour
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	km := &keyManager{store: store, now: now, opts: opts, logger: logger}
+	if opts.Secret != "" {
+		k, err := decodeKeySecret(opts.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("key secret: %w", err)
+		}
+		block, _ := aes.NewCipher(k)
+		km.aead, _ = cipher.NewGCM(block)
+	}
+	return km, nil
+}
+
+func decodeKeySecret(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %w", err)
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("want 32 bytes, got %d", len(k))
+	}
+	return k, nil
+}
+
+// ensure creates the first signing key and the shared secret if the store
+// has none, then loads. Two instances starting together both try; the
+// fixed ids make one win and both load the winner.
+func (km *keyManager) ensure(ctx context.Context) error {
+	keys, err := km.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	var haveRSA, haveSecret bool
+	for _, k := range keys {
+		haveRSA = haveRSA || k.Kind == "rsa"
+		haveSecret = haveSecret || k.Kind == "secret"
+	}
+	now := km.now().UTC()
+	if !haveSecret {
+		b := make([]byte, 32)
+		if _, err := io.ReadFull(km.opts.Rand, b); err != nil {
+			return fmt.Errorf("shared secret: %w", err)
+		}
+		k := sso.Key{ID: "secret-1", Kind: "secret", CreatedAt: now, ActiveFrom: now}
+		if k.Private, err = km.seal([]byte(base64.StdEncoding.EncodeToString(b))); err != nil {
+			return err
+		}
+		if err := km.store.PutKey(ctx, k); err != nil && !errors.Is(err, sso.ErrReused) {
+			return fmt.Errorf("store shared secret: %w", err)
+		}
+	}
+	if !haveRSA {
+		k, err := km.generate("rsa-initial", now, now)
+		if err != nil {
+			return err
+		}
+		if err := km.store.PutKey(ctx, k); err != nil && !errors.Is(err, sso.ErrReused) {
+			return fmt.Errorf("store first signing key: %w", err)
+		}
+		km.logger.Info("generated the first signing key", "key", k.ID)
+	}
+	if km.aead == nil {
+		km.logger.Warn("private keys are stored in clear in the database: set the key secret to encrypt them")
+	}
+	return km.load(ctx)
+}
+
+// generate makes an RSA-2048 key and a self-signed certificate valid ten
+// years.
+func (km *keyManager) generate(id string, now, activeFrom time.Time) (sso.Key, error) {
+	priv, err := rsa.GenerateKey(km.opts.Rand, 2048)
+	if err != nil {
+		return sso.Key{}, fmt.Errorf("generate key %s: %w", id, err)
+	}
+	serial, err := rand.Int(km.opts.Rand, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return sso.Key{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "enthub identity provider " + id},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(km.opts.Rand, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		return sso.Key{}, fmt.Errorf("certificate for key %s: %w", id, err)
+	}
+	privPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)})
+	sealed, err := km.seal(privPEM)
+	if err != nil {
+		return sso.Key{}, err
+	}
+	return sso.Key{ID: id, Kind: "rsa", Private: sealed,
+		Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		CreatedAt:   now, ActiveFrom: activeFrom}, nil
+}
+
+const sealedPrefix = "enc:v1:"
+
+func (km *keyManager) seal(plain []byte) ([]byte, error) {
+	if km.aead == nil {
+		return plain, nil
+	}
+	nonce := make([]byte, km.aead.NonceSize())
+	if _, err := io.ReadFull(km.opts.Rand, nonce); err != nil {
+		return nil, err
+	}
+	return []byte(sealedPrefix + base64.StdEncoding.EncodeToString(km.aead.Seal(nonce, nonce, plain, nil))), nil
+}
+
+func (km *keyManager) open(id string, stored []byte) ([]byte, error) {
+	s, ok := strings.CutPrefix(string(stored), sealedPrefix)
+	if !ok {
+		return stored, nil
+	}
+	if km.aead == nil {
+		return nil, fmt.Errorf("key %s is encrypted and no key secret is configured", id)
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(raw) < km.aead.NonceSize() {
+		return nil, fmt.Errorf("key %s: corrupt ciphertext", id)
+	}
+	plain, err := km.aead.Open(nil, raw[:km.aead.NonceSize()], raw[km.aead.NonceSize():], nil)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: wrong key secret or tampered key: %w", id, err)
+	}
+	return plain, nil
+}
+
+func (km *keyManager) load(ctx context.Context) error {
+	stored, err := km.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	var keys []signingKey
+	var shared []byte
+	for _, k := range stored {
+		plain, err := km.open(k.ID, k.Private)
+		if err != nil {
+			return err
+		}
+		switch k.Kind {
+		case "secret":
+			if shared == nil {
+				if shared, err = base64.StdEncoding.DecodeString(string(plain)); err != nil {
+					return fmt.Errorf("shared secret %s: %w", k.ID, err)
+				}
+			}
+		case "rsa":
+			sk, err := decodeRSA(k, plain)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, sk)
+		}
+	}
+	if len(keys) == 0 || shared == nil {
+		return errors.New("keys: the store holds no signing key or no shared secret")
+	}
+	km.mu.Lock()
+	km.keys, km.shared, km.loadedAt = keys, shared, km.now()
+	km.mu.Unlock()
+	return nil
+}
+
+func decodeRSA(k sso.Key, plain []byte) (signingKey, error) {
+	b, _ := pem.Decode(plain)
+	if b == nil {
+		return signingKey{}, fmt.Errorf("key %s: no PEM block", k.ID)
+	}
+	priv, err := x509.ParsePKCS1PrivateKey(b.Bytes)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	cb, _ := pem.Decode(k.Certificate)
+	if cb == nil {
+		return signingKey{}, fmt.Errorf("key %s: no certificate", k.ID)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("key %s: certificate: %w", k.ID, err)
+	}
+	return signingKey{ID: k.ID, Private: priv, Cert: cert, ActiveFrom: k.ActiveFrom, RetireAt: k.RetireAt}, nil
+}
+
+// refresh rereads the store once keyReload has passed; a failure keeps
+// the keys already loaded.
+func (km *keyManager) refresh() {
+	km.mu.RLock()
+	stale := km.now().Sub(km.loadedAt) > keyReload
+	km.mu.RUnlock()
+	if stale {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := km.load(ctx); err != nil {
+			km.logger.Error("reload signing keys", "err", err)
+			km.mu.Lock()
+			km.loadedAt = km.now()
+			km.mu.Unlock()
+		}
+	}
+}
+
+// active returns the key that signs now: the newest already active and
+// not retired.
+func (km *keyManager) active() signingKey {
+	km.refresh()
+	now := km.now()
+	km.mu.RLock()
+	defer km.mu.RUnlock()
+	best := -1
+	for i, k := range km.keys {
+		if k.ActiveFrom.After(now) || (k.RetireAt != nil && !k.RetireAt.After(now)) {
+			continue
+		}
+		if best < 0 || !k.ActiveFrom.Before(km.keys[best].ActiveFrom) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return km.keys[len(km.keys)-1]
+	}
+	return km.keys[best]
+}
+
+// published returns every key relying parties should trust now: the
+// active one, the next one, the previous ones not yet retired.
+func (km *keyManager) published() []signingKey {
+	km.refresh()
+	now := km.now()
+	km.mu.RLock()
+	defer km.mu.RUnlock()
+	var out []signingKey
+	for _, k := range km.keys {
+		if k.RetireAt == nil || k.RetireAt.After(now) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (km *keyManager) secret() []byte {
+	km.mu.RLock()
+	defer km.mu.RUnlock()
+	return km.shared
+}
+
+// RotateKeys adds a new signing key, published at once and signing after
+// opts.Overlap, and schedules the retirement of the keys in use one
+// overlap after that: relying parties that cache keys see the new one
+// before it signs, and can still check what the old one signed. It is
+// what `enthub keys rotate` runs; every instance picks the change up
+// within a minute.
+func RotateKeys(ctx context.Context, store sso.KeyStore, clock func() time.Time, opts KeyOptions) (KeyInfo, error) {
+	km, err := newKeyManager(store, clock, opts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if err := km.ensure(ctx); err != nil {
+		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+	}
+	now := clock().UTC()
+	existing, err := store.Keys(ctx)
+	if err != nil {
+		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+	}
+	id := "rsa-" + now.Format("20060102T150405.000000Z")
+	k, err := km.generate(id, now, now.Add(km.opts.Overlap))
+	if err != nil {
+		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+	}
+	if err := store.PutKey(ctx, k); err != nil {
+		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+	}
+	retire := now.Add(2 * km.opts.Overlap)
+	for _, old := range existing {
+		if old.Kind != "rsa" || (old.RetireAt != nil && !old.RetireAt.After(retire)) {
+			continue
+		}
+		if err := store.RetireKey(ctx, old.ID, retire); err != nil {
+			return KeyInfo{}, fmt.Errorf("rotate keys: retire %s: %w", old.ID, err)
+		}
+	}
+	return KeyInfo{ID: id, ActiveFrom: k.ActiveFrom}, nil
+}

@@ -1,0 +1,183 @@
+// Package loginui renders the identity provider's pages — local login,
+// persona chooser, information and refusal messages — in French first
+// (English with ?lang=en or an English-preferring browser), accessible
+// (labels, error summary announced to screen readers, focus on the first
+// problem, contrast) and usable on a phone. Templates and styles are
+// embedded; it implements idp.Pages and holds no protocol code.
+package loginui
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/idp"
+)
+
+//go:embed templates/*.html templates/*.css
+var files embed.FS
+
+// Options tune the pages.
+type Options struct {
+	// SiteName is shown in the header and titles (default "ENT").
+	SiteName string
+	Logger   *slog.Logger
+}
+
+// Pages implements idp.Pages.
+type Pages struct {
+	opts Options
+	tmpl *template.Template
+	css  template.CSS
+}
+
+var _ idp.Pages = (*Pages)(nil)
+
+// New parses the embedded templates.
+func New(opts Options) (*Pages, error) {
+	if opts.SiteName == "" {
+		opts.SiteName = "ENT"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	css, err := files.ReadFile("templates/login.css")
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New("").Funcs(template.FuncMap{}).ParseFS(files, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("login templates: %w", err)
+	}
+	return &Pages{opts: opts, tmpl: t, css: template.CSS(css)}, nil
+}
+
+// lang picks French unless the request asks for English.
+func lang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
+		return l
+	}
+	if c, err := r.Cookie("enthub_lang"); err == nil && (c.Value == "en" || c.Value == "fr") {
+		return c.Value
+	}
+	al := strings.ToLower(r.Header.Get("Accept-Language"))
+	if strings.HasPrefix(al, "en") {
+		return "en"
+	}
+	return "fr"
+}
+
+type page struct {
+	Lang, OtherLang, OtherLangLabel, OtherLangHref string
+	Site, Title                                    string
+	CSS                                            template.CSS
+	T                                              map[string]string
+	Error                                          string
+	Body                                           any
+}
+
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, status int, title, errText string, body any) {
+	l := lang(r)
+	other, label := "en", "English"
+	if l == "en" {
+		other, label = "fr", "Français"
+	}
+	q := r.URL.Query()
+	q.Set("lang", other)
+	pg := page{Lang: l, OtherLang: other, OtherLangLabel: label, OtherLangHref: r.URL.Path + "?" + q.Encode(),
+		Site: p.opts.SiteName, Title: title, CSS: p.css, T: texts[l], Error: errText, Body: body}
+	var buf bytes.Buffer
+	if err := p.tmpl.ExecuteTemplate(&buf, name, pg); err != nil {
+		p.opts.Logger.Error("render page", "page", name, "err", err)
+		http.Error(w, "page error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Login renders the login form.
+func (p *Pages) Login(w http.ResponseWriter, r *http.Request, v idp.LoginView) {
+	t := texts[lang(r)]
+	errText := ""
+	if v.Error != "" {
+		errText = t["err."+v.Error]
+		if v.RetryAfter > 0 {
+			errText = fmt.Sprintf(errText, waitText(lang(r), v.RetryAfter))
+		}
+	}
+	p.render(w, r, "login.html", v.Status, t["login.title"], errText, v)
+}
+
+func waitText(l string, d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	if s < 1 {
+		s = 1
+	}
+	if s < 120 {
+		if l == "en" {
+			return fmt.Sprintf("%d seconds", s)
+		}
+		return fmt.Sprintf("%d secondes", s)
+	}
+	if l == "en" {
+		return fmt.Sprintf("%d minutes", (s+59)/60)
+	}
+	return fmt.Sprintf("%d minutes", (s+59)/60)
+}
+
+type personaBody struct {
+	idp.PersonaView
+	Choices []personaChoice
+}
+
+type personaChoice struct {
+	idp.PersonaChoice
+	Label string
+}
+
+// Personas renders the persona chooser.
+func (p *Pages) Personas(w http.ResponseWriter, r *http.Request, v idp.PersonaView) {
+	l := lang(r)
+	t := texts[l]
+	b := personaBody{PersonaView: v}
+	for _, c := range v.Choices {
+		label := t["profile."+c.Profile]
+		if label == "" {
+			label = c.Profile
+		}
+		b.Choices = append(b.Choices, personaChoice{PersonaChoice: c, Label: label})
+	}
+	errText := ""
+	if v.Error != "" {
+		errText = t["err."+v.Error]
+	}
+	p.render(w, r, "personas.html", v.Status, t["persona.title"], errText, b)
+}
+
+type messageBody struct {
+	idp.MessageView
+	Text string
+}
+
+// Message renders an information or refusal page.
+func (p *Pages) Message(w http.ResponseWriter, r *http.Request, v idp.MessageView) {
+	t := texts[lang(r)]
+	title := t["msg."+v.Code+".title"]
+	if title == "" {
+		title = t["msg.server_error.title"]
+	}
+	p.render(w, r, "message.html", v.Status, title, "", messageBody{MessageView: v, Text: t["msg."+v.Code+".text"]})
+}
