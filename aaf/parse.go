@@ -110,6 +110,12 @@ type ParseOptions struct {
 	// Workers > 1 lets Delivery.Walk/Records parse that many files at once
 	// (records still arrive in order). Default 1. Check uses its own setting.
 	Workers int
+	// Reference forces the encoding/xml tokenizer. By default a byte-level
+	// scanner (scan.go) tokenizes the regular AAF subset several times faster
+	// and hands anything else to encoding/xml; both feed the same checks, so
+	// records, problems and errors are the same. For differential tests and
+	// as an escape hatch.
+	Reference bool
 	// Issue receives envelope problems (DTD violations) that leave the rest of
 	// the file readable; parsing goes on. When nil, the first one is returned
 	// as an error: callers that do not collect problems never see a record
@@ -323,6 +329,7 @@ type parser struct {
 	hdr   Header
 	guard *guardReader
 	dec   *xml.Decoder
+	scan  *scanner // the fast path's tokenizer, when it is the one reading
 
 	stack    []string // open element names
 	rootSeen bool
@@ -341,6 +348,7 @@ type parser struct {
 	idCount   int
 	catVals   []string
 	skipDepth int // >0 while skipping an unexpected subtree
+	attrHint  int // attributes of the last record: sizes the next map at once
 }
 
 // Problem codes; stable, for machines and tests.
@@ -377,6 +385,9 @@ var encodingRe = regexp.MustCompile(`encoding\s*=\s*["']([^"']*)["']`)
 var headerRe = regexp.MustCompile(`([A-Za-z][A-Za-z0-9_]*)\s*=\s*"([^"]*)"`)
 
 func (p *parser) pos() int {
+	if p.scan != nil {
+		return p.scan.pos()
+	}
 	if p.dec == nil {
 		return 0
 	}
@@ -420,6 +431,14 @@ func charsetReader(label string, in io.Reader) (io.Reader, error) {
 }
 
 func (p *parser) run(r io.Reader) error {
+	if !p.opts.Reference {
+		return p.runScan(r)
+	}
+	return p.runXML(r)
+}
+
+// runXML is the reference path: encoding/xml behind the guard.
+func (p *parser) runXML(r io.Reader) error {
 	maxRun := 4*p.opts.MaxValueBytes + 4096
 	br := bufio.NewReaderSize(r, 64<<10)
 	// A UTF-8 byte-order mark is skipped; encoding/xml does not.
@@ -517,19 +536,7 @@ func (p *parser) token(tok xml.Token) error {
 	case xml.EndElement:
 		return p.end(t)
 	case xml.CharData:
-		if p.skipDepth > 0 {
-			return nil
-		}
-		if p.inText {
-			if len(p.text)+len(t) > p.opts.MaxValueBytes {
-				return p.fatal(CodeLimit, ErrLimit, p.curName, "refused: a value longer than %d bytes", p.opts.MaxValueBytes)
-			}
-			p.text = append(p.text, t...)
-			return nil
-		}
-		if len(bytes.TrimSpace(t)) > 0 {
-			return p.issue(p.curName, string(t), "text outside a <value> or <id> inside <%s>", p.open())
-		}
+		return p.charData(t)
 	case xml.Comment:
 		if len(p.stack) <= 1 {
 			p.comment(string(t))
@@ -549,6 +556,24 @@ func (p *parser) token(tok xml.Token) error {
 		if f := strings.Fields(d); len(f) < 2 || f[1] != "ficAlimMENESR" {
 			return p.issue("", d, "DOCTYPE names another root than ficAlimMENESR")
 		}
+	}
+	return nil
+}
+
+// charData takes the bytes of a CharData token; t is not retained.
+func (p *parser) charData(t []byte) error {
+	if p.skipDepth > 0 {
+		return nil
+	}
+	if p.inText {
+		if len(p.text)+len(t) > p.opts.MaxValueBytes {
+			return p.fatal(CodeLimit, ErrLimit, p.curName, "refused: a value longer than %d bytes", p.opts.MaxValueBytes)
+		}
+		p.text = append(p.text, t...)
+		return nil
+	}
+	if len(bytes.TrimSpace(t)) > 0 {
+		return p.issue(p.curName, string(t), "text outside a <value> or <id> inside <%s>", p.open())
 	}
 	return nil
 }
@@ -607,7 +632,7 @@ func (p *parser) start(se xml.StartElement) error {
 			return p.skip(name, "<%s> is not a request (addRequest, modifyRequest or deleteRequest)", name)
 		}
 		p.index++
-		p.rec = &Record{Family: p.fam, Op: op, Attrs: make(map[string][]string, 8), File: p.name, Index: p.index, Line: p.pos()}
+		p.rec = &Record{Family: p.fam, Op: op, Attrs: make(map[string][]string, max(8, p.attrHint)), File: p.name, Index: p.index, Line: p.pos()}
 		p.sections, p.recBytes, p.catVals, p.idCount = p.sections[:0], 0, nil, 0
 	case 3:
 		want := sectionsOf(p.rec.Op)
@@ -814,6 +839,7 @@ func (p *parser) endRecord() error {
 			return err
 		}
 	}
+	p.attrHint = min(len(rec.Attrs), 256)
 	p.rec = nil
 	if p.fn != nil {
 		if err := p.fn(rec); err != nil {
