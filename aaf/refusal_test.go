@@ -119,4 +119,3 @@ func dropRecords(s string, share float64) string {
 	}
 	return strings.Join(keep, "<addRequest>")
 }
-

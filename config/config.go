@@ -107,9 +107,17 @@ type AAF struct {
 type SSO struct {
 	SessionIdle     time.Duration `yaml:"session_idle"`
 	SessionAbsolute time.Duration `yaml:"session_absolute"`
-	// KeyDir holds the signing keys (mode 0600); empty keeps them in the store.
-	KeyDir string `yaml:"key_dir"`
-	// ServicesFile is the YAML registry of relying parties.
+	// KeySecret is base64 of 32 random bytes that encrypts the signing keys
+	// in the store; set it from the environment (ENTHUB_SSO_KEY_SECRET),
+	// never in a file under version control. Empty stores them in clear.
+	KeySecret string `yaml:"key_secret"`
+	// KeyOverlap is how long a new key is published before it signs, and
+	// the old one kept after it stopped.
+	KeyOverlap time.Duration `yaml:"key_overlap"`
+	// SiteName is the ENT's name on the login pages.
+	SiteName string `yaml:"site_name"`
+	// ServicesFile is the YAML registry of relying parties (a list of
+	// services; see the idp package's README for the fields).
 	ServicesFile string `yaml:"services_file"`
 }
 
@@ -147,6 +155,8 @@ func Default() Config {
 		SSO: SSO{
 			SessionIdle:     2 * time.Hour,
 			SessionAbsolute: 10 * time.Hour,
+			KeyOverlap:      24 * time.Hour,
+			SiteName:        "ENT",
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -102,6 +103,12 @@ func (c Config) Validate() Problems {
 	checkPositive(add, "sso.session_absolute", int64(c.SSO.SessionAbsolute))
 	if c.SSO.SessionIdle > c.SSO.SessionAbsolute {
 		add("sso.session_idle", "%v is longer than sso.session_absolute (%v)", c.SSO.SessionIdle, c.SSO.SessionAbsolute)
+	}
+	checkPositive(add, "sso.key_overlap", int64(c.SSO.KeyOverlap))
+	if c.SSO.KeySecret != "" {
+		if b, err := base64.StdEncoding.DecodeString(c.SSO.KeySecret); err != nil || len(b) != 32 {
+			add("sso.key_secret", "want base64 of 32 bytes (head -c32 /dev/urandom | base64)")
+		}
 	}
 	if c.SSO.ServicesFile != "" {
 		if _, err := os.Stat(c.SSO.ServicesFile); err != nil {

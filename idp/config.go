@@ -79,42 +79,42 @@ type ThrottleConfig struct {
 // Service is one relying party. Everything a partner receives is said
 // here, as data.
 type Service struct {
-	ID       string   // stable short id: "pronote", "gar", "chamilo"
-	Name     string   // shown to users
-	Protocol Protocol // cas, oidc or saml
+	ID       string   `yaml:"id"`       // stable short id: "pronote", "gar", "chamilo"
+	Name     string   `yaml:"name"`     // shown to users
+	Protocol Protocol `yaml:"protocol"` // cas, oidc or saml
 	// Profiles and Structures (UAIs) restrict who may use the service;
 	// empty means everyone.
-	Profiles   []directory.Profile
-	Structures []string
-	Release    ReleasePolicy
-	Tile       Tile
+	Profiles   []directory.Profile `yaml:"profiles"`
+	Structures []string            `yaml:"structures"`
+	Release    ReleasePolicy       `yaml:"release"`
+	Tile       Tile                `yaml:"tile"`
 
-	CAS  CASService
-	OIDC OIDCService
-	SAML SAMLService
+	CAS  CASService  `yaml:"cas"`
+	OIDC OIDCService `yaml:"oidc"`
+	SAML SAMLService `yaml:"saml"`
 }
 
 // Tile is how the portal's launcher shows a service.
 type Tile struct {
-	Label       string
-	Description string
-	Icon        string // URL or embedded asset name
-	URL         string // where the launcher sends the user
+	Label       string `yaml:"label"`
+	Description string `yaml:"description"`
+	Icon        string `yaml:"icon"` // URL or embedded asset name
+	URL         string `yaml:"url"`  // where the launcher sends the user
 }
 
 // CASService holds the CAS settings of a service.
 type CASService struct {
 	// ServicePatterns are anchored regular expressions (^…$) the service
 	// URL must match, e.g. `^https://[0-9]{7}[A-Z]\.index-education\.net/pronote/.*$`.
-	ServicePatterns []string
+	ServicePatterns []string `yaml:"service_patterns"`
 	// ProxyCallbackPatterns allow pgtUrl callbacks (https only); empty:
 	// the service gets no proxy-granting ticket.
-	ProxyCallbackPatterns []string
+	ProxyCallbackPatterns []string `yaml:"proxy_callback_patterns"`
 	// NoAttributesOnV2 keeps attributes off /serviceValidate (CAS 2.0);
 	// by default they ride there too, as entcore does, for Pronote.
-	NoAttributesOnV2 bool
+	NoAttributesOnV2 bool `yaml:"no_attributes_on_v2"`
 	// SingleLogout posts a logoutRequest to the service URL at logout.
-	SingleLogout bool
+	SingleLogout bool `yaml:"single_logout"`
 
 	patterns      []*regexp.Regexp
 	proxyPatterns []*regexp.Regexp
@@ -122,43 +122,43 @@ type CASService struct {
 
 // OIDCService holds the OIDC settings of a client.
 type OIDCService struct {
-	ClientID string
+	ClientID string `yaml:"client_id"`
 	// ClientSecret is empty for a public client, which must use PKCE.
-	ClientSecret           string
-	RedirectURIs           []string
-	PostLogoutRedirectURIs []string
-	BackChannelLogoutURI   string
+	ClientSecret           string   `yaml:"client_secret"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	BackChannelLogoutURI   string   `yaml:"back_channel_logout_uri"`
 	// Scopes the client may ask for besides openid (default: profile,
 	// email, offline_access).
-	Scopes []string
+	Scopes []string `yaml:"scopes"`
 }
 
 // SAMLService holds the SAML settings of a service provider.
 type SAMLService struct {
-	EntityID string
+	EntityID string `yaml:"entity_id"`
 	// Exactly one of MetadataXML, MetadataFile, MetadataURL.
-	MetadataXML  string
-	MetadataFile string
-	MetadataURL  string
+	MetadataXML  string `yaml:"metadata_xml"`
+	MetadataFile string `yaml:"metadata_file"`
+	MetadataURL  string `yaml:"metadata_url"`
 	// NameIDFormat: transient (default), persistent (pairwise, stable per
 	// SP) or attribute (the release policy's principal).
-	NameIDFormat string
+	NameIDFormat string `yaml:"name_id_format"`
 	// SignatureAlgorithm: rsa-sha256 (default) or rsa-sha1 (legacy SPs).
-	SignatureAlgorithm string
+	SignatureAlgorithm string `yaml:"signature_algorithm"`
 	// EncryptAssertions encrypts to the SP's key.
-	EncryptAssertions bool
+	EncryptAssertions bool `yaml:"encrypt_assertions"`
 	// SignResponse signs the Response as well as the Assertion (which is
 	// always signed); off by default: one RSA signature per login.
-	SignResponse bool
+	SignResponse bool `yaml:"sign_response"`
 	// RequireSignedRequests refuses unsigned AuthnRequests even when the
 	// SP metadata does not announce AuthnRequestsSigned.
-	RequireSignedRequests bool
+	RequireSignedRequests bool `yaml:"require_signed_requests"`
 	// IdPInitiated allows unsolicited responses (the GAR); RelayStates
 	// lists the anchored patterns an IdP-initiated RelayState must match,
 	// DefaultRelayState is used when none is given.
-	IdPInitiated      bool
-	RelayStates       []string
-	DefaultRelayState string
+	IdPInitiated      bool     `yaml:"idp_initiated"`
+	RelayStates       []string `yaml:"relay_states"`
+	DefaultRelayState string   `yaml:"default_relay_state"`
 
 	relayPatterns []*regexp.Regexp
 }
@@ -169,27 +169,27 @@ type SAMLService struct {
 type ReleasePolicy struct {
 	// Principal is an attribute source (see Sources); default
 	// "account.login". OIDC also accepts "pairwise".
-	Principal  string
-	Attributes []AttributeRule
+	Principal  string          `yaml:"principal"`
+	Attributes []AttributeRule `yaml:"attributes"`
 }
 
 // AttributeRule releases one attribute.
 type AttributeRule struct {
-	Source string // see Sources: "person.last_name", "personas.profile", "const:…"
-	Name   string // the released name: CAS element, OIDC claim, SAML Name
+	Source string `yaml:"source"` // see Sources: "person.last_name", "personas.profile", "const:…"
+	Name   string `yaml:"name"`   // the released name: CAS element, OIDC claim, SAML Name
 	// FriendlyName and NameFormat (uri, basic) are for SAML.
-	FriendlyName string
-	NameFormat   string
+	FriendlyName string `yaml:"friendly_name"`
+	NameFormat   string `yaml:"name_format"`
 	// DateLayout reformats a YYYY-MM-DD value (Go layout, e.g. 02/01/2006).
-	DateLayout string
+	DateLayout string `yaml:"date_layout"`
 	// Map translates values; a value without entry is dropped when
 	// MapStrict, kept otherwise.
-	Map       map[string]string
-	MapStrict bool
+	Map       map[string]string `yaml:"map"`
+	MapStrict bool              `yaml:"map_strict"`
 	// Join joins several values into one with this separator.
-	Join string
+	Join string `yaml:"join"`
 	// Scope, for OIDC, releases the claim only when the scope was granted.
-	Scope string
+	Scope string `yaml:"scope"`
 }
 
 // withDefaults returns c with every zero duration and name set.

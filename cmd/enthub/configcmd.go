@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/idp"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/term"
@@ -78,6 +80,29 @@ func (a *app) dbCommand() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "%s schema is current (step %d)\n", s.Dialect(), v)
+				return nil
+			})
+		},
+	})
+	return c
+}
+
+// keysCommand rotates the SSO signing keys: the new key is published at
+// once and signs after the overlap; the old one stays published as long.
+func (a *app) keysCommand() *cobra.Command {
+	c := &cobra.Command{Use: "keys", Short: "Manage the SSO signing keys", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	c.AddCommand(&cobra.Command{
+		Use:   "rotate",
+		Short: "Create a new signing key, published now, used after the overlap",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), func(cfg config.Config, _ *slog.Logger, s *sqlstore.Store) error {
+				info, err := idp.RotateKeys(cmd.Context(), s, time.Now, idp.KeyOptions{Secret: cfg.SSO.KeySecret, Overlap: cfg.SSO.KeyOverlap})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "new signing key %s published; it signs from %s\n", info.ID, info.ActiveFrom.UTC().Format(time.RFC3339))
 				return nil
 			})
 		},

@@ -58,7 +58,7 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			if err := a.seedDemo(cmd.Context(), store, dataDir, cfg); err != nil {
 				return err
 			}
-			st := &stack{}
+			st := &stack{demo: true}
 			st.onReady = func(addr string) {
 				base := "http://" + addr
 				st.index = demoIndex(base, cfg)
@@ -82,6 +82,12 @@ addresses, so a newcomer sees it work with no configuration file.`,
 // demoIndex lists what the demo runs, for its start page and its banner.
 func demoIndex(base string, cfg config.Config) []server.Entry {
 	return []server.Entry{
+		{Name: "Connexion unique (SSO)", URL: base + "/login",
+			Description: "Compte invité de démonstration : demo.invite / demo (démonstration seulement)."},
+		{Name: "Services de démonstration", URL: base + "/demo/",
+			Description: "Un client SAML, un client OIDC et un service CAS qui affichent ce qu'ils reçoivent : une connexion, trois services."},
+		{Name: "Métadonnées SAML de l'IdP", URL: base + "/saml/idp/metadata"},
+		{Name: "Découverte OIDC", URL: base + "/.well-known/openid-configuration"},
 		{Name: "Santé (healthz)", URL: base + "/healthz", Description: "Le processus répond."},
 		{Name: "Disponibilité (readyz)", URL: base + "/readyz", Description: "L'annuaire est joignable et son schéma est à jour."},
 		{Name: "Métriques Prometheus", URL: base + "/metrics"},

@@ -136,7 +136,9 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 	if base == "" {
 		t.Fatalf("demo did not announce its address: %q %q", out.String(), errb.String())
 	}
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/": "démonstration"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/": "demo.invite",
+		"/.well-known/openid-configuration": `"issuer":"` + base + `"`, "/saml/idp/metadata": "IDPSSODescriptor",
+		"/login": "csrf", "/demo/": "CAS"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)

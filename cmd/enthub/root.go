@@ -89,6 +89,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.dbCommand(),
 		a.dirCommand(),
 		a.aafCommand(),
+		a.keysCommand(),
 		a.hashPasswordCommand(),
 	)
 	for _, c := range root.Commands() {

@@ -14,6 +14,8 @@ import (
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory/ldap"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/idp/demorp"
 	"github.com/enthub/enthub/portal/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
@@ -88,10 +90,13 @@ type stack struct {
 	srv     *server.Server
 	index   []server.Entry
 	onReady func(httpAddr string)
+	// demo takes the public URL from the listener (the demo may listen on
+	// port 0), registers the demo relying parties and seeds the demo guest.
+	demo bool
 }
 
-// runServices starts the HTTP server (and, as later issues land, LDAP and
-// the scheduler) and blocks until ctx is cancelled and everything drained.
+// runServices starts the HTTP server with the SSO fronts, LDAP and the
+// scheduler, and blocks until ctx is cancelled and everything drained.
 func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logger, store *sqlstore.Store, st *stack) error {
 	if st == nil {
 		st = &stack{}
@@ -114,6 +119,31 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		}
 		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	if st.demo {
+		cfg.PublicURL = "http://" + l.Addr().String()
+	}
+	var demo *demorp.Demo
+	var extra []idp.Service
+	if st.demo {
+		if demo, err = demorp.New(cfg.PublicURL, nil); err != nil {
+			l.Close()
+			return err
+		}
+		extra = demo.Services()
+	}
+	sso, err := startSSO(ctx, cfg, log, store, st, extra)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer sso.Close()
+	if demo != nil {
+		demo.Routes(st.srv.Mux)
+		if err := demorp.SeedGuest(ctx, store, time.Now()); err != nil {
+			l.Close()
+			return fmt.Errorf("demo guest: %w", err)
+		}
+	}
 	log.Info("enthub started", "version", buildVersion(), "http", l.Addr().String(), "store", store.Dialect(), "public_url", cfg.PublicURL)
 	if st.onReady != nil {
 		st.onReady(l.Addr().String())
@@ -124,6 +154,7 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
+	g.Go(func() error { return purgeSSO(gctx, sso, log) })
 	if err := a.startScheduler(gctx, g, cfg, log, store, st.srv); err != nil {
 		return err
 	}

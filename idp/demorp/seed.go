@@ -18,15 +18,25 @@ const (
 )
 
 // SeedGuest creates (or refreshes) the demo guest account, valid one
-// year, with an "invite" persona in a demo school; run only by `enthub
-// demo`.
+// year, with an "invite" persona in a school; run only by `enthub demo`.
 func SeedGuest(ctx context.Context, store directory.Store, now time.Time) error {
 	hash, err := idp.HashPassword(GuestPassword, rand.Reader, idp.DefaultArgon2)
 	if err != nil {
 		return err
 	}
 	return store.Update(ctx, func(tx directory.Tx) error {
-		st, err := tx.StructureByUAI(ctx, "0000000D")
+		// The guest belongs to the directory's first school when there is
+		// one (the demo imports four), to a demo school otherwise.
+		all, err := tx.ListStructures(ctx)
+		if err != nil {
+			return err
+		}
+		var st directory.Structure
+		if len(all) > 0 {
+			st = all[0]
+		} else {
+			err = directory.ErrNotFound
+		}
 		if errors.Is(err, directory.ErrNotFound) {
 			st = directory.Structure{UAI: "0000000D", Name: "Collège de démonstration", Type: "COLLEGE", City: "Orléans",
 				PostalCode: "45000", Source: directory.SourceManual}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/portal/loginui"
+	"gopkg.in/yaml.v3"
+)
+
+// loadServices reads the relying-party registry: a YAML list of services
+// whose keys are the idp.Service yaml names. Unknown keys are errors, with
+// their line, as in the main configuration.
+func loadServices(path string) ([]idp.Service, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sso.services_file: %w", err)
+	}
+	var out []idp.Service
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("sso.services_file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// idpConfig maps the configuration onto the identity provider's.
+func idpConfig(cfg config.Config, services []idp.Service) idp.Config {
+	return idp.Config{
+		PublicURL: cfg.PublicURL, SessionIdle: cfg.SSO.SessionIdle, SessionMax: cfg.SSO.SessionAbsolute,
+		KeySecret: cfg.SSO.KeySecret, KeyOverlap: cfg.SSO.KeyOverlap, Services: services,
+	}
+}
+
+// startSSO builds the identity provider and mounts its routes; extra
+// services (the demo's) are registered beside the configured ones.
+func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger, store *sqlstore.Store, st *stack, extra []idp.Service) (*idp.Provider, error) {
+	services, err := loadServices(cfg.SSO.ServicesFile)
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: err}
+	}
+	pages, err := loginui.New(loginui.Options{SiteName: cfg.SSO.SiteName, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	p, err := idp.New(ctx, idpConfig(cfg, append(services, extra...)), idp.Deps{Directory: store, SSO: store, Pages: pages,
+		Logger: log.With("component", "sso")})
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: err}
+	}
+	p.Routes(st.srv.Mux)
+	return p, nil
+}
+
+// purgeSSO drops expired sessions, tickets and tokens every few minutes;
+// it is idempotent, so every instance may run it.
+func purgeSSO(ctx context.Context, p *idp.Provider, log *slog.Logger) error {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n, err := p.PurgeExpired(ctx); err != nil {
+				log.Error("SSO purge failed", "err", err)
+			} else if n > 0 {
+				log.Info("SSO purge", "expired", n)
+			}
+		}
+	}
+}
