@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/idp"
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/term"
 )
 
@@ -137,20 +135,12 @@ func (a *app) hashPasswordCommand() *cobra.Command {
 			if len(pw) == 0 {
 				return usageErr("empty password")
 			}
-			fmt.Fprintln(a.stdout, hashArgon2id(pw))
+			hash, err := idp.HashPassword(string(pw), rand.Reader, idp.DefaultArgon2)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, hash)
 			return nil
 		},
 	}
-}
-
-// hashArgon2id returns a PHC-format argon2id hash with the OWASP-recommended
-// parameters (19 MiB, 2 passes, 1 lane).
-func hashArgon2id(pw []byte) string {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		panic(err)
-	}
-	const mem, iter, par = 19 * 1024, 2, 1
-	key := argon2.IDKey(pw, salt, iter, mem, par, 32)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, mem, iter, par, base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
