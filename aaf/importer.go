@@ -101,7 +101,7 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 	aopts.Parse = opts.Check.Parse
 	// One parse does both: the check, and the apply into a transaction that
 	// nothing sees before Finish and that is rolled back if the check refuses.
-	a, err := beginApply(ctx, store, aopts)
+	a, err := beginApply(ctx, store, d.Kind, aopts)
 	if err != nil {
 		return rep, err
 	}
