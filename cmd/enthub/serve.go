@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -102,8 +103,12 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		st = &stack{}
 	}
 	if st.srv == nil {
+		var proxies []netip.Prefix
+		for _, c := range cfg.HTTP.TrustedProxies {
+			proxies = append(proxies, netip.MustParsePrefix(c)) // validated by config
+		}
 		st.srv = server.New(server.Options{
-			Logger: log, Store: store, Version: buildVersion(),
+			Logger: log, Store: store, Version: buildVersion(), TrustedProxies: proxies,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout, ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 		})
 	}

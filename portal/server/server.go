@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,11 @@ type Options struct {
 	WriteTimeout    time.Duration
 	// ReadyTimeout bounds one readiness check.
 	ReadyTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed: a request from one of them gets, as RemoteAddr, the
+	// rightmost address of the header that is not itself a trusted proxy,
+	// so rate limits and audit see the user, not the load balancer.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP server. Mount handlers on Mux before Serve.
@@ -137,6 +144,7 @@ func (s *Server) Handler() http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		r.RemoteAddr = s.clientAddr(r)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(WithLogger(r.Context(), s.opts.Logger.With("request_id", id)))
 		s.Mux.ServeHTTP(rec, r)
@@ -227,4 +235,37 @@ func Logger(ctx context.Context) *slog.Logger {
 		return l
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// clientAddr is the user's address: the peer, or, when the peer is a
+// trusted proxy, the nearest untrusted hop of X-Forwarded-For. Headers from
+// anyone else are ignored, so a client cannot choose its own address.
+func (s *Server) clientAddr(r *http.Request) string {
+	if len(s.opts.TrustedProxies) == 0 {
+		return r.RemoteAddr
+	}
+	trusted := func(a netip.Addr) bool {
+		for _, p := range s.opts.TrustedProxies {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	peer, perr := netip.ParseAddr(host)
+	if err != nil || perr != nil || !trusted(peer) {
+		return r.RemoteAddr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return r.RemoteAddr // a malformed chain: keep the proxy's address
+		}
+		if !trusted(a) {
+			return net.JoinHostPort(a.String(), "0")
+		}
+	}
+	return r.RemoteAddr
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,5 +141,28 @@ func TestShutdownIsBounded(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("shutdown not bounded")
+	}
+}
+
+func TestClientAddressFromTrustedProxiesOnly(t *testing.T) {
+	s := New(Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	tests := []struct {
+		peer, xff, want string
+	}{
+		{"10.0.0.5:4000", "203.0.113.9", "203.0.113.9:0"},
+		{"10.0.0.5:4000", "198.51.100.1, 203.0.113.9, 10.0.0.7", "203.0.113.9:0"}, // rightmost untrusted hop
+		{"192.0.2.1:4000", "203.0.113.9", "192.0.2.1:4000"},                       // not a proxy: header ignored
+		{"10.0.0.5:4000", "", "10.0.0.5:4000"},
+		{"10.0.0.5:4000", "not-an-ip", "10.0.0.5:4000"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.peer
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if got := s.clientAddr(r); got != tt.want {
+			t.Errorf("peer %s XFF %q → %s, want %s", tt.peer, tt.xff, got, tt.want)
+		}
 	}
 }
