@@ -10,6 +10,7 @@ import (
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory/ldap"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/idp/demorp"
 	"github.com/enthub/enthub/portal/server"
 	"github.com/spf13/cobra"
 )
@@ -67,7 +68,9 @@ addresses, so a newcomer sees it work with no configuration file.`,
 				for _, e := range st.index {
 					fmt.Fprintf(a.stdout, "  %-28s %s\n", e.Name, e.URL)
 				}
-				fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
+				fmt.Fprintf(a.stdout, "  demo guest login:            %s / %s\n", demorp.GuestLogin, demorp.GuestPassword)
+				fmt.Fprintf(a.stdout, "  demo LDAP reader:            cn=reader,%s / demo\n", cfg.LDAP.BaseDN)
+				fmt.Fprintln(a.stdout, "Press Ctrl-C to stop. (Demo credentials only: never use enthub demo in production.)")
 			}
 			st.index = demoIndex("http://"+httpAddr, cfg)
 			return a.runServices(cmd.Context(), cfg, log, store, st)

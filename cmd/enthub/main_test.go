@@ -136,6 +136,11 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 	if base == "" {
 		t.Fatalf("demo did not announce its address: %q %q", out.String(), errb.String())
 	}
+	for _, want := range []string{"demo.invite / demo", "cn=reader,dc=enthub / demo"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo banner lacks %q", want)
+		}
+	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/": "demo.invite",
 		"/.well-known/openid-configuration": `"issuer":"` + base + `"`, "/saml/idp/metadata": "IDPSSODescriptor",
 		"/login": "csrf", "/demo/": "CAS"} {
