@@ -123,7 +123,7 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 	re := regexp.MustCompile(`running: (http://127\.0\.0\.1:\d+)`)
 	var base string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
+		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Press Ctrl-C") {
 			base = m[1]
 			break
 		}
