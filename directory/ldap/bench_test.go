@@ -14,6 +14,7 @@ import (
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/sqlstore"
+	ber "github.com/go-asn1-ber/asn1-ber"
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
@@ -276,3 +277,98 @@ func BenchmarkModelBuild(b *testing.B) {
 }
 
 var _ directory.Reader = (*sqlstore.Store)(nil)
+
+// BenchmarkServerSide measures what the server alone spends on one search
+// (decode, plan, encode, write to a connection that discards), without a
+// client or the network: ns/op and allocs/op are then not blurred by the
+// client's CPU or by other work on the machine, unlike the benchmarks
+// above and test/bench/ldap.sh.
+func BenchmarkServerSide(b *testing.B) {
+	srv, _ := startBenchServer(b)
+	m := srv.cur.Load()
+	var classes []int32
+	var school int32 = -1
+	for gi := range m.groups {
+		if m.groups[gi].kind == groupClass && len(m.groups[gi].members) > 0 {
+			classes = append(classes, int32(gi))
+		}
+	}
+	for si := range m.structs {
+		if len(m.structs[si].rattached) > 0 {
+			school = int32(si)
+			break
+		}
+	}
+	search := func(id int64, baseDN string, scope int64, filter string, attrs ...string) []byte {
+		fp, err := goldap.CompileFilter(filter)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := ber.Encode(ber.ClassApplication, ber.TypeConstructed, 3, nil, "search")
+		s.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, baseDN, "base"))
+		s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, scope, "scope"))
+		s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, "deref"))
+		s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, "size"))
+		s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, "time"))
+		s.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, false, "types"))
+		s.AppendChild(fp)
+		as := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "attrs")
+		for _, a := range attrs {
+			as.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, "a"))
+		}
+		s.AppendChild(as)
+		p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "msg")
+		p.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, "id"))
+		p.AppendChild(s)
+		r := berReader{p.Bytes()}
+		content, err := r.expect(tagSequence, "message") // handle takes what readMessage returns
+		if err != nil {
+			b.Fatal(err)
+		}
+		return content
+	}
+	const n = 512
+	cases := []struct {
+		name string
+		msg  func(i int) []byte
+	}{
+		{"uid", func(i int) []byte {
+			return search(int64(i+1), base, 2, "(uid="+m.persons[(i*7919)%len(m.persons)].id+")", "uid", "cn", "mail")
+		}},
+		{"jointure", func(i int) []byte {
+			return search(int64(i+1), base, 2, "(ENTPersonJointure="+m.jointureOf(&m.persons[(i*7919)%len(m.persons)])+")",
+				"uid", "cn", "mail")
+		}},
+		{"class-member", func(i int) []byte {
+			return search(int64(i+1), m.groups[classes[(i*31)%len(classes)]].dn, 0, "(objectClass=*)", "member")
+		}},
+		{"isMemberOf", func(i int) []byte {
+			return search(int64(i+1), people, 1, "(isMemberOf="+m.groups[classes[(i*31)%len(classes)]].dn+")",
+				"uid", "cn", "sn", "givenName")
+		}},
+		{"school", func(i int) []byte {
+			return search(int64(i+1), people, 1, "(ENTPersonStructRattach="+m.structs[school].dn+")",
+				"uid", "cn", "sn", "givenName", "mail", "ENTPersonLogin", "ENTPersonProfils")
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			msgs := make([][]byte, n)
+			for i := range msgs {
+				msgs[i] = tc.msg(i)
+			}
+			c := srv.newConn(discardConn{}, false)
+			defer c.close()
+			c.setIdentity(&identity{dn: readerDN, svc: &srv.cfg.ServiceAccounts[0], display: readerDN})
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.handle(ctx, msgs[i%n]); err != nil {
+					b.Fatal(err)
+				}
+				c.opsWG.Wait()
+			}
+		})
+	}
+}

@@ -52,6 +52,13 @@
 // taken, is named by its id. A group cn that collides (a class and a group
 // with the same code) gets "$classe"/"$groupe" appended.
 //
+// Structure attributes: ou (the name), ENTStructureUAI, ENTStructureNomCourant,
+// ENTStructureJointure, ENTStructureTypeStruct, ENTStructureSIREN and (for
+// schools) ENTEtablissementMinistereTutelle as the AAF delivered them (both
+// MUST attributes of the SDET classes), ENTEtablissementContrat, …Bassin,
+// …StructRattachFctl, ENTStructureClasses and ENTStructureGroupes
+// ("code$libellé"), l, postalCode.
+//
 // Person attributes: uid, cn and displayName ("Prénom Nom"), sn, givenName,
 // mail, personalTitle, telephoneNumber, mobile, street/postalCode/l,
 // ENTPersonLogin, ENTPersonJointure ("<JointureSource>$<AAF id>", or
@@ -120,4 +127,26 @@
 // (guests) and is active, and then reads only their own entry. Failed binds
 // are throttled per bind DN and per source address with exponential backoff
 // (Limits) and reported to the Auditor as "bind.failed" events.
+//
+// # Speed
+//
+// Searches read an immutable model, without locking it. A search whose
+// candidates are few (an indexed equality, a base search; inlineCandidates)
+// runs on the connection's reading goroutine; larger ones get their own
+// goroutine so that abandon and later requests are read meanwhile. Encoding
+// goes to a pooled buffer, one write per response batch; person DNs come
+// from a dense RDN arena and the members of a group are encoded once per
+// model (memberValues), so a search allocates a few hundred bytes and the
+// garbage collector, whose every cycle marks the whole model, stays idle.
+// Indexes: uid, ENTPersonLogin, ENTPersonJointure, mail, ENTStructureUAI,
+// member, isMemberOf/memberOf, ENTPersonStructRattach,
+// ENTAuxPersRelEleveEleve (filter.go, plan). test/bench/ldap.sh compares the
+// front with slapd on the same data and the same client.
+//
+// # Push mode
+//
+// A Pusher (push.go) mirrors the served tree into an external LDAP server
+// after every model swap: incremental adds, modifies and deletes against a
+// per-DN hash of what the remote acknowledged, idempotent, and resumed
+// after a failure by first reading the remote tree again (see PushConfig).
 package ldap

@@ -52,11 +52,18 @@ func (v *view) active(p *person) bool {
 
 // personVisible applies the disabled-account and structure rules.
 func (v *view) personVisible(pi int32) bool {
-	p := &v.m.persons[pi]
-	if !v.acc.seeDisabled && !v.active(p) {
-		return false
+	if !v.acc.seeDisabled {
+		// The dense flags answer without touching the person (a cache
+		// miss each when listing the members of a group).
+		switch f := v.m.pflags[pi]; {
+		case f&pfActive == 0:
+			return false
+		case f&pfWindow != 0 && !v.active(&v.m.persons[pi]):
+			return false
+		}
 	}
 	if v.acc.structs != nil {
+		p := &v.m.persons[pi]
 		ok := false
 		for _, ps := range p.personas {
 			if containsInt32(v.acc.structs, ps.str) {
@@ -136,6 +143,14 @@ func (v *view) dn(ord uint32) string {
 
 func (m *model) personDN(i int32) string {
 	return "uid=" + escapeRDNValue(m.persons[i].id) + "," + m.peopleDN
+}
+
+// appendPersonDN appends personDN(i) to b without building the string,
+// from the dense RDN arena.
+func (m *model) appendPersonDN(b []byte, i int32) []byte {
+	b = append(b, m.rdnArena[m.rdnOff[i]:m.rdnOff[i+1]]...)
+	b = append(b, ',')
+	return append(b, m.peopleDN...)
 }
 
 const timeFormat = "20060102150405Z"
@@ -291,6 +306,16 @@ func (v *view) structureValues(dst []string, s *structure, a attrID) []string {
 		dst = appendNonEmpty(dst, s.s.Contract)
 	case aENTEtablissementBassin:
 		dst = appendNonEmpty(dst, s.s.Bassin)
+	case aENTStructureSIREN, aENTEtablissementMinistereTutelle:
+		// Kept by the AAF importer in Extra (the SDET makes both MUST
+		// attributes; a local structure has none). The second belongs to
+		// ENTEtablissement, the class of structures with a UAI.
+		if a == aENTEtablissementMinistereTutelle && s.s.UAI == "" {
+			break
+		}
+		if vs := s.s.Extra[attrTypes[a].name]; len(vs) > 0 {
+			dst = appendNonEmpty(dst, vs[0])
+		}
 	case aENTEtablissementStructRattachFctl:
 		for _, j := range s.fctl {
 			dst = append(dst, m.structs[j].dn)

@@ -702,7 +702,8 @@ func parseGeneralizedTime(s string) (string, bool) {
 }
 
 // plan returns the candidate ordinals for f from the indexes, sorted, or
-// ok=false when f needs a scan. A candidate still goes through eval.
+// ok=false when f needs a scan. A candidate still goes through eval. The
+// slice is new (never an index of the model): the caller may modify it.
 func (v *view) plan(f *filter) ([]uint32, bool) {
 	m := v.m
 	switch f.op {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/enthub/enthub/directory"
@@ -98,6 +99,10 @@ type group struct {
 	profile uint8 // profile groups: index in nationals
 	str     int32 // structure index
 	members []int32
+	// allActive: every member is active with no validity window, so the
+	// members an identity seeing no disabled account sees do not depend
+	// on the time (see memberValues).
+	allActive bool
 }
 
 type persona struct {
@@ -181,7 +186,28 @@ type model struct {
 	byUAI      map[string]int32 // lower-case structure RDN value
 	byGroupCN  map[string]int32 // lower-case cn
 	byAAFStr   map[string]int32 // structure AAF id
+
+	// memberBER caches, per group, the encoded values of member (the
+	// content of its SET OF, every member's DN) once a search asked for
+	// it: the members of a class are read far more often than the model
+	// changes. Filled lazily, so only the groups read cost memory.
+	memberBER []atomic.Pointer[[]byte]
+
+	// Dense, pointer-free copies of what listing many persons reads, so
+	// that a group's members or a page of persons do not touch each
+	// person's scattered struct and strings: pflags (pfActive, pfWindow)
+	// and the RDN "uid=<escaped id>" of person i at
+	// rdnArena[rdnOff[i]:rdnOff[i+1]].
+	pflags   []uint8
+	rdnArena []byte
+	rdnOff   []uint32
 }
+
+// Person flags (model.pflags).
+const (
+	pfActive uint8 = 1 << iota // account status active
+	pfWindow                   // has a validity window: check the dates too
+)
 
 // ordinal layout helpers.
 func (m *model) structOrd(i int32) uint32 { return 2 + uint32(i) }
@@ -530,6 +556,33 @@ func buildModel(ctx context.Context, r directory.Reader, o buildOptions) (*model
 		g.dn = "cn=" + escapeRDNValue(cn) + "," + m.groupsDN
 		m.byGroupCN[strings.ToLower(cn)] = int32(gi)
 		sortDedupe32(&g.members)
+		g.allActive = true
+		for _, pi := range g.members {
+			if p := &m.persons[pi]; p.status != statusActive || p.validFrom != 0 || p.validUntil != 0 {
+				g.allActive = false
+				break
+			}
+		}
+	}
+	m.memberBER = make([]atomic.Pointer[[]byte], len(m.groups))
+	m.pflags = make([]uint8, len(m.persons))
+	m.rdnOff = make([]uint32, len(m.persons)+1)
+	arena := 0
+	for pi := range m.persons {
+		arena += len("uid=") + len(m.persons[pi].id) // escaping rarely adds
+	}
+	m.rdnArena = make([]byte, 0, arena)
+	for pi := range m.persons {
+		p := &m.persons[pi]
+		if p.status == statusActive {
+			m.pflags[pi] |= pfActive
+		}
+		if p.validFrom != 0 || p.validUntil != 0 {
+			m.pflags[pi] |= pfWindow
+		}
+		m.rdnArena = append(m.rdnArena, "uid="...)
+		m.rdnArena = append(m.rdnArena, escapeRDNValue(p.id)...)
+		m.rdnOff[pi+1] = uint32(len(m.rdnArena))
 	}
 
 	// Structure of attachment: the AAF's ENTPersonStructRattach when

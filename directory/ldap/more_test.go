@@ -289,8 +289,24 @@ func TestRobustness(t *testing.T) {
 	cfg := testConfig()
 	cfg.Limits.MaxMessageSize = 4096
 	cfg.Limits.MaxConnections = 20
-	cfg.Limits.IdleTimeout = 300 * time.Millisecond
-	_, addr := startServer(t, st, cfg, WithClock(time.Now))
+	cfg.Limits.IdleTimeout = time.Second
+	srv, addr := startServer(t, st, cfg, WithClock(time.Now))
+	// openConns waits until the server holds n connections (their slots
+	// are released asynchronously, after the client's close is read).
+	openConns := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			srv.mu.Lock()
+			got := len(srv.conns)
+			srv.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server holds %d connections, want %d", got, n)
+			}
+		}
+	}
 
 	works := func() {
 		t.Helper()
@@ -357,7 +373,7 @@ func TestRobustness(t *testing.T) {
 		if !closedSoon(nc, 3*time.Second) {
 			t.Fatal("idle connection kept open")
 		}
-		if d := time.Since(start); d < 250*time.Millisecond {
+		if d := time.Since(start); d < 900*time.Millisecond {
 			t.Fatalf("closed after %s, before the idle timeout", d)
 		}
 	})
@@ -369,6 +385,7 @@ func TestRobustness(t *testing.T) {
 				c.Close()
 			}
 		}()
+		openConns(0) // the earlier subtests' connections are gone
 		for i := 0; i < 20; i++ {
 			c, err := goldap.DialURL("ldap://" + addr)
 			if err != nil {
@@ -376,7 +393,7 @@ func TestRobustness(t *testing.T) {
 			}
 			conns = append(conns, c)
 		}
-		time.Sleep(50 * time.Millisecond)
+		openConns(20)
 		nc := rawConn(t, addr)
 		r := bufio.NewReader(nc)
 		_ = nc.SetReadDeadline(time.Now().Add(2 * time.Second))

@@ -123,6 +123,8 @@ const (
 	aENTEtablissementContrat
 	aENTEtablissementBassin
 	aENTEtablissementStructRattachFctl
+	aENTStructureSIREN
+	aENTEtablissementMinistereTutelle
 
 	// operational
 	aEntryUUID
@@ -286,6 +288,8 @@ func buildAttrTypes() []attrType {
 			a.oid = sdetAttr + "311"
 			return a
 		}(),
+		sdet(aENTStructureSIREN, "ENTStructureSIREN", 303, "SIRET de la structure (14 chiffres)", true),
+		sdet(aENTEtablissementMinistereTutelle, "ENTEtablissementMinistereTutelle", 308, "Ministere de tutelle", true),
 
 		op(attrType{id: aEntryUUID, name: "entryUUID", oid: "1.3.6.1.1.16.4", syntax: synUUID, equality: "uuidMatch",
 			ordering: "uuidOrderingMatch", match: mCaseIgnore, single: true}),
@@ -439,10 +443,11 @@ var objectClasses = [numOCs]objectClass{
 	ocOrganizationalUnit: {name: "organizationalUnit", oid: "2.5.6.5", sup: "top", kind: "STRUCTURAL", must: []attrID{aOU}, may: []attrID{aDescription, aL, aPostalCode, aStreet, aTelephoneNumber}},
 	ocENTStructure: {name: "ENTStructure", oid: sdetClass + "21", desc: "CDC MENESR : structures", sup: "organizationalUnit", kind: "STRUCTURAL",
 		must: []attrID{aENTStructureJointure, aENTStructureNomCourant},
-		may:  []attrID{aENTStructureTypeStruct, aENTStructureUAI}},
+		may:  []attrID{aENTStructureTypeStruct, aENTStructureUAI, aENTStructureSIREN}},
 	ocENTEtablissement: {name: "ENTEtablissement", oid: sdetClass + "22", desc: "CDC MENESR : etablissements", sup: "ENTStructure", kind: "STRUCTURAL",
 		must: []attrID{aENTEtablissementContrat},
-		may:  []attrID{aENTEtablissementStructRattachFctl, aENTEtablissementBassin, aENTStructureClasses, aENTStructureGroupes}},
+		may: []attrID{aENTEtablissementStructRattachFctl, aENTEtablissementBassin, aENTStructureClasses, aENTStructureGroupes,
+			aENTEtablissementMinistereTutelle}},
 	ocGroupOfNames: {name: "groupOfNames", oid: "2.5.6.9", sup: "top", kind: "STRUCTURAL", must: []attrID{aMember, aCN}, may: []attrID{aDescription, aOU}},
 	ocENTClasse:    {name: "ENTClasse", oid: sdetClass + "41", desc: "CDC MENESR : classe d eleves", sup: "groupOfNames", kind: "STRUCTURAL"},
 	ocENTGroupe:    {name: "ENTGroupe", oid: sdetClass + "42", desc: "CDC MENESR : groupe d eleves", sup: "groupOfNames", kind: "STRUCTURAL"},

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,6 +100,21 @@ func (c *cursor) nextOrd() (uint32, bool) {
 	return 0, false
 }
 
+// remaining returns an upper bound of the ordinals left (capped at 1<<30).
+func (c *cursor) remaining() int {
+	if c.useList {
+		return len(c.list) - c.i
+	}
+	n := 0
+	for i := c.i; i < len(c.ranges) && n < 1<<30; i++ {
+		r := c.ranges[i]
+		if lo := max(c.next, r[0]); lo < r[1] {
+			n += int(r[1] - lo)
+		}
+	}
+	return n
+}
+
 func (c *cursor) done() bool {
 	if c.useList {
 		return c.i >= len(c.list)
@@ -118,7 +133,7 @@ func (c *cursor) done() bool {
 // started on, so pages are consistent even if the model is swapped.
 type pageState struct {
 	key       uint64
-	v         *view
+	v         view
 	f         filter
 	sel       attrSel
 	typesOnly bool
@@ -144,27 +159,24 @@ type searchReq struct {
 }
 
 func parseSearch(msgID int64, op []byte, ctls []control) (searchReq, error) {
-	q := searchReq{msgID: msgID}
-	h := fnv.New64a()
-	h.Write(op)
-	q.key = h.Sum64()
+	q := searchReq{msgID: msgID, key: fnv64a(op)}
 	r := berReader{op}
 	base, err := r.expect(tagOctetString, "search base")
 	if err != nil {
 		return q, err
 	}
 	q.base = string(base)
-	ints := []*int64{&q.scope, nil, &q.sizeLimit, &q.timeLimit}
-	tags := []byte{tagEnumerated, tagEnumerated, tagInteger, tagInteger}
-	names := []string{"scope", "derefAliases", "sizeLimit", "timeLimit"}
+	ints := [...]*int64{&q.scope, nil, &q.sizeLimit, &q.timeLimit}
+	tags := [...]byte{tagEnumerated, tagEnumerated, tagInteger, tagInteger}
+	names := [...]string{"search scope", "search derefAliases", "search sizeLimit", "search timeLimit"}
 	for i, p := range ints {
-		b, err := r.expect(tags[i], "search "+names[i])
+		b, err := r.expect(tags[i], names[i])
 		if err != nil {
 			return q, err
 		}
 		v, err := parseInt(b)
 		if err != nil {
-			return q, fmt.Errorf("search %s: %w", names[i], err)
+			return q, fmt.Errorf("%s: %w", names[i], err)
 		}
 		if p != nil {
 			*p = v
@@ -212,8 +224,27 @@ func parseSearch(msgID int64, op []byte, ctls []control) (searchReq, error) {
 	return q, nil
 }
 
-// search decodes a search on the reading goroutine, then runs it on its own
-// goroutine so that abandon and later requests are read meanwhile.
+// fnv64a is FNV-1a over b (hash/fnv without the allocation of a hasher).
+func fnv64a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, x := range b {
+		h ^= uint64(x)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// inlineCandidates is the number of candidate entries up to which a search
+// runs on the connection's reading goroutine: an equality search on an
+// indexed attribute, a base search, the members of a class. Such a search
+// costs microseconds, less than starting a goroutine (whose stack would
+// also have to grow for the encoder), and an abandon could not overtake it
+// anyway. Larger searches run on their own goroutine, so that abandon and
+// later requests are read meanwhile.
+const inlineCandidates = 256
+
+// search decodes a search on the reading goroutine, then runs it there when
+// it is small (inlineCandidates) or on its own goroutine.
 func (c *conn) search(ctx context.Context, msgID int64, op []byte, ctls []control) error {
 	c.s.stats.searches.Add(1)
 	q, err := parseSearch(msgID, op, ctls)
@@ -235,8 +266,7 @@ func (c *conn) search(ctx context.Context, msgID int64, op []byte, ctls []contro
 			return c.sendDone(msgID, resultSuccess, "", "", true, "")
 		}
 	} else {
-		v := c.view()
-		st, err = c.prepare(v, &q)
+		st, err = c.prepare(&q)
 		if err != nil {
 			return err
 		}
@@ -250,6 +280,13 @@ func (c *conn) search(ctx context.Context, msgID int64, op []byte, ctls []contro
 	timeLimit := lim.TimeLimit
 	if q.timeLimit > 0 {
 		timeLimit = min(timeLimit, time.Duration(q.timeLimit)*time.Second)
+	}
+	if st.cur.remaining() <= inlineCandidates {
+		if err := c.run(ctx, &q, st, timeLimit); err != nil {
+			c.log.DebugContext(ctx, "ldap: search ended", "err", err)
+			c.nc.Close()
+		}
+		return nil
 	}
 	opCtx, cancel := context.WithCancel(ctx)
 	c.mu.Lock()
@@ -267,10 +304,11 @@ func (c *conn) search(ctx context.Context, msgID int64, op []byte, ctls []contro
 		c.finishOp(msgID, cancel)
 		return ctx.Err()
 	}
+	aq := q // only this copy goes to the heap, not the inline searches' q
 	go func() {
 		defer func() { <-c.opSem }()
 		defer c.finishOp(msgID, cancel)
-		if err := c.run(opCtx, &q, st, timeLimit); err != nil {
+		if err := c.run(opCtx, &aq, st, timeLimit); err != nil {
 			c.log.DebugContext(ctx, "ldap: search ended", "err", err)
 			c.nc.Close()
 		}
@@ -301,7 +339,9 @@ func (v *view) entryFor(rdns []rdn) (uint32, bool) {
 
 // prepare resolves the base, compiles the filter and plans the walk. It
 // answers errors itself and then returns a nil state.
-func (c *conn) prepare(v *view, q *searchReq) (*pageState, error) {
+func (c *conn) prepare(q *searchReq) (*pageState, error) {
+	st := &pageState{key: q.key, v: c.view(), sel: q.sel, typesOnly: q.typesOnly}
+	v := &st.v
 	d := filterDecoder{v: v, limits: filterLimits{maxDepth: c.s.cfg.Limits.MaxFilterDepth, maxNodes: c.s.cfg.Limits.MaxFilterItems}}
 	f, err := d.decode(q.filterTag, q.filterRaw, 0)
 	if err != nil {
@@ -310,7 +350,7 @@ func (c *conn) prepare(v *view, q *searchReq) (*pageState, error) {
 		}
 		return nil, err
 	}
-	st := &pageState{key: q.key, v: v, f: f, sel: q.sel, typesOnly: q.typesOnly}
+	st.f = f
 	rdns, err := parseDN(q.base)
 	if err != nil {
 		return nil, c.result(q.msgID, opSearchDone, resultInvalidDNSyntax, "", fmt.Sprintf("search base %q: %v", q.base, err), true)
@@ -373,7 +413,7 @@ func (c *conn) prepare(v *view, q *searchReq) (*pageState, error) {
 			{m.ouPeople, m.ouPeople + 1}, {uint32(v.acc.self), uint32(v.acc.self) + 1}})
 	}
 	if list, ok := v.plan(&f); ok {
-		out := list[:0:0]
+		out := list[:0] // plan's slices belong to the caller
 		for _, o := range list {
 			for _, r := range ranges {
 				if o >= r[0] && o < r[1] {
@@ -409,7 +449,7 @@ func intersectRanges(a, b [][2]uint32) [][2]uint32 {
 // run streams the entries of one search (or one page) and its done message.
 func (c *conn) run(ctx context.Context, q *searchReq, st *pageState, timeLimit time.Duration) error {
 	lim := c.s.cfg.Limits
-	v := st.v
+	v := &st.v
 	sizeLimit := int(q.sizeLimit)
 	pageSize := 0
 	if q.paged {
@@ -422,26 +462,27 @@ func (c *conn) run(ctx context.Context, q *searchReq, st *pageState, timeLimit t
 		sizeLimit = lim.SizeLimit
 	}
 	deadline := c.s.now().Add(timeLimit)
-	w := berWriter{b: make([]byte, 0, 4096)}
-	scratch := make([]string, 0, 16)
+	eb := getEncBuf()
+	defer putEncBuf(eb)
+	w, scratch := &eb.w, &eb.scratch
 	sentPage := 0
 	n := 0
 	for {
 		if sizeLimit > 0 && st.sent >= sizeLimit {
-			if !st.cur.done() && c.moreMatches(st, &scratch) {
-				return c.finish(&w, q, resultSizeLimitExceeded, fmt.Sprintf("size limit of %d entries exceeded", sizeLimit), "")
+			if !st.cur.done() && c.moreMatches(st, scratch) {
+				return c.finish(w, q, resultSizeLimitExceeded, fmt.Sprintf("size limit of %d entries exceeded", sizeLimit), "")
 			}
-			return c.finish(&w, q, resultSuccess, "", "")
+			return c.finish(w, q, resultSuccess, "", "")
 		}
 		if pageSize > 0 && sentPage >= pageSize {
 			if st.cur.done() {
-				return c.finish(&w, q, resultSuccess, "", "")
+				return c.finish(w, q, resultSuccess, "", "")
 			}
-			return c.finish(&w, q, resultSuccess, "", c.savePage(st))
+			return c.finish(w, q, resultSuccess, "", c.savePage(st))
 		}
 		ord, ok := st.cur.nextOrd()
 		if !ok {
-			return c.finish(&w, q, resultSuccess, "", "")
+			return c.finish(w, q, resultSuccess, "", "")
 		}
 		n++
 		if n&127 == 0 {
@@ -449,16 +490,16 @@ func (c *conn) run(ctx context.Context, q *searchReq, st *pageState, timeLimit t
 				return nil // abandoned: no response
 			}
 			if c.s.now().After(deadline) {
-				return c.finish(&w, q, resultTimeLimitExceeded, fmt.Sprintf("time limit of %s exceeded", timeLimit), "")
+				return c.finish(w, q, resultTimeLimitExceeded, fmt.Sprintf("time limit of %s exceeded", timeLimit), "")
 			}
 		}
 		if ord < ordRootDSE && !v.visible(ord) {
 			continue
 		}
-		if v.eval(&st.f, ord, &scratch) != tTrue {
+		if v.eval(&st.f, ord, scratch) != tTrue {
 			continue
 		}
-		v.encodeEntry(&w, q.msgID, ord, &st.sel, st.typesOnly, &scratch)
+		v.encodeEntry(w, q.msgID, ord, &st.sel, st.typesOnly, scratch)
 		st.sent++
 		sentPage++
 		if len(w.b) >= 32<<10 {
@@ -468,6 +509,30 @@ func (c *conn) run(ctx context.Context, q *searchReq, st *pageState, timeLimit t
 			w.b = w.b[:0]
 		}
 	}
+}
+
+// encBuf is the encoding buffer of one running search, pooled: a search
+// then allocates next to nothing, which keeps the garbage collector (whose
+// every cycle marks the whole read model) mostly idle.
+type encBuf struct {
+	w       berWriter
+	scratch []string
+}
+
+var encPool = sync.Pool{New: func() any {
+	return &encBuf{w: berWriter{b: make([]byte, 0, 16<<10)}, scratch: make([]string, 0, 64)}
+}}
+
+func getEncBuf() *encBuf { return encPool.Get().(*encBuf) }
+
+func putEncBuf(eb *encBuf) {
+	if cap(eb.w.b) > 256<<10 || cap(eb.scratch) > 1<<16 {
+		return // a rare huge entry: let it go
+	}
+	eb.w.b = eb.w.b[:0]
+	clear(eb.scratch[:cap(eb.scratch)]) // no reference into an old model
+	eb.scratch = eb.scratch[:0]
+	encPool.Put(eb)
 }
 
 // moreMatches reports whether another entry would match (to tell a size
@@ -549,15 +614,24 @@ func (v *view) encodeEntry(w *berWriter, msgID int64, ord uint32, sel *attrSel, 
 	m := w.begin(tagSequence)
 	w.integer(tagInteger, msgID)
 	e := w.begin(opSearchEntry)
-	w.str(tagOctetString, v.entryDN(ord))
+	dn := w.begin(tagOctetString)
+	w.b = v.appendEntryDN(w.b, ord)
+	w.end(dn)
 	attrs := w.begin(tagSequence)
 	var done [numAttrs]bool
 	special := ord >= ordRootDSE
+	k, i := kNone, int32(0)
+	if !special {
+		k, i = v.m.locate(ord)
+	}
 	emit := func(id attrID, name string) {
 		if done[id] || !v.acc.canReadAttr(id) && !special {
 			return
 		}
 		done[id] = true
+		if v.encodeDirect(w, k, i, id, name, typesOnly) {
+			return
+		}
 		vals := v.values((*scratch)[:0], ord, id)
 		*scratch = vals
 		if len(vals) == 0 {
@@ -598,6 +672,111 @@ func (v *view) encodeEntry(w *berWriter, msgID int64, ord uint32, sel *attrSel, 
 	w.end(attrs)
 	w.end(e)
 	w.end(m)
+}
+
+// encodeDirect encodes the attributes whose values would otherwise be
+// built as new strings (DNs of persons, "Prénom Nom") straight into w;
+// false leaves the attribute to the generic path. The values are the same
+// as values() gives.
+func (v *view) encodeDirect(w *berWriter, k kind, i int32, id attrID, name string, typesOnly bool) bool {
+	m := v.m
+	switch {
+	case k == kGroup && id == aMember:
+		if vals, ok := v.memberValues(i); ok {
+			if len(vals) == 0 {
+				return true
+			}
+			a := w.begin(tagSequence)
+			w.str(tagOctetString, name)
+			if typesOnly {
+				w.header(tagSet, 0)
+			} else {
+				w.header(tagSet, len(vals))
+				w.b = append(w.b, vals...)
+			}
+			w.end(a)
+			return true
+		}
+		a := w.begin(tagSequence)
+		w.str(tagOctetString, name)
+		set := w.begin(tagSet)
+		n := 0
+		for _, pi := range m.groups[i].members {
+			if !v.personVisible(pi) {
+				continue
+			}
+			n++
+			if typesOnly {
+				break
+			}
+			x := w.begin(tagOctetString)
+			w.b = m.appendPersonDN(w.b, pi)
+			w.end(x)
+		}
+		if n == 0 {
+			w.b = w.b[:a-2] // no value: no attribute (begin wrote a 2-octet header)
+			return true
+		}
+		w.end(set)
+		w.end(a)
+		return true
+	case k == kPerson && (id == aCN || id == aDisplayName):
+		p := &m.persons[i]
+		if p.givenName == "" || p.sn == "" {
+			return false
+		}
+		a := w.begin(tagSequence)
+		w.str(tagOctetString, name)
+		set := w.begin(tagSet)
+		if !typesOnly {
+			w.header(tagOctetString, len(p.givenName)+1+len(p.sn))
+			w.b = append(w.b, p.givenName...)
+			w.b = append(w.b, ' ')
+			w.b = append(w.b, p.sn...)
+		}
+		w.end(set)
+		w.end(a)
+		return true
+	}
+	return false
+}
+
+// memberValues returns the encoded member values of group gi (the
+// content of the SET OF) when every member is visible to v without looking
+// at each person: all of them, or the identity sees no disabled account
+// and every member is active for good. ok=false: filter them one by one.
+func (v *view) memberValues(gi int32) (vals []byte, ok bool) {
+	g := &v.m.groups[gi]
+	if v.acc.structs != nil || !v.acc.seeDisabled && !g.allActive {
+		return nil, false
+	}
+	slot := &v.m.memberBER[gi]
+	if p := slot.Load(); p != nil {
+		return *p, true
+	}
+	var w berWriter
+	for _, pi := range g.members {
+		x := w.begin(tagOctetString)
+		w.b = v.m.appendPersonDN(w.b, pi)
+		w.end(x)
+	}
+	slot.Store(&w.b) // racing builders store equal values
+	return w.b, true
+}
+
+// appendEntryDN appends the DN of an entry, the rootDSE and cn=subschema
+// included.
+func (v *view) appendEntryDN(b []byte, ord uint32) []byte {
+	switch ord {
+	case ordRootDSE:
+		return b
+	case ordSubschema:
+		return append(b, subschemaDN...)
+	}
+	if k, i := v.m.locate(ord); k == kPerson {
+		return v.m.appendPersonDN(b, i)
+	}
+	return append(b, v.dn(ord)...)
 }
 
 func (v *view) entryDN(ord uint32) string {

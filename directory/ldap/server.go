@@ -30,6 +30,8 @@ type Server struct {
 
 	cur      atomic.Pointer[model]
 	reloadMu sync.Mutex
+	swapMu   sync.Mutex
+	swapped  chan struct{} // closed at the next model swap (see modelSwapped)
 
 	throttle *throttle
 	creds    *credCache
@@ -116,9 +118,25 @@ func (s *Server) Reload(ctx context.Context) error {
 		return err
 	}
 	s.cur.Store(m)
+	s.swapMu.Lock()
+	if s.swapped != nil {
+		close(s.swapped)
+		s.swapped = nil
+	}
+	s.swapMu.Unlock()
 	s.log.InfoContext(ctx, "ldap read model loaded", "generation", m.gen, "persons", len(m.persons),
 		"structures", len(m.structs), "groups", len(m.groups), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// modelSwapped returns a channel closed when the next model is swapped in.
+func (s *Server) modelSwapped() <-chan struct{} {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	if s.swapped == nil {
+		s.swapped = make(chan struct{})
+	}
+	return s.swapped
 }
 
 // Generation returns the store generation the served model was built from
@@ -439,7 +457,7 @@ func (s *Server) newConn(nc net.Conn, isTLS bool) *conn {
 }
 
 // view returns the current model seen by the connection's identity.
-func (c *conn) view() *view {
+func (c *conn) view() view {
 	m := c.s.cur.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -447,7 +465,7 @@ func (c *conn) view() *view {
 		c.acc = c.s.accessFor(c.id, m)
 		c.accM, c.accId = m, c.id
 	}
-	return &view{m: m, acc: c.acc, now: c.s.now().Unix(), startTLS: c.s.tls != nil && !c.isTLS}
+	return view{m: m, acc: c.acc, now: c.s.now().Unix(), startTLS: c.s.tls != nil && !c.isTLS}
 }
 
 func (c *conn) identity() *identity {
@@ -483,17 +501,30 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	var buf []byte
 	lim := c.s.cfg.Limits
+	// Moving a deadline costs a runtime timer update; a client sending
+	// thousands of requests a second does not need it moved each time, so
+	// the idle deadline is re-armed only when it is older than rearm (the
+	// idle time allowed is then between IdleTimeout-rearm and IdleTimeout).
+	rearm := min(lim.IdleTimeout/16, time.Second)
+	var armed time.Time // when the idle deadline was set; zero: not in force
 	for {
-		_ = c.nc.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
+		if now := time.Now(); now.Sub(armed) >= rearm {
+			_ = c.nc.SetReadDeadline(now.Add(lim.IdleTimeout))
+			armed = now
+		}
 		if _, err := c.r.Peek(1); err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && c.busy() {
+				armed = time.Time{}
 				continue // a long search is running: not idle
 			}
 			return
 		}
-		// A request has started: the rest must follow promptly.
-		_ = c.nc.SetReadDeadline(time.Now().Add(min(lim.IdleTimeout, 30*time.Second)))
+		if !messageBuffered(c.r) {
+			// A request has started: the rest must follow promptly.
+			_ = c.nc.SetReadDeadline(time.Now().Add(min(lim.IdleTimeout, 30*time.Second)))
+			armed = time.Time{}
+		}
 		msg, err := readMessage(c.r, buf, lim.MaxMessageSize)
 		if err != nil {
 			if errors.Is(err, errBER) || errors.Is(err, errMessageTooLarge) {
@@ -517,6 +548,29 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// messageBuffered reports whether the whole next message is in r's buffer
+// already (reading it then cannot block).
+func messageBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n < 2 {
+		return false
+	}
+	h, _ := r.Peek(min(n, 6))
+	l, hl := int(h[1]), 2
+	if l >= 0x80 {
+		k := l & 0x7f
+		if k == 0 || k > 4 || len(h) < 2+k {
+			return false
+		}
+		l = 0
+		for _, x := range h[2 : 2+k] {
+			l = l<<8 | int(x)
+		}
+		hl += k
+	}
+	return n-hl >= l
 }
 
 func (c *conn) busy() bool {
@@ -932,7 +986,7 @@ func (c *conn) compare(msgID int64, op []byte) error {
 		return c.result(msgID, opCompareResponse, resultInsufficientAccess, "",
 			fmt.Sprintf("%s may not read %s", v.acc.name, at.name), true)
 	}
-	d := filterDecoder{v: v, limits: filterLimits{maxDepth: 1, maxNodes: 1}}
+	d := filterDecoder{v: &v, limits: filterLimits{maxDepth: 1, maxNodes: 1}}
 	f := d.compileAVA(fEq, string(desc), string(val))
 	var scratch []string
 	if vals := v.values(nil, ord, at.id); len(vals) == 0 {
