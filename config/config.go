@@ -62,6 +62,20 @@ type LDAP struct {
 	IdleTimeout     time.Duration    `yaml:"idle_timeout"`
 	SizeLimit       int              `yaml:"size_limit"`
 	ServiceAccounts []ServiceAccount `yaml:"service_accounts"`
+	Push            LDAPPush         `yaml:"push"`
+}
+
+// LDAPPush mirrors the directory into an external LDAP (OpenLDAP, 389-DS)
+// for sites that already run one; empty URL disables it.
+type LDAPPush struct {
+	URL    string `yaml:"url"`
+	BindDN string `yaml:"bind_dn"`
+	// Password of BindDN; set it from the environment
+	// (ENTHUB_LDAP_PUSH_PASSWORD) rather than in the file.
+	Password    string   `yaml:"password"`
+	StartTLS    bool     `yaml:"start_tls"`
+	SeeDisabled bool     `yaml:"see_disabled"`
+	Attributes  []string `yaml:"attributes"`
 }
 
 // ServiceAccount is an application allowed to bind and read the directory.

@@ -76,6 +76,14 @@ func (c Config) Validate() Problems {
 		}
 	}
 
+	if c.LDAP.Push.URL != "" {
+		if u, err := url.Parse(c.LDAP.Push.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+			add("ldap.push.url", "%q is not an ldap:// or ldaps:// URL", c.LDAP.Push.URL)
+		}
+		if !looksLikeDN(c.LDAP.Push.BindDN) {
+			add("ldap.push.bind_dn", "%q is not a DN", c.LDAP.Push.BindDN)
+		}
+	}
 	if c.AAF.Inbox != "" {
 		if fi, err := os.Stat(c.AAF.Inbox); err == nil && !fi.IsDir() {
 			add("aaf.inbox", "%q is a file, want a folder", c.AAF.Inbox)

@@ -163,14 +163,26 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	if err := a.startScheduler(gctx, g, cfg, log, store, st.srv); err != nil {
 		return err
 	}
-	if cfg.LDAP.Enabled && (cfg.LDAP.Listen != "" || cfg.LDAP.LDAPSListen != "") {
+	serveLDAP := cfg.LDAP.Enabled && (cfg.LDAP.Listen != "" || cfg.LDAP.LDAPSListen != "")
+	if serveLDAP || cfg.LDAP.Push.URL != "" {
 		lsrv, err := ldap.NewServer(ldapConfig(cfg.LDAP), store, ldap.WithLogger(log.With("component", "ldap")),
 			ldap.WithAuditor(storeAuditor{store: store, log: log}))
 		if err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
-		g.Go(func() error { return lsrv.ListenAndServe(gctx) })
-		log.Info("LDAP started", "listen", cfg.LDAP.Listen, "ldaps", cfg.LDAP.LDAPSListen, "base", cfg.LDAP.BaseDN)
+		if serveLDAP {
+			g.Go(func() error { return lsrv.ListenAndServe(gctx) })
+			log.Info("LDAP started", "listen", cfg.LDAP.Listen, "ldaps", cfg.LDAP.LDAPSListen, "base", cfg.LDAP.BaseDN)
+		}
+		if pc := cfg.LDAP.Push; pc.URL != "" {
+			pusher, err := ldap.NewPusher(lsrv, ldap.PushConfig{URL: pc.URL, BindDN: pc.BindDN, Password: pc.Password,
+				StartTLS: pc.StartTLS, SeeDisabled: pc.SeeDisabled, Attributes: pc.Attributes})
+			if err != nil {
+				return &exitError{code: exitFailed, err: fmt.Errorf("ldap.push: %w", err)}
+			}
+			g.Go(func() error { return pusher.Run(gctx) })
+			log.Info("LDAP push started", "url", pc.URL)
+		}
 	}
 	err = g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
