@@ -258,6 +258,7 @@ type browser struct {
 	t               *testing.T
 	c               *http.Client
 	login, password string
+	retries         int // starts over after a redirect loop (see play)
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -299,6 +300,17 @@ func (b *browser) play(u string, login bool) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.c.Get(u)
 	for i := 0; i < 10; i++ {
+		if err != nil && b.retries > 0 && strings.Contains(err.Error(), "stopped after 10 redirects") {
+			// Seen once in ~10 CI runs on a loaded machine: mod_auth_cas
+			// looping on ticket validation, not reproduced since. Start over
+			// once with a fresh browser, loudly; the audit log is dumped if
+			// the test still fails.
+			b.retries--
+			b.t.Logf("RETRY: %s looped (%v); starting over once with a fresh browser", u, err)
+			b.c.Jar, _ = cookiejar.New(nil)
+			resp, err = b.c.Get(u)
+			i = 0
+		}
 		if err != nil {
 			b.t.Fatalf("GET %s: %v", u, err)
 		}
@@ -357,8 +369,20 @@ func TestApacheRelyingPartiesSingleSignOn(t *testing.T) {
 	}
 	h := startHub(t, ln, services)
 	a.start(t, h.url)
+	// A failure here has happened once under CI load (mod_auth_cas looping
+	// on ticket validation); on failure, say what enthub refused and why.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		evs, _ := h.store.Events(context.Background(), directory.EventFilter{Limit: 200})
+		for _, e := range evs {
+			t.Logf("audit: %s %s outcome=%s reason=%q service=%s details=%v", e.Time.Format("15:04:05.000"), e.Type, e.Outcome, e.Reason, e.Service, e.Details)
+		}
+	})
 
 	b := newBrowser(t)
+	b.retries = 1
 	resp, page := b.visit(a.url + "/cas/whoami")
 	if resp.StatusCode != 200 || !strings.Contains(page, "REMOTE_USER=emma.martin") || !strings.Contains(page, "HTTP_CAS_NOM=Martin") ||
 		!strings.Contains(page, "HTTP_CAS_CATEGORIES=National_1") {
