@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -407,7 +408,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	}
 	if t.s.d.name == "sqlite" {
 		// SQLite temp tables outlive the transaction on a pooled connection.
-		for _, tbl := range append(slices.Collect(mapKeys(stagingColumns)), "stg_pid", "stg_affected", "stg_want", "stg_gone") {
+		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_pid", "stg_affected", "stg_want", "stg_gone") {
 			if _, err := exec("drop "+tbl, `DROP TABLE `+tbl); err != nil {
 				return counts, err
 			}
@@ -659,14 +660,4 @@ func orEmpty(m map[string][]string) map[string][]string {
 		return map[string][]string{}
 	}
 	return m
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -394,66 +394,34 @@ func (r reader) Events(ctx context.Context, f directory.EventFilter) ([]director
 }
 
 func (r reader) EachPerson(ctx context.Context, fn func(directory.Person, directory.Account) error) error {
-	// Keyset pages keep memory flat and never hold a long read transaction
-	// open on PostgreSQL, whatever the directory size.
-	const page = 2000
-	after := ""
-	for {
-		rows, err := r.db.QueryContext(ctx, `SELECT p.id, COALESCE(p.aaf_id, ''), p.aaf_family, p.source, p.last_name, p.first_name,
-			p.birth_name, p.other_names, p.title, p.birth_date, p.ine, p.email, p.personal_email, p.phone, p.mobile,
-			p.address, p.postal_code, p.city, p.country, p.mef, p.subjects, p.extra, p.checksum, p.created_at, p.updated_at,
-			a.id, a.person_id, a.login, a.status, a.source, a.valid_from, a.valid_until, a.disappeared_at,
-			a.password_hash, a.created_at, a.updated_at
-			FROM persons p JOIN accounts a ON a.person_id = p.id
-			WHERE p.id > $1 ORDER BY p.id LIMIT $2`, after, page)
-		if err != nil {
-			return fmt.Errorf("each person: %w", err)
-		}
-		n := 0
-		type pa struct {
-			p directory.Person
-			a directory.Account
-		}
-		batch := make([]pa, 0, page)
-		for rows.Next() {
-			var x pa
-			var other, subjects, extra string
-			var from, until, gone nullTime
-			if err := rows.Scan(&x.p.ID, &x.p.AAFID, &x.p.AAFFamily, &x.p.Source, &x.p.LastName, &x.p.FirstName, &x.p.BirthName,
-				&other, &x.p.Title, &x.p.BirthDate, &x.p.INE, &x.p.Email, &x.p.PersonalEmail, &x.p.Phone, &x.p.Mobile,
-				&x.p.Address, &x.p.PostalCode, &x.p.City, &x.p.Country, &x.p.MEF, &subjects, &extra, &x.p.Checksum,
-				(*timeCol)(&x.p.CreatedAt), (*timeCol)(&x.p.UpdatedAt),
-				&x.a.ID, &x.a.PersonID, &x.a.Login, &x.a.Status, &x.a.Source, &from, &until, &gone,
-				&x.a.PasswordHash, (*timeCol)(&x.a.CreatedAt), (*timeCol)(&x.a.UpdatedAt)); err != nil {
-				rows.Close()
-				return fmt.Errorf("each person: %w", err)
-			}
-			x.a.ValidFrom, x.a.ValidUntil, x.a.DisappearedAt = from.ptr(), until.ptr(), gone.ptr()
-			if err := errors.Join(unmarshalCol("persons.other_names", other, &x.p.OtherNames),
-				unmarshalCol("persons.subjects", subjects, &x.p.Subjects),
-				unmarshalCol("persons.extra", extra, &x.p.Extra)); err != nil {
-				rows.Close()
-				return err
-			}
-			batch = append(batch, x)
-			n++
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("each person: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("each person: %w", err)
-		}
-		for _, x := range batch {
-			if err := fn(x.p, x.a); err != nil {
-				return err
-			}
-		}
-		if n < page {
-			return nil
-		}
-		after = batch[len(batch)-1].p.ID
+	type pa struct {
+		p directory.Person
+		a directory.Account
 	}
+	scan := func(row interface{ Scan(...any) error }) (pa, error) {
+		var x pa
+		var other, subjects, extra string
+		var from, until, gone nullTime
+		if err := row.Scan(&x.p.ID, &x.p.AAFID, &x.p.AAFFamily, &x.p.Source, &x.p.LastName, &x.p.FirstName, &x.p.BirthName,
+			&other, &x.p.Title, &x.p.BirthDate, &x.p.INE, &x.p.Email, &x.p.PersonalEmail, &x.p.Phone, &x.p.Mobile,
+			&x.p.Address, &x.p.PostalCode, &x.p.City, &x.p.Country, &x.p.MEF, &subjects, &extra, &x.p.Checksum,
+			(*timeCol)(&x.p.CreatedAt), (*timeCol)(&x.p.UpdatedAt),
+			&x.a.ID, &x.a.PersonID, &x.a.Login, &x.a.Status, &x.a.Source, &from, &until, &gone,
+			&x.a.PasswordHash, (*timeCol)(&x.a.CreatedAt), (*timeCol)(&x.a.UpdatedAt)); err != nil {
+			return x, err
+		}
+		x.a.ValidFrom, x.a.ValidUntil, x.a.DisappearedAt = from.ptr(), until.ptr(), gone.ptr()
+		return x, errors.Join(unmarshalCol("persons.other_names", other, &x.p.OtherNames),
+			unmarshalCol("persons.subjects", subjects, &x.p.Subjects),
+			unmarshalCol("persons.extra", extra, &x.p.Extra))
+	}
+	return eachRow(ctx, r.db, `SELECT p.id, COALESCE(p.aaf_id, ''), p.aaf_family, p.source, p.last_name, p.first_name,
+		p.birth_name, p.other_names, p.title, p.birth_date, p.ine, p.email, p.personal_email, p.phone, p.mobile,
+		p.address, p.postal_code, p.city, p.country, p.mef, p.subjects, p.extra, p.checksum, p.created_at, p.updated_at,
+		a.id, a.person_id, a.login, a.status, a.source, a.valid_from, a.valid_until, a.disappeared_at,
+		a.password_hash, a.created_at, a.updated_at
+		FROM persons p JOIN accounts a ON a.person_id = p.id ORDER BY p.id`, scan,
+		func(x pa) error { return fn(x.p, x.a) })
 }
 
 // collect scans every row with scan and closes rows.
