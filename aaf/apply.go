@@ -60,8 +60,12 @@ func Apply(ctx context.Context, d *Delivery, bulk directory.Bulk, opts ApplyOpti
 	if err != nil {
 		return nil, err
 	}
-	defer a.itx.Rollback()
-	if err := d.Walk(ctx, a.opts.Parse, a.record); err != nil {
+	defer func() { a.drain(); a.itx.Rollback() }()
+	err = d.Walk(ctx, a.opts.Parse, a.record)
+	if werr := a.drain(); err == nil {
+		err = werr
+	}
+	if err != nil {
 		return nil, err
 	}
 	return a.finish(ctx, d.Kind)
@@ -88,19 +92,107 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 		return nil, err
 	}
 	a := &applier{itx: itx, known: map[string]string{}, families: map[string]bool{},
-		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx}
+		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
+		stored: map[string]map[string][]string{}, in: make(chan *Record, 512), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
-		return a, nil
-	}
-	if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]+id] = sum }); err != nil {
+	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]+id] = sum }); err != nil {
 		itx.Rollback()
 		return nil, err
 	}
+	go a.work()
 	return a, nil
 }
 
-// finish merges and commits (or, with DryRun, rolls back).
+// work applies the records the parser hands over, on its own goroutine:
+// the parse and check (one core) and the apply — checksums, JSON, COPY
+// encoding, which cost as much again — then overlap. The parser makes a
+// fresh *Record per record and never touches it after the hand-over, so no
+// copy is needed. The first error stops the work; record returns it to the
+// parser, which stops too.
+//
+// Records are taken in batches of what is already waiting, so that the
+// stored attributes the batch's modifyRequests need come in one query
+// rather than one per record (a Delta is mostly modifyRequests).
+func (a *applier) work() {
+	defer close(a.done)
+	batch := make([]*Record, 0, cap(a.in))
+	for r := range a.in {
+		batch = append(batch[:0], r)
+	gather:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-a.in:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		if err := a.prefetch(batch); err != nil {
+			a.err = err
+			return
+		}
+		for _, r := range batch {
+			if err := a.apply(a.ctx, r); err != nil {
+				a.err = fmt.Errorf("%s record %d (id %s): %w", r.File, r.Index, r.ID, err)
+				return
+			}
+		}
+	}
+}
+
+// prefetch loads the stored attributes of the persons and structures the
+// batch's modifyRequests name and that no earlier record of the delivery
+// has put (those are in a.stored already, newer than the store's).
+func (a *applier) prefetch(batch []*Record) error {
+	want := map[string][]string{}
+	for _, r := range batch {
+		if r.Op != OpModify || r.Family == MatiereEducNat || r.Family == MefEducNat {
+			continue
+		}
+		key := storedKey(r)
+		if _, ok := a.stored[key]; !ok {
+			want[key[:1]] = append(want[key[:1]], r.ID)
+		}
+	}
+	for k, ids := range want {
+		kind := map[string]string{"s": "structure", "p": "person"}[k]
+		got, err := a.itx.Stored(a.ctx, kind, ids)
+		if err != nil {
+			return err
+		}
+		for id, attrs := range got {
+			a.stored[k+id] = attrs
+		}
+	}
+	return nil
+}
+
+// storedKey is a record's key in a.known and a.stored.
+func storedKey(r *Record) string {
+	if r.Family == EtabEducNat {
+		return "s" + r.ID
+	}
+	return "p" + r.ID
+}
+
+// drain waits until every handed-over record is applied and returns the
+// first error. It must be called once the parse is over, before finish or
+// a rollback, so the transaction has one user at a time.
+func (a *applier) drain() error {
+	if !a.closed {
+		a.closed = true
+		close(a.in)
+	}
+	<-a.done
+	return a.err
+}
+
+// finish merges and commits (or, with DryRun, rolls back). The caller has
+// drained the applier.
 func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
 	res := a.res
 	if a.opts.DryRun {
@@ -137,20 +229,29 @@ func (r *ApplyResult) family(f Family) *ApplyCounts {
 
 type applier struct {
 	itx      directory.ImportTx
-	known    map[string]string // "s"+id or "p"+id → stored checksum
-	families map[string]bool   // person families delivered
+	known    map[string]string              // "s"+id or "p"+id → stored checksum
+	stored   map[string]map[string][]string // same keys → attributes, for modifyRequests
+	families map[string]bool                // person families delivered
 	res      *ApplyResult
 	opts     ApplyOptions
 	ctx      context.Context
 	delta    bool // no stored checksums: every record is applied
+
+	in     chan *Record  // parser → work
+	done   chan struct{} // closed when work has returned
+	err    error         // work's error, read after done
+	closed bool
 }
 
-// record applies one record; it has the parser callback's shape.
+// record hands one record to the apply goroutine; it has the parser
+// callback's shape.
 func (a *applier) record(r *Record) error {
-	if err := a.apply(a.ctx, r); err != nil {
-		return fmt.Errorf("%s record %d (id %s): %w", r.File, r.Index, r.ID, err)
+	select {
+	case a.in <- r:
+		return nil
+	case <-a.done:
+		return a.err
 	}
-	return nil
 }
 
 func (a *applier) apply(ctx context.Context, r *Record) error {
@@ -174,9 +275,10 @@ func (a *applier) apply(ctx context.Context, r *Record) error {
 		}
 		return nil // structures and nomenclatures are never deleted by a Delta
 	case OpModify:
-		stored, err := a.itx.Stored(ctx, map[string]string{"s": "structure", "p": "person"}[kindKey], r.ID)
-		if err != nil && r.Family != MatiereEducNat && r.Family != MefEducNat {
-			return fmt.Errorf("modifyRequest for an unknown record: %w", err)
+		stored, ok := a.stored[kindKey+r.ID]
+		if !ok && r.Family != MatiereEducNat && r.Family != MefEducNat {
+			return fmt.Errorf("modifyRequest for an unknown record: %w: %s with AAF id %s",
+				directory.ErrNotFound, map[string]string{"s": "structure", "p": "person"}[kindKey], r.ID)
 		}
 		merged := map[string][]string{}
 		for k, v := range stored {
@@ -211,30 +313,49 @@ func (a *applier) apply(ctx context.Context, r *Record) error {
 		counts.Added++
 	}
 	a.known[kindKey+r.ID] = sum // a record repeated in the delivery is applied once
+	if r.Op != OpAdd || a.delta {
+		a.stored[kindKey+r.ID] = r.Attrs // what a later modifyRequest replaces into
+	}
 	if r.Family == EtabEducNat {
 		return a.itx.PutStructure(ctx, directory.BulkStructure{Structure: structureOf(r, sum)})
 	}
-	return a.itx.PutPerson(ctx, a.personOf(r, sum))
+	b := a.personOf(r, sum)
+	b.New = !exists && !a.delta // a Complet has read every stored id
+	return a.itx.PutPerson(ctx, b)
 }
 
-// checksum is a digest of a record's attributes in a canonical order.
+// checksum is a digest of a record's attributes in a canonical order. It
+// runs for every record of every import, so it hashes one buffer rather
+// than writing each piece to a hash.Hash (each write of a string through
+// the interface costs an allocation); the bytes hashed are unchanged.
 func checksum(attrs map[string][]string) string {
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
+	var keysBuf [32]string
+	keys := keysBuf[:0]
+	n := 0
+	for k, vs := range attrs {
 		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		for _, v := range attrs[k] {
-			h.Write([]byte(v))
-			h.Write([]byte{1})
+		n += len(k) + 2
+		for _, v := range vs {
+			n += len(v) + 1
 		}
-		h.Write([]byte{2})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	slices.Sort(keys)
+	var bufArr [2048]byte
+	buf := bufArr[:0]
+	if n > len(bufArr) {
+		buf = make([]byte, 0, n)
+	}
+	for _, k := range keys {
+		buf = append(buf, k...)
+		buf = append(buf, 0)
+		for _, v := range attrs[k] {
+			buf = append(buf, v...)
+			buf = append(buf, 1)
+		}
+		buf = append(buf, 2)
+	}
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:12])
 }
 
 func structureOf(r *Record, sum string) directory.Structure {

@@ -105,12 +105,15 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 	if err != nil {
 		return rep, err
 	}
-	defer a.itx.Rollback()
+	defer func() { a.drain(); a.itx.Rollback() }()
 	copts := opts.Check
 	copts.Baseline = store
 	copts.Volumetry.Force = copts.Volumetry.Force || opts.Force
 	copts.OnRecord = a.record
 	check, err := Check(ctx, d, copts)
+	if werr := a.drain(); err == nil && werr != nil {
+		err = werr
+	}
 	lap("parse")
 	if err != nil && (check == nil || !errors.Is(err, ErrRefused)) {
 		rep.Outcome, rep.Reason = OutcomeFailed, err.Error()

@@ -64,9 +64,12 @@ type ImportTx interface {
 	Seen(ctx context.Context, aafID string) error
 	// Delete disables the account of a person a Delta deleteRequest names.
 	Delete(ctx context.Context, aafID string) error
-	// Stored returns the delivered AAF attributes stored for a person or
-	// structure, for applying a modifyRequest; ErrNotFound if unknown.
-	Stored(ctx context.Context, kind, aafID string) (map[string][]string, error)
+	// Stored returns the delivered AAF attributes stored for the persons
+	// (kind "person") or structures ("structure") of the given AAF ids, for
+	// applying modifyRequests; an unknown id is absent from the result. It
+	// takes many ids because a Delta's modifyRequests are thousands, and one
+	// query each would cost more than the rest of the import.
+	Stored(ctx context.Context, kind string, aafIDs []string) (map[string]map[string][]string, error)
 
 	// Finish merges everything and commits. With Complet set, the AAF
 	// accounts of the delivered families that were neither put nor seen are
@@ -86,8 +89,13 @@ type BulkPerson struct {
 	// CreateAccount is false for a person kept without an account. For the
 	// RelationAccountFamily it is ignored: the relations decide.
 	CreateAccount bool
-	Personas      []BulkPersona
-	Memberships   []BulkMembership
+	// New says the caller knows that no stored person carries this AAF id
+	// (it has read them all, as a Complet does). The store may then write
+	// the person directly instead of merging it; a caller that is wrong
+	// gets a conflict error and the import fails whole.
+	New         bool
+	Personas    []BulkPersona
+	Memberships []BulkMembership
 	// Relations lists the student's related adults (students only).
 	Relations []BulkRelation
 }

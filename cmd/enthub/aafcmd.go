@@ -115,6 +115,7 @@ func (a *app) aafCommand() *cobra.Command {
 	gf.IntVar(&gen.Students, "students", 0, "number of students")
 	gf.Int64Var(&gen.Seed, "seed", 1, "random seed")
 	gf.BoolVar(&gen.Delta, "delta", false, "write the Delta that follows the same seed's Complet")
+	gf.Float64Var(&gen.DeltaRate, "delta-rate", 0.02, "with --delta: share of students moved, arriving, leaving… (0.01 gives about 5,000 records for 100,000 students)")
 	gf.IntVar(&gen.Schools, "schools", 0, "number of schools (default: one per ~600 students)")
 	gf.StringVar(&gen.ZipPath, "zip", "", "also write this zip archive with a .sha256 beside it")
 	gf.BoolVar(&gen.Overwrite, "overwrite", false, "replace AAF files already in --out")

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory/sqlstore"
@@ -43,8 +45,10 @@ type app struct {
 	dbURL      string
 	logLevel   string
 	logFormat  string
+	cpuProfile string
 
 	progressShown bool
+	stopProfile   func()
 }
 
 func (a *app) getenv(k string) string {
@@ -81,6 +85,25 @@ OIDC and CAS identity provider of every school application.`,
 	pf.StringVar(&a.dbURL, "db", "", "store: sqlite:PATH or postgres://… (env ENTHUB_DB; default sqlite:./enthub.db)")
 	pf.StringVar(&a.logLevel, "log-level", "", "debug, info, warn or error")
 	pf.StringVar(&a.logFormat, "log-format", "", "text or json")
+	// Hidden: for whoever chases a slow import or login on real data, where a
+	// Go benchmark cannot reproduce the shape of the input.
+	pf.StringVar(&a.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file")
+	pf.MarkHidden("cpu-profile")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if a.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return usageErr("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return usageErr("--cpu-profile: %w", err)
+		}
+		a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
 	root.AddCommand(
 		a.versionCommand(),
 		a.serveCommand(),

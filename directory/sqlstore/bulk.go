@@ -33,7 +33,7 @@ CREATE TEMP TABLE stg_relations (child_aaf TEXT, parent_aaf TEXT, lien TEXT, res
 	resp_legal INTEGER, contact INTEGER, paiement INTEGER);
 CREATE TEMP TABLE stg_seen (aaf_id TEXT);
 CREATE TEMP TABLE stg_deleted (aaf_id TEXT);
-CREATE TEMP TABLE stg_accounts (new_id TEXT, person_id TEXT, login TEXT);
+CREATE TEMP TABLE stg_pid (id TEXT, aaf_id TEXT, aaf_family TEXT, create_account INTEGER);
 `
 
 var stagingColumns = map[string][]string{
@@ -45,7 +45,17 @@ var stagingColumns = map[string][]string{
 	"stg_relations":  {"child_aaf", "parent_aaf", "lien", "resp_financier", "resp_legal", "contact", "paiement"},
 	"stg_seen":       {"aaf_id"},
 	"stg_deleted":    {"aaf_id"},
-	"stg_accounts":   {"new_id", "person_id", "login"},
+	"stg_pid":        {"id", "aaf_id", "aaf_family", "create_account"},
+}
+
+// directColumns are the directory tables an import writes straight into,
+// bypassing staging, for rows it knows to be new: a first import is then
+// one write per row instead of two, and the write overlaps the parse.
+var directColumns = map[string][]string{
+	"persons": {"id", "aaf_id", "aaf_family", "source", "last_name", "first_name", "birth_name", "other_names",
+		"title", "birth_date", "ine", "email", "phone", "mobile", "address", "postal_code", "city", "country", "mef",
+		"subjects", "extra", "checksum", "created_at", "updated_at"},
+	"accounts": {"id", "person_id", "login", "status", "source", "created_at", "updated_at"},
 }
 
 // flushAt bounds the rows buffered per staging table: memory stays flat
@@ -59,6 +69,7 @@ type importTx struct {
 	opts   directory.ImportOptions
 	buf    map[string][][]any
 	groups map[string]bool // staged group keys, so each is staged once
+	put    map[string]bool // AAF ids of persons staged (not New) so far
 	done   bool
 }
 
@@ -86,10 +97,16 @@ func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (
 			return nil, directory.ErrImportRunning
 		}
 		// The merge joins staging tables of hundreds of thousands of rows:
-		// let those hashes stay in memory rather than spill to disk.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("begin import: %w", err)
+		// let those hashes stay in memory rather than spill to disk. Its
+		// statements run once each, so JIT compiling them costs more than
+		// it saves. The directory is in cache while it imports: with the
+		// default random_page_cost of 4 a Delta's few thousand ids are
+		// looked up by scanning whole tables instead of through indexes.
+		for _, set := range []string{`SET LOCAL work_mem = '64MB'`, `SET LOCAL jit = off`, `SET LOCAL random_page_cost = 1.1`} {
+			if _, err := tx.ExecContext(ctx, set); err != nil {
+				tx.Rollback()
+				return nil, fmt.Errorf("begin import: %s: %w", set, err)
+			}
 		}
 	}
 	ddl := stagingDDL
@@ -105,7 +122,7 @@ func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (
 			return nil, fmt.Errorf("begin import: staging: %w", err)
 		}
 	}
-	return &importTx{s: s, tx: tx, opts: opts, buf: map[string][][]any{}, groups: map[string]bool{}}, nil
+	return &importTx{s: s, tx: tx, opts: opts, buf: map[string][][]any{}, groups: map[string]bool{}, put: map[string]bool{}}, nil
 }
 
 func (t *importTx) stage(ctx context.Context, table string, row ...any) error {
@@ -124,6 +141,9 @@ func (t *importTx) flush(ctx context.Context, table string) error {
 		return nil
 	}
 	cols := stagingColumns[table]
+	if cols == nil {
+		cols = directColumns[table]
+	}
 	var stmt *sql.Stmt
 	var err error
 	if t.s.d.name == "postgres" {
@@ -178,18 +198,45 @@ func (t *importTx) Checksums(ctx context.Context, fn func(kind, aafID, checksum 
 	return nil
 }
 
-func (t *importTx) Stored(ctx context.Context, kind, aafID string) (map[string][]string, error) {
+func (t *importTx) Stored(ctx context.Context, kind string, aafIDs []string) (map[string]map[string][]string, error) {
 	table := "persons"
 	if kind == "structure" {
 		table = "structures"
 	}
-	var raw string
-	err := t.tx.QueryRowContext(ctx, `SELECT extra FROM `+table+` WHERE aaf_id = $1`, aafID).Scan(&raw)
-	if err != nil {
-		return nil, notFound(err, kind+" with AAF id "+aafID)
+	out := make(map[string]map[string][]string, len(aafIDs))
+	const chunk = 500 // placeholders per query, well under both backends' limits
+	for len(aafIDs) > 0 {
+		ids := aafIDs[:min(chunk, len(aafIDs))]
+		aafIDs = aafIDs[len(ids):]
+		ph := make([]string, len(ids))
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+			args[i] = id
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT aaf_id, extra FROM `+table+` WHERE aaf_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("stored %s attributes: %w", kind, err)
+		}
+		for rows.Next() {
+			var id, raw string
+			if err := rows.Scan(&id, &raw); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("stored %s attributes: %w", kind, err)
+			}
+			var m map[string][]string
+			if err := unmarshalCol(table+".extra", raw, &m); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = orEmpty(m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("stored %s attributes: %w", kind, err)
+		}
 	}
-	var m map[string][]string
-	return m, unmarshalCol(table+".extra", raw, &m)
+	return out, nil
 }
 
 func (t *importTx) PutStructure(ctx context.Context, b directory.BulkStructure) error {
@@ -217,7 +264,20 @@ func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error 
 	if p.AAFID == "" {
 		return fmt.Errorf("bulk person without AAF id (%s %s)", p.FirstName, p.LastName)
 	}
-	if err := t.stage(ctx, "stg_persons", t.s.opts.NewID(), p.AAFID, p.AAFFamily, p.LastName, p.FirstName,
+	if b.New {
+		id := t.s.opts.NewID()
+		if err := t.stage(ctx, "persons", id, p.AAFID, p.AAFFamily, string(directory.SourceAAF), p.LastName,
+			p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email,
+			p.Phone, p.Mobile, p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)),
+			marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now); err != nil {
+			return err
+		}
+		if err := t.stage(ctx, "stg_pid", id, p.AAFID, p.AAFFamily, boolInt(b.CreateAccount)); err != nil {
+			return err
+		}
+	} else if err := t.unstage(ctx, p.AAFID); err != nil {
+		return err
+	} else if err := t.stage(ctx, "stg_persons", t.s.opts.NewID(), p.AAFID, p.AAFFamily, p.LastName, p.FirstName,
 		p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email, p.Phone, p.Mobile,
 		p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(orEmpty(p.Extra)),
 		p.Checksum, boolInt(b.CreateAccount)); err != nil {
@@ -254,6 +314,30 @@ func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error 
 	return nil
 }
 
+// unstage makes a second put of the same person in one import replace the
+// first: a Delta may add a person then modify it, or modify it twice, and
+// only the last state may reach the directory (two staged rows would make
+// two accounts, and links of both versions). Only persons put through
+// staging are tracked; New ones are unique by the caller's word.
+func (t *importTx) unstage(ctx context.Context, aafID string) error {
+	if !t.put[aafID] {
+		t.put[aafID] = true
+		return nil
+	}
+	for table := range t.buf {
+		if err := t.flush(ctx, table); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{`DELETE FROM stg_persons WHERE aaf_id = $1`, `DELETE FROM stg_personas WHERE person_aaf = $1`,
+		`DELETE FROM stg_members WHERE person_aaf = $1`, `DELETE FROM stg_relations WHERE child_aaf = $1`} {
+		if _, err := t.tx.ExecContext(ctx, q, aafID); err != nil {
+			return fmt.Errorf("person %s put twice: %w", aafID, err)
+		}
+	}
+	return nil
+}
+
 func (t *importTx) Seen(ctx context.Context, aafID string) error {
 	return t.stage(ctx, "stg_seen", aafID)
 }
@@ -282,7 +366,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	}()
 	counts = directory.BulkCounts{Disabled: map[string]int{}, Restored: map[string]int{}}
 	flushed := time.Now()
-	for table := range stagingColumns {
+	for _, table := range slices.Sorted(maps.Keys(t.buf)) {
 		if err := t.flush(ctx, table); err != nil {
 			return counts, err
 		}
@@ -299,11 +383,12 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		t.s.opts.Logger.Debug("import merge step", "step", what, "rows", n, "duration", time.Since(began))
 		return n, nil
 	}
-	uuid := t.s.d.uuidExpr()
 	steps := []struct{ what, q string }{
 		{"index staging", `CREATE INDEX stg_persons_aaf ON stg_persons (aaf_id)`},
 		{"index seen", `CREATE INDEX stg_seen_aaf ON stg_seen (aaf_id)`},
-		{"analyze staging", t.s.d.analyzeTemp("stg_persons", "stg_personas", "stg_members", "stg_relations", "stg_seen", "stg_groups", "stg_deleted")},
+		// stg_persons carries whole records; only its join key needs
+		// statistics, and sampling the JSON would cost a second.
+		{"analyze staging", t.s.d.analyzeTemp("stg_persons (aaf_id)", "stg_personas", "stg_members", "stg_relations", "stg_seen", "stg_groups", "stg_deleted")},
 		{"structures", `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code, contract,
 			bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at)
 			SELECT new_id, aaf_id, uai, name, type, type_code, city, postal_code, contract, bassin, academie,
@@ -326,8 +411,8 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 			postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
 			mef = excluded.mef, subjects = excluded.subjects, extra = excluded.extra,
 			checksum = excluded.checksum, updated_at = excluded.updated_at`},
-		{"resolve persons", t.s.d.tempAs("stg_pid", `SELECT p.id, p.aaf_id, s.aaf_family, s.create_account
-			FROM persons p JOIN stg_persons s ON s.aaf_id = p.aaf_id`)},
+		{"resolve persons", `INSERT INTO stg_pid (id, aaf_id, aaf_family, create_account)
+			SELECT p.id, p.aaf_id, s.aaf_family, s.create_account FROM persons p JOIN stg_persons s ON s.aaf_id = p.aaf_id`},
 		{"index resolved", `CREATE INDEX stg_pid_id ON stg_pid (id)`},
 		{"index resolved aaf", `CREATE INDEX stg_pid_aaf ON stg_pid (aaf_id)`},
 		{"analyze staging", `ANALYZE stg_pid`},
@@ -360,7 +445,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		{"drop parent personas", `DELETE FROM personas WHERE source = 'aaf' AND profile = 'parent'
 			AND person_id IN (SELECT id FROM stg_affected)`},
 		{"parent personas", `INSERT INTO personas (id, person_id, structure_id, profile, functions, source)
-			SELECT ` + uuid + `, x.parent_id, x.structure_id, 'parent', '[]', 'aaf' FROM (
+			SELECT ` + t.seqIDs() + `, x.parent_id, x.structure_id, 'parent', '[]', 'aaf' FROM (
 				SELECT DISTINCT r.parent_id, sp.structure_id FROM relations r
 				JOIN personas sp ON sp.person_id = r.child_id AND sp.profile = 'eleve'
 				WHERE r.parent_id IN (SELECT id FROM stg_affected)) x WHERE true
@@ -408,7 +493,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	}
 	if t.s.d.name == "sqlite" {
 		// SQLite temp tables outlive the transaction on a pooled connection.
-		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_pid", "stg_affected", "stg_want", "stg_gone") {
+		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_affected", "stg_want", "stg_gone") {
 			if _, err := exec("drop "+tbl, `DROP TABLE `+tbl); err != nil {
 				return counts, err
 			}
@@ -423,6 +508,25 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	return counts, nil
 }
 
+// seqIDs is an SQL expression giving each row of an INSERT … SELECT its
+// own id: one id from the store's maker with its last 12 hex digits
+// replaced by the row number. Rows then get ids in order, as the maker's
+// own are, instead of random ones (gen_random_uuid), which cost a random
+// index page per row.
+func (t *importTx) seqIDs() string {
+	base := t.s.opts.NewID()
+	if len(base) == 36 && base[23] == '-' {
+		base = base[:24]
+	} else {
+		base += "-"
+	}
+	base = strings.ReplaceAll(base, "'", "")
+	if t.s.d.name == "postgres" {
+		return `'` + base + `' || lpad(to_hex(row_number() OVER ()), 12, '0')`
+	}
+	return `printf('%s%012x', '` + base + `', row_number() OVER ())`
+}
+
 // entitlements builds stg_want: for every person the delivery concerns,
 // whether they should have an active account (1) or not (0). Persons of the
 // relation-account family are decided by their relations, for all of them
@@ -434,9 +538,13 @@ func (t *importTx) entitlements(ctx context.Context) error {
 	for _, v := range t.opts.ParentRespLegal {
 		legal += fmt.Sprintf(", %d", v)
 	}
+	// UNION ALL: the three parts are disjoint (a record is put or seen,
+	// never both, since a delivery repeating an id is refused by the check;
+	// the third part is the other family), and deduplicating 300,000 ids
+	// would cost a sort for nothing.
 	q := `SELECT id, create_account AS want FROM stg_pid WHERE aaf_family <> $1
-		UNION SELECT p.id, 1 FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id WHERE p.aaf_family <> $1
-		UNION SELECT p.id, CASE WHEN EXISTS (SELECT 1 FROM relations r WHERE r.parent_id = p.id
+		UNION ALL SELECT p.id, 1 FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id WHERE p.aaf_family <> $1
+		UNION ALL SELECT p.id, CASE WHEN EXISTS (SELECT 1 FROM relations r WHERE r.parent_id = p.id
 			AND r.resp_legal IN (` + legal + `) AND r.resp_legal <> 0) THEN 1 ELSE 0 END
 		FROM persons p WHERE p.aaf_family = $1 AND p.id IN (
 			SELECT id FROM stg_pid UNION SELECT id FROM stg_affected
@@ -456,6 +564,7 @@ func (t *importTx) entitlements(ctx context.Context) error {
 // createAccounts gives an account, with a login generated once, to every
 // person entitled to one who has none yet.
 func (t *importTx) createAccounts(ctx context.Context) (int, error) {
+	began := time.Now()
 	rows, err := t.tx.QueryContext(ctx, `SELECT p.id, p.first_name, p.last_name FROM stg_want w
 		JOIN persons p ON p.id = w.id LEFT JOIN accounts a ON a.person_id = p.id
 		WHERE w.want = 1 AND a.id IS NULL ORDER BY p.aaf_id`)
@@ -478,6 +587,7 @@ func (t *importTx) createAccounts(ctx context.Context) (int, error) {
 	}
 	// Many new accounts (a first import): load every login once. Few (a
 	// daily Delta): ask per stem, which costs less than reading them all.
+	t.s.opts.Logger.Debug("import merge step", "step", "accounts: who", "rows", len(todo), "duration", time.Since(began))
 	taken := map[string]bool{}
 	if len(todo) > 500 {
 		if err := t.loadLogins(ctx, `SELECT login FROM accounts`, taken); err != nil {
@@ -495,20 +605,20 @@ func (t *importTx) createAccounts(ctx context.Context) (int, error) {
 			}
 		}
 	}
-	const table = "stg_accounts"
+	// Straight into accounts: every row is new (the query above) and every
+	// login free (checked against what is stored), so there is nothing to
+	// merge; a conflict would fail the import whole.
+	const table = "accounts"
 	logins := directory.NewLoginAllocator(func(l string) bool { return taken[l] })
 	for _, n := range todo {
 		login := logins.Next(n.base)
 		taken[login] = true
-		if err := t.stage(ctx, table, t.s.opts.NewID(), n.personID, login); err != nil {
-			return 0, err
+		if err := t.stage(ctx, table, t.s.opts.NewID(), n.personID, login, string(directory.StatusActive),
+			string(directory.SourceAAF), t.opts.Now, t.opts.Now); err != nil {
+			return 0, conflict(err, "new accounts")
 		}
 	}
 	if err := t.flush(ctx, table); err != nil {
-		return 0, err
-	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO accounts (id, person_id, login, status, source, created_at, updated_at)
-		SELECT new_id, person_id, login, 'active', 'aaf', $1, $1 FROM stg_accounts`, t.opts.Now); err != nil {
 		return 0, conflict(err, "new accounts")
 	}
 	return len(todo), nil

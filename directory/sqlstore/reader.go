@@ -460,14 +460,6 @@ func unmarshalCol(col, raw string, v any) error {
 	return nil
 }
 
-func marshalCol(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only plain slices and maps reach here
-	}
-	return string(b)
-}
-
 // timeCol scans a timestamp whichever way the driver returns it: time.Time
 // (lib/pq, modernc on TIMESTAMP columns) or text.
 type timeCol time.Time
