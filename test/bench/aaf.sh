@@ -39,6 +39,9 @@ timed() { # timed NAME CMD... : runs CMD, prints its wall time and peak RSS
 echo "== generate $students students"
 timed generate "$enthub" aaf generate --out "$work/complet" --students "$students" --seed 1
 timed generate-delta "$enthub" aaf generate --out "$work/delta" --students "$students" --seed 1 --delta
+# The issue's yardstick is a Delta of 5,000 changes: 1 % of 100,000 students
+# moving, arriving, leaving… gives about that many records.
+timed generate-delta-5k "$enthub" aaf generate --out "$work/delta5k" --students "$students" --seed 1 --delta --delta-rate 0.01
 records=$(grep -c '<addRequest>' "$work"/complet/*.xml | awk -F: '{s+=$2} END {print s}')
 echo "   $records records, $(du -sm "$work/complet" | cut -f1) MB"
 
@@ -51,7 +54,10 @@ runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" -o
 pg="postgres://postgres@127.0.0.1:$port/bench?sslmode=disable"
 timed pg-first-import "$enthub" aaf import "$work/complet" --db "$pg" --log-level warn
 timed pg-reimport-unchanged "$enthub" aaf import "$work/complet" --db "$pg" --force --log-level warn
+"$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE DATABASE bench_before_delta TEMPLATE bench'
 timed pg-delta "$enthub" aaf import "$work/delta" --db "$pg" --log-level warn
+echo "   $(grep -c 'Request>' "$work"/delta5k/*.xml | awk -F: '{s+=$2} END {print s/2}') records in the 5k Delta"
+timed pg-delta-5k "$enthub" aaf import "$work/delta5k" --db "postgres://postgres@127.0.0.1:$port/bench_before_delta?sslmode=disable" --log-level warn
 accounts=$("$pgbin/psql" -At -h 127.0.0.1 -p "$port" -U postgres -d bench -c "SELECT count(*) FROM accounts")
 
 echo "== SQLite"
