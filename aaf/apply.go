@@ -91,12 +91,12 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 	if err != nil {
 		return nil, err
 	}
-	a := &applier{itx: itx, known: map[string]string{}, families: map[string]bool{},
+	a := &applier{itx: itx, known: map[string]*idMap[[12]byte]{"s": {}, "p": {}}, families: map[string]bool{},
 		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
 		stored: map[string]map[string][]string{}, in: make(chan *Record, 512), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
-	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]+id] = sum }); err != nil {
+	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]].set(id, sumKey(sum)) }); err != nil {
 		itx.Rollback()
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (a *applier) prefetch(batch []*Record) error {
 	return nil
 }
 
-// storedKey is a record's key in a.known and a.stored.
+// storedKey is a record's key in a.stored.
 func storedKey(r *Record) string {
 	if r.Family == EtabEducNat {
 		return "s" + r.ID
@@ -198,6 +198,9 @@ func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
 	if a.opts.DryRun {
 		return res, a.itx.Rollback()
 	}
+	// The merge makes the logins of every new account, in memory: let the
+	// checksums (one per stored person) go first.
+	a.known, a.stored = nil, nil
 	var fams []string
 	for f := range a.families {
 		fams = append(fams, f)
@@ -229,7 +232,7 @@ func (r *ApplyResult) family(f Family) *ApplyCounts {
 
 type applier struct {
 	itx      directory.ImportTx
-	known    map[string]string              // "s"+id or "p"+id → stored checksum
+	known    map[string]*idMap[[12]byte]    // "s" (structures) or "p" (persons) → id → stored checksum
 	stored   map[string]map[string][]string // same keys → attributes, for modifyRequests
 	families map[string]bool                // person families delivered
 	res      *ApplyResult
@@ -299,8 +302,8 @@ func (a *applier) apply(ctx context.Context, r *Record) error {
 			Rattach: r.First("ENTMEFRattach"), Stat11: r.First("ENTMEFSTAT11")})
 	}
 	sum := checksum(r.Attrs)
-	old, exists := a.known[kindKey+r.ID]
-	if exists && old == sum {
+	old, exists := a.known[kindKey].get(r.ID)
+	if exists && old == sumKey(sum) {
 		counts.Unchanged++
 		if r.Family == EtabEducNat {
 			return nil
@@ -312,7 +315,7 @@ func (a *applier) apply(ctx context.Context, r *Record) error {
 	} else {
 		counts.Added++
 	}
-	a.known[kindKey+r.ID] = sum // a record repeated in the delivery is applied once
+	a.known[kindKey].set(r.ID, sumKey(sum)) // a record repeated in the delivery is applied once
 	if r.Op != OpAdd || a.delta {
 		a.stored[kindKey+r.ID] = r.Attrs // what a later modifyRequest replaces into
 	}
@@ -322,6 +325,19 @@ func (a *applier) apply(ctx context.Context, r *Record) error {
 	b := a.personOf(r, sum)
 	b.New = !exists && !a.delta // a Complet has read every stored id
 	return a.itx.PutPerson(ctx, b)
+}
+
+// sumKey is a checksum as kept in memory: its 12 bytes rather than their
+// 24 hex digits. A stored value that is not a checksum of this form gives
+// zeros, which no record's checksum equals, so the record is rewritten.
+func sumKey(sum string) [12]byte {
+	var k [12]byte
+	if len(sum) == 24 {
+		if _, err := hex.Decode(k[:], []byte(sum)); err != nil {
+			return [12]byte{}
+		}
+	}
+	return k
 }
 
 // checksum is a digest of a record's attributes in a canonical order. It

@@ -65,8 +65,8 @@ type checker struct {
 	opts       CheckOptions
 	rep        *Report
 	d          *Delivery
-	ids        map[Family]map[string]struct{}
-	refs       map[Family]map[string]refLoc
+	ids        map[Family]*idMap[struct{}]
+	refs       map[Family]*idMap[refLoc]
 	files      []string
 	present    map[Family]bool
 	compKeys   []string
@@ -116,7 +116,7 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 			Checksums: d.Checksums, Ignored: d.Ignored, Errors: []Problem{}, Warnings: []Problem{},
 			maxProblems: opts.MaxProblems,
 		},
-		ids: map[Family]map[string]struct{}{}, refs: map[Family]map[string]refLoc{},
+		ids: map[Family]*idMap[struct{}]{}, refs: map[Family]*idMap[refLoc]{},
 		present: map[Family]bool{}, dates: DateAttrs(), reqs: map[Family][]Requirement{},
 		refsByAttr: map[Family][]Reference{}, headerSeen: map[string]string{}, headerFile: map[string]string{},
 	}
@@ -132,8 +132,8 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 		c.reqs[r.Family] = append(c.reqs[r.Family], r)
 	}
 	for _, f := range Families() {
-		c.ids[f] = map[string]struct{}{}
-		c.refs[f] = map[string]refLoc{}
+		c.ids[f] = &idMap[struct{}]{}
+		c.refs[f] = &idMap[refLoc]{}
 		for _, r := range opts.References {
 			if r.From == "" || r.From == f {
 				c.refsByAttr[f] = append(c.refsByAttr[f], r)
@@ -210,7 +210,7 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 	if c.kind == Complet && opts.Baseline != nil {
 		present := func(id string) bool {
 			for _, f := range []Family{Eleve, PersRelEleve, PersEducNat} {
-				if _, ok := c.ids[f][id]; ok {
+				if c.ids[f].has(id) {
 					return true
 				}
 			}
@@ -378,7 +378,7 @@ func (c *checker) record(r *Record) {
 		c.rep.add(SevError, c.problem(r, CodeIDMismatch, jattr, "", "identifier/id is %q but the record has no %s", r.ID, jattr))
 	}
 	// Duplicates within a family.
-	if _, dup := c.ids[fam][r.ID]; dup {
+	if c.ids[fam].has(r.ID) {
 		sev := SevError
 		msg := "id appears twice in %s (a Complet lists each object once)"
 		if c.kind == Delta {
@@ -386,13 +386,13 @@ func (c *checker) record(r *Record) {
 		}
 		c.rep.add(sev, c.problem(r, CodeDuplicateID, "identifier", r.ID, msg, fam))
 	} else if r.Op != OpDelete {
-		c.ids[fam][r.ID] = struct{}{}
+		c.ids[fam].set(r.ID, struct{}{})
 		if fam.IsPerson() {
 			for _, other := range []Family{Eleve, PersRelEleve, PersEducNat} {
 				if other == fam {
 					continue
 				}
-				if _, ok := c.ids[other][r.ID]; ok {
+				if c.ids[other].has(r.ID) {
 					c.rep.add(SevWarning, c.problem(r, CodeCrossFamilyID, "identifier", r.ID, "the same person id is also a %s record", other))
 				}
 			}
@@ -471,12 +471,12 @@ func (c *checker) record(r *Record) {
 				continue
 			}
 			m := c.refs[ref.Target]
-			if loc, ok := m[id]; ok {
+			if loc, ok := m.get(id); ok {
 				loc.count++
-				m[id] = loc
+				m.set(id, loc)
 				continue
 			}
-			m[id] = refLoc{file: int32(len(c.files) - 1), record: int32(r.Index), ln: int32(r.Line), attr: ref.Attr, owner: r.ID, count: 1}
+			m.set(id, refLoc{file: int32(len(c.files) - 1), record: int32(r.Index), ln: int32(r.Line), attr: ref.Attr, owner: r.ID, count: 1})
 		}
 	}
 }
@@ -489,22 +489,22 @@ func (c *checker) resolve() {
 	}
 	for _, target := range Families() {
 		refs := c.refs[target]
-		if len(refs) == 0 {
+		if refs.len() == 0 {
 			continue
 		}
 		if !c.present[target] {
 			c.rep.add(SevWarning, Problem{Code: CodeFamilyMissing, Attr: string(target),
-				Message: fmt.Sprintf("the delivery has no %s file: %d referenced %s id(s) not checked", target, len(refs), target)})
+				Message: fmt.Sprintf("the delivery has no %s file: %d referenced %s id(s) not checked", target, refs.len(), target)})
 			continue
 		}
 		var missing []refLoc
 		var ids []string
-		for id, loc := range refs {
-			if _, ok := c.ids[target][id]; !ok {
+		refs.each(func(id string, loc refLoc) {
+			if !c.ids[target].has(id) {
 				missing = append(missing, loc)
 				ids = append(ids, id)
 			}
-		}
+		})
 		idx := make([]int, len(missing))
 		for i := range idx {
 			idx[i] = i
