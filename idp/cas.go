@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -135,20 +136,79 @@ func (p *Provider) casIssue(w http.ResponseWriter, r *http.Request, sess *sso.Se
 	if !p.authorize(w, r, sess, svc) {
 		return
 	}
-	now := p.now().UTC()
-	t := sso.Ticket{ID: "ST-" + p.randomToken(32), Kind: "ST", ServiceID: svc.ID, Service: service, SessionID: sess.ID,
-		AccountID: sess.AccountID, PersonaID: sess.PersonaID, Renewed: renewed, CreatedAt: now, ExpiresAt: now.Add(p.cfg.TicketTTL)}
-	if err := p.deps.SSO.PutTicket(ctx, t); err != nil {
-		p.log.Error("store CAS ticket", "err", err)
+	t, err := p.issueServiceTicket(ctx, sess, svc, service, renewed)
+	if err != nil {
+		p.log.Error("issue CAS ticket", "err", err)
 		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 		return
+	}
+	p.audit(ctx, p.sessionEvent(r, EventTicketIssued, sess, svc.ID, "ok", ""))
+	http.Redirect(w, r, withParam(service, "ticket", t.ID), http.StatusSeeOther)
+}
+
+// issueServiceTicket stores a service ticket for the session, with what
+// its validation will answer, and records the service for single logout.
+// The ticket lives TicketTTL, never past the session's end.
+func (p *Provider) issueServiceTicket(ctx context.Context, sess *sso.Session, svc *Service, service string, renewed bool) (sso.Ticket, error) {
+	released, err := p.casRelease(ctx, *sess, svc)
+	if err != nil {
+		return sso.Ticket{}, err
+	}
+	now := p.now().UTC()
+	exp := now.Add(p.cfg.TicketTTL)
+	if !sess.ExpiresAt.IsZero() && sess.ExpiresAt.Before(exp) {
+		exp = sess.ExpiresAt
+	}
+	t := sso.Ticket{ID: "ST-" + p.randomToken(32), Kind: "ST", ServiceID: svc.ID, Service: service, SessionID: sess.ID,
+		AccountID: sess.AccountID, PersonaID: sess.PersonaID, Renewed: renewed, Released: released, CreatedAt: now, ExpiresAt: exp}
+	if err := p.deps.SSO.PutTicket(ctx, t); err != nil {
+		return t, fmt.Errorf("store CAS ticket: %w", err)
 	}
 	if err := p.deps.SSO.AddSessionService(ctx, sso.SessionService{SessionID: sess.ID, ServiceID: svc.ID, Protocol: string(ProtocolCAS),
 		Ref: t.ID, URL: service, At: now}); err != nil {
 		p.log.Error("record service reached", "err", err)
 	}
-	p.audit(ctx, p.sessionEvent(r, EventTicketIssued, sess, svc.ID, "ok", ""))
-	http.Redirect(w, r, withParam(service, "ticket", t.ID), http.StatusSeeOther)
+	return t, nil
+}
+
+// casReleased is what a ticket's validation answers. It is worked out
+// when the ticket is issued — the subject is loaded then anyway to check
+// access, and the ticket lives a minute at most — and stored with the
+// ticket, so that a validation is one DELETE … RETURNING and no directory
+// read. Tickets die with their session (logout deletes them), so nothing
+// outlives the session it was released from.
+type casReleased struct {
+	User       string         `json:"u"`
+	Attributes []casAttribute `json:"a,omitempty"`
+	// For the audit event of the validation.
+	StructureID string `json:"s,omitempty"`
+	Profile     string `json:"p,omitempty"`
+}
+
+type casAttribute struct {
+	Name   string   `json:"n"`
+	Values []string `json:"v"`
+}
+
+// casRelease works out, from the directory, what validating a ticket of
+// the session for svc answers, encoded for Ticket.Released.
+func (p *Provider) casRelease(ctx context.Context, sess sso.Session, svc *Service) ([]byte, error) {
+	sub, err := p.loadSubject(ctx, sess, svc.Release.needs())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(p.casReleasedFor(svc, sub, sess))
+}
+
+func (p *Provider) casReleasedFor(svc *Service, sub *Subject, sess sso.Session) casReleased {
+	rel := casReleased{User: p.principal(svc, sub), StructureID: sess.StructureID, Profile: sess.Profile}
+	if sub.Persona.ID != "" {
+		rel.StructureID, rel.Profile = sub.Persona.StructureID, string(sub.Persona.Profile)
+	}
+	for _, a := range svc.Release.release(sub, nil) {
+		rel.Attributes = append(rel.Attributes, casAttribute{Name: a.Rule.Name, Values: a.Values})
+	}
+	return rel
 }
 
 // withParam adds name=value to a URL's query, before any fragment.
@@ -210,10 +270,10 @@ func (p *Provider) casValidate(v3, proxy bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		t, svc, fail := p.casCheck(ctx, r, proxy)
-		var sub *Subject
+		var rel casReleased
 		if fail == nil {
 			var err error
-			if sub, err = p.ticketSubject(ctx, t, svc); err != nil {
+			if rel, err = p.ticketReleased(ctx, t, svc); err != nil {
 				fail = &casFailure{casInvalidTicket, err.Error()}
 			}
 		}
@@ -226,18 +286,16 @@ func (p *Provider) casValidate(v3, proxy bool) http.HandlerFunc {
 		}
 		var b strings.Builder
 		b.WriteString(`<cas:serviceResponse xmlns:cas="` + casNS + `">` + "\n  <cas:authenticationSuccess>\n")
-		b.WriteString("    <cas:user>" + xmlText(p.principal(svc, sub)) + "</cas:user>\n")
-		if v3 || !svc.CAS.NoAttributesOnV2 {
-			attrs := svc.Release.release(sub, nil)
-			if len(attrs) > 0 {
-				b.WriteString("    <cas:attributes>\n")
-				for _, a := range attrs {
-					for _, v := range a.Values {
-						b.WriteString("      <cas:" + a.Rule.Name + ">" + xmlText(v) + "</cas:" + a.Rule.Name + ">\n")
-					}
+		b.WriteString("    <cas:user>" + xmlText(rel.User) + "</cas:user>\n")
+		if (v3 || !svc.CAS.NoAttributesOnV2) && len(rel.Attributes) > 0 {
+			b.WriteString("    <cas:attributes>\n")
+			for _, a := range rel.Attributes {
+				// Names were checked as XML names when the service was registered.
+				for _, v := range a.Values {
+					b.WriteString("      <cas:" + a.Name + ">" + xmlText(v) + "</cas:" + a.Name + ">\n")
 				}
-				b.WriteString("    </cas:attributes>\n")
 			}
+			b.WriteString("    </cas:attributes>\n")
 		}
 		if iou := p.casProxyGranting(ctx, r, t, svc); iou != "" {
 			b.WriteString("    <cas:proxyGrantingTicket>" + xmlText(iou) + "</cas:proxyGrantingTicket>\n")
@@ -250,31 +308,50 @@ func (p *Provider) casValidate(v3, proxy bool) http.HandlerFunc {
 			b.WriteString("    </cas:proxies>\n")
 		}
 		b.WriteString("  </cas:authenticationSuccess>\n</cas:serviceResponse>\n")
-		p.audit(ctx, directory.Event{Type: "cas.ticket.validated", AccountID: t.AccountID, StructureID: sub.Persona.StructureID,
-			Profile: sub.Persona.Profile, Service: svc.ID, Outcome: "ok", Remote: remoteIP(r)})
+		p.audit(ctx, directory.Event{Type: "cas.ticket.validated", AccountID: t.AccountID, StructureID: rel.StructureID,
+			Profile: directory.Profile(rel.Profile), Service: svc.ID, Outcome: "ok", Remote: remoteIP(r)})
 		writeCASXML(w, b.String())
 	}
+}
+
+// ticketReleased returns what the validation of a consumed ticket
+// answers: what was stored with it, or, for a ticket issued without
+// (by an older binary), worked out from the directory now.
+func (p *Provider) ticketReleased(ctx context.Context, t sso.Ticket, svc *Service) (casReleased, error) {
+	var rel casReleased
+	if len(t.Released) > 0 {
+		if err := json.Unmarshal(t.Released, &rel); err != nil {
+			p.log.Error("CAS ticket release unreadable", "err", err)
+			return rel, errors.New("ticket unusable")
+		}
+		return rel, nil
+	}
+	sess, sub, err := p.ticketSubject(ctx, t, svc)
+	if err != nil {
+		return rel, err
+	}
+	return p.casReleasedFor(svc, sub, sess), nil
 }
 
 // ticketSubject loads the subject a ticket stands for. The ticket carries
 // the account and persona; the session is read only when the policy
 // releases something only it knows (tickets die with their session:
 // logout deletes them).
-func (p *Provider) ticketSubject(ctx context.Context, t sso.Ticket, svc *Service) (*Subject, error) {
+func (p *Provider) ticketSubject(ctx context.Context, t sso.Ticket, svc *Service) (sso.Session, *Subject, error) {
 	sess := sso.Session{ID: t.SessionID, AccountID: t.AccountID, PersonaID: t.PersonaID}
 	if svc.Release.needsSession() {
 		s, err := p.deps.SSO.Session(ctx, t.SessionID, p.now())
 		if err != nil {
-			return nil, errors.New("the SSO session of this ticket has ended")
+			return sess, nil, errors.New("the SSO session of this ticket has ended")
 		}
 		sess = s
 	}
 	sub, err := p.loadSubject(ctx, sess, svc.Release.needs())
 	if err != nil {
 		p.log.Error("CAS subject", "err", err)
-		return nil, errors.New("account unavailable")
+		return sess, nil, errors.New("account unavailable")
 	}
-	return sub, nil
+	return sess, sub, nil
 }
 
 func casFailureXML(f *casFailure) string {
@@ -300,14 +377,14 @@ func (p *Provider) casValidateV1(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	t, svc, fail := p.casCheck(ctx, r, false)
 	if fail == nil {
-		{
-			if sub, err := p.ticketSubject(ctx, t, svc); err == nil {
-				p.audit(ctx, directory.Event{Type: "cas.ticket.validated", AccountID: t.AccountID, Service: svc.ID, Outcome: "ok", Remote: remoteIP(r)})
-				fmt.Fprintf(w, "yes\n%s\n", p.principal(svc, sub))
-				return
-			}
+		rel, err := p.ticketReleased(ctx, t, svc)
+		if err == nil {
+			p.audit(ctx, directory.Event{Type: "cas.ticket.validated", AccountID: t.AccountID, StructureID: rel.StructureID,
+				Profile: directory.Profile(rel.Profile), Service: svc.ID, Outcome: "ok", Remote: remoteIP(r)})
+			fmt.Fprintf(w, "yes\n%s\n", rel.User)
+			return
 		}
-		fail = &casFailure{casInvalidTicket, "session ended"}
+		fail = &casFailure{casInvalidTicket, err.Error()}
 	}
 	p.audit(ctx, directory.Event{Type: EventTicketRefused, AccountID: t.AccountID, Service: t.ServiceID, Outcome: "refused", Reason: fail.Error(), Remote: remoteIP(r)})
 	fmt.Fprint(w, "no\n\n")
@@ -377,6 +454,15 @@ func (p *Provider) casProxy(w http.ResponseWriter, r *http.Request) {
 	pt := sso.Ticket{ID: "PT-" + p.randomToken(32), Kind: "PT", ServiceID: svc.ID, Service: target, SessionID: pgt.SessionID,
 		AccountID: pgt.AccountID, PersonaID: pgt.PersonaID, Proxies: append([]string{pgt.PGTURL}, pgt.Proxies...),
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.TicketTTL)}
+	sess, sub, err := p.ticketSubject(ctx, pt, svc)
+	if err != nil {
+		fail(casInvalidTicket, err.Error())
+		return
+	}
+	if pt.Released, err = json.Marshal(p.casReleasedFor(svc, sub, sess)); err != nil {
+		fail(casInternalError, "release")
+		return
+	}
 	if err := p.deps.SSO.PutTicket(ctx, pt); err != nil {
 		fail(casInternalError, "ticket store unavailable")
 		return

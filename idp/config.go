@@ -131,6 +131,17 @@ type OIDCService struct {
 	// Scopes the client may ask for besides openid (default: profile,
 	// email, offline_access).
 	Scopes []string `yaml:"scopes"`
+	// IDTokenOnRefresh puts a new ID token in refresh_token grant
+	// responses. Off by default: OIDC Core 12.2 lets a refresh response
+	// go without one, and signing it is most of a refresh's cost; turn it
+	// on for clients that want a fresh ID token each time.
+	IDTokenOnRefresh bool `yaml:"id_token_on_refresh"`
+	// IDTokenSignedResponseAlg signs the client's ID tokens (and logout
+	// tokens): RS256 (default, what every client supports) or ES256
+	// (ECDSA P-256, about thirty times cheaper to sign; its keys are made on
+	// the first start that needs them, published in the JWKS and rotated
+	// with the RSA ones).
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
 }
 
 // SAMLService holds the SAML settings of a service provider.
@@ -340,6 +351,11 @@ func (s *Service) compile() error {
 			if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
 				return fmt.Errorf("OIDC redirect URI #%d %q: want an absolute URL without fragment", i, r)
 			}
+		}
+		switch o.IDTokenSignedResponseAlg {
+		case "", "RS256", "ES256":
+		default:
+			return fmt.Errorf("OIDC.IDTokenSignedResponseAlg %q: want RS256 or ES256", o.IDTokenSignedResponseAlg)
 		}
 		if o.BackChannelLogoutURI != "" {
 			if u, err := url.Parse(o.BackChannelLogoutURI); err != nil || u.Host == "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -50,6 +52,16 @@ type signingKey struct {
 	RetireAt   *time.Time
 }
 
+// ecKey is a decoded ECDSA P-256 key: it signs the ID tokens of the
+// OIDC clients that registered ES256 (far cheaper than RSA). It has no
+// certificate: SAML never uses it.
+type ecKey struct {
+	ID         string
+	Private    *ecdsa.PrivateKey
+	ActiveFrom time.Time
+	RetireAt   *time.Time
+}
+
 // keyManager keeps the signing keys and the shared secret, shared by all
 // instances through the store; it rereads the store every minute so a
 // rotation made by `enthub keys rotate` reaches every instance.
@@ -62,7 +74,8 @@ type keyManager struct {
 
 	mu       sync.RWMutex
 	loadedAt time.Time
-	keys     []signingKey
+	keys     []signingKey // RSA
+	ec       []ecKey      // none until a client registers ES256
 	shared   []byte
 }
 
@@ -99,16 +112,18 @@ func decodeKeySecret(s string) ([]byte, error) {
 }
 
 // ensure creates the first signing key and the shared secret if the store
-// has none, then loads. Two instances starting together both try; the
-// fixed ids make one win and both load the winner.
-func (km *keyManager) ensure(ctx context.Context) error {
+// has none, and the first EC key when withEC (a client registered ES256)
+// and there is none, then loads. Two instances starting together both
+// try; the fixed ids make one win and both load the winner.
+func (km *keyManager) ensure(ctx context.Context, withEC bool) error {
 	keys, err := km.store.Keys(ctx)
 	if err != nil {
 		return err
 	}
-	var haveRSA, haveSecret bool
+	var haveRSA, haveEC, haveSecret bool
 	for _, k := range keys {
 		haveRSA = haveRSA || k.Kind == "rsa"
+		haveEC = haveEC || k.Kind == "ec"
 		haveSecret = haveSecret || k.Kind == "secret"
 	}
 	now := km.now().UTC()
@@ -134,6 +149,16 @@ func (km *keyManager) ensure(ctx context.Context) error {
 			return fmt.Errorf("store first signing key: %w", err)
 		}
 		km.logger.Info("generated the first signing key", "key", k.ID)
+	}
+	if withEC && !haveEC {
+		k, err := km.generateEC("ec-initial", now, now)
+		if err != nil {
+			return err
+		}
+		if err := km.store.PutKey(ctx, k); err != nil && !errors.Is(err, sso.ErrReused) {
+			return fmt.Errorf("store first EC signing key: %w", err)
+		}
+		km.logger.Info("generated the first EC signing key", "key", k.ID)
 	}
 	if km.aead == nil {
 		km.logger.Warn("private keys are stored in clear in the database: set the key secret to encrypt them")
@@ -174,6 +199,23 @@ func (km *keyManager) generate(id string, now, activeFrom time.Time) (sso.Key, e
 		CreatedAt:   now, ActiveFrom: activeFrom}, nil
 }
 
+// generateEC makes an ECDSA P-256 key (ES256).
+func (km *keyManager) generateEC(id string, now, activeFrom time.Time) (sso.Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), km.opts.Rand)
+	if err != nil {
+		return sso.Key{}, fmt.Errorf("generate key %s: %w", id, err)
+	}
+	der, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		return sso.Key{}, fmt.Errorf("encode key %s: %w", id, err)
+	}
+	sealed, err := km.seal(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	if err != nil {
+		return sso.Key{}, err
+	}
+	return sso.Key{ID: id, Kind: "ec", Private: sealed, CreatedAt: now, ActiveFrom: activeFrom}, nil
+}
+
 const sealedPrefix = "enc:v1:"
 
 func (km *keyManager) seal(plain []byte) ([]byte, error) {
@@ -212,6 +254,7 @@ func (km *keyManager) load(ctx context.Context) error {
 		return err
 	}
 	var keys []signingKey
+	var ecs []ecKey
 	var shared []byte
 	for _, k := range stored {
 		plain, err := km.open(k.ID, k.Private)
@@ -231,15 +274,36 @@ func (km *keyManager) load(ctx context.Context) error {
 				return err
 			}
 			keys = append(keys, sk)
+		case "ec":
+			ek, err := decodeEC(k, plain)
+			if err != nil {
+				return err
+			}
+			ecs = append(ecs, ek)
 		}
 	}
 	if len(keys) == 0 || shared == nil {
 		return errors.New("keys: the store holds no signing key or no shared secret")
 	}
 	km.mu.Lock()
-	km.keys, km.shared, km.loadedAt = keys, shared, km.now()
+	km.keys, km.ec, km.shared, km.loadedAt = keys, ecs, shared, km.now()
 	km.mu.Unlock()
 	return nil
+}
+
+func decodeEC(k sso.Key, plain []byte) (ecKey, error) {
+	b, _ := pem.Decode(plain)
+	if b == nil {
+		return ecKey{}, fmt.Errorf("key %s: no PEM block", k.ID)
+	}
+	priv, err := x509.ParseECPrivateKey(b.Bytes)
+	if err != nil {
+		return ecKey{}, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	if priv.Curve != elliptic.P256() {
+		return ecKey{}, fmt.Errorf("key %s: curve %s, want P-256", k.ID, priv.Curve.Params().Name)
+	}
+	return ecKey{ID: k.ID, Private: priv, ActiveFrom: k.ActiveFrom, RetireAt: k.RetireAt}, nil
 }
 
 func decodeRSA(k sso.Key, plain []byte) (signingKey, error) {
@@ -280,29 +344,48 @@ func (km *keyManager) refresh() {
 	}
 }
 
-// active returns the key that signs now: the newest already active and
-// not retired.
+// active returns the RSA key that signs now.
 func (km *keyManager) active() signingKey {
 	km.refresh()
-	now := km.now()
 	km.mu.RLock()
 	defer km.mu.RUnlock()
+	i := activeIndex(km.keys, km.now(), func(k signingKey) (time.Time, *time.Time) { return k.ActiveFrom, k.RetireAt })
+	return km.keys[i]
+}
+
+// activeEC returns the EC key that signs now, false when there is none.
+func (km *keyManager) activeEC() (ecKey, bool) {
+	km.refresh()
+	km.mu.RLock()
+	defer km.mu.RUnlock()
+	if len(km.ec) == 0 {
+		return ecKey{}, false
+	}
+	i := activeIndex(km.ec, km.now(), func(k ecKey) (time.Time, *time.Time) { return k.ActiveFrom, k.RetireAt })
+	return km.ec[i], true
+}
+
+// activeIndex picks the key that signs now: the newest already active
+// and not retired (the last one when none is, so that signing goes on).
+func activeIndex[K any](keys []K, now time.Time, times func(K) (time.Time, *time.Time)) int {
 	best := -1
-	for i, k := range km.keys {
-		if k.ActiveFrom.After(now) || (k.RetireAt != nil && !k.RetireAt.After(now)) {
+	var bestFrom time.Time
+	for i, k := range keys {
+		from, retire := times(k)
+		if from.After(now) || (retire != nil && !retire.After(now)) {
 			continue
 		}
-		if best < 0 || !k.ActiveFrom.Before(km.keys[best].ActiveFrom) {
-			best = i
+		if best < 0 || !from.Before(bestFrom) {
+			best, bestFrom = i, from
 		}
 	}
 	if best < 0 {
-		return km.keys[len(km.keys)-1]
+		return len(keys) - 1
 	}
-	return km.keys[best]
+	return best
 }
 
-// published returns every key relying parties should trust now: the
+// published returns every RSA key relying parties should trust now: the
 // active one, the next one, the previous ones not yet retired.
 func (km *keyManager) published() []signingKey {
 	km.refresh()
@@ -311,6 +394,21 @@ func (km *keyManager) published() []signingKey {
 	defer km.mu.RUnlock()
 	var out []signingKey
 	for _, k := range km.keys {
+		if k.RetireAt == nil || k.RetireAt.After(now) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// publishedEC is published for the EC keys.
+func (km *keyManager) publishedEC() []ecKey {
+	km.refresh()
+	now := km.now()
+	km.mu.RLock()
+	defer km.mu.RUnlock()
+	var out []ecKey
+	for _, k := range km.ec {
 		if k.RetireAt == nil || k.RetireAt.After(now) {
 			out = append(out, k)
 		}
@@ -327,15 +425,17 @@ func (km *keyManager) secret() []byte {
 // RotateKeys adds a new signing key, published at once and signing after
 // opts.Overlap, and schedules the retirement of the keys in use one
 // overlap after that: relying parties that cache keys see the new one
-// before it signs, and can still check what the old one signed. It is
-// what `enthub keys rotate` runs; every instance picks the change up
-// within a minute.
+// before it signs, and can still check what the old one signed. When the
+// store holds EC keys (a client registered ES256), they rotate the same
+// way, at the same time. It is what `enthub keys rotate` runs; every
+// instance picks the change up within a minute. KeyInfo describes the new
+// RSA key.
 func RotateKeys(ctx context.Context, store sso.KeyStore, clock func() time.Time, opts KeyOptions) (KeyInfo, error) {
 	km, err := newKeyManager(store, clock, opts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	if err := km.ensure(ctx); err != nil {
+	if err := km.ensure(ctx, false); err != nil {
 		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
 	}
 	now := clock().UTC()
@@ -343,22 +443,35 @@ func RotateKeys(ctx context.Context, store sso.KeyStore, clock func() time.Time,
 	if err != nil {
 		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
 	}
-	id := "rsa-" + now.Format("20060102T150405.000000Z")
-	k, err := km.generate(id, now, now.Add(km.opts.Overlap))
+	stamp := now.Format("20060102T150405.000000Z")
+	k, err := km.generate("rsa-"+stamp, now, now.Add(km.opts.Overlap))
 	if err != nil {
 		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
 	}
-	if err := store.PutKey(ctx, k); err != nil {
-		return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+	next := []sso.Key{k}
+	for _, old := range existing {
+		if old.Kind == "ec" {
+			ek, err := km.generateEC("ec-"+stamp, now, now.Add(km.opts.Overlap))
+			if err != nil {
+				return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+			}
+			next = append(next, ek)
+			break
+		}
+	}
+	for _, n := range next {
+		if err := store.PutKey(ctx, n); err != nil {
+			return KeyInfo{}, fmt.Errorf("rotate keys: %w", err)
+		}
 	}
 	retire := now.Add(2 * km.opts.Overlap)
 	for _, old := range existing {
-		if old.Kind != "rsa" || (old.RetireAt != nil && !old.RetireAt.After(retire)) {
+		if (old.Kind != "rsa" && old.Kind != "ec") || (old.RetireAt != nil && !old.RetireAt.After(retire)) {
 			continue
 		}
 		if err := store.RetireKey(ctx, old.ID, retire); err != nil {
 			return KeyInfo{}, fmt.Errorf("rotate keys: retire %s: %w", old.ID, err)
 		}
 	}
-	return KeyInfo{ID: id, ActiveFrom: k.ActiveFrom}, nil
+	return KeyInfo{ID: k.ID, ActiveFrom: k.ActiveFrom}, nil
 }

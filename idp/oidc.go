@@ -15,6 +15,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -34,7 +35,10 @@ type oidcFront struct {
 
 type ctxKey int
 
-const requestKey ctxKey = 1
+const (
+	requestKey ctxKey = 1 // the *http.Request, for audit events
+	clientKey  ctxKey = 2 // the *Service a token request names, for SigningKey
+)
 
 func newOIDCFront(p *Provider) (*oidcFront, error) {
 	f := &oidcFront{p: p}
@@ -59,7 +63,12 @@ func newOIDCFront(p *Provider) (*oidcFront, error) {
 		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint("oidc/device_authorization")),
 		op.WithHttpInterceptors(func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey, r)))
+				r = r.WithContext(context.WithValue(r.Context(), requestKey, r))
+				if r.URL.Path == f.op.TokenEndpoint().Relative() {
+					f.token(w, r, next)
+					return
+				}
+				next.ServeHTTP(w, r)
 			})
 		}),
 	}
@@ -149,6 +158,70 @@ func (f *oidcFront) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.op.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey, r)))
+}
+
+// --- token endpoint ---------------------------------------------------------------------
+
+// token runs inside op's router (CORS and issuer already handled): it
+// notes which registered client the request names, so that SigningKey
+// signs its ID token with the algorithm it registered, and answers
+// refresh_token grants itself (see refreshExchange); op does the rest.
+func (f *oidcFront) token(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	// RFC 6749 §5.1: token responses must not be cached.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	// The client op will authenticate: HTTP Basic wins over the form, as
+	// in op.ParseAuthenticatedTokenRequest. Naming another client than
+	// the one that authenticates gains nothing: op then refuses.
+	clientID, _, ok := r.BasicAuth()
+	if ok {
+		clientID, _ = url.QueryUnescape(clientID)
+	} else {
+		clientID = r.FormValue("client_id")
+	}
+	if svc := f.p.services.byClient[clientID]; svc != nil {
+		r = r.WithContext(context.WithValue(r.Context(), clientKey, svc))
+	}
+	if r.FormValue("grant_type") == string(oidc.GrantTypeRefreshToken) {
+		f.refreshExchange(w, r)
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// refreshExchange is op.RefreshTokenExchange, except that the response
+// carries a new ID token only for clients with IDTokenOnRefresh (OIDC
+// Core 12.2: a refresh response "might not contain an id_token"). Signing
+// one is most of what a refresh costs, and most clients only want the
+// access token; the others ask. Client authentication, refresh token
+// checks, scope narrowing, rotation with reuse detection are op's and
+// the store's, as for the other grants.
+func (f *oidcFront) refreshExchange(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tokenReq, err := op.ParseRefreshTokenRequest(r, f.op.Decoder())
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	req, client, err := op.ValidateRefreshTokenRequest(ctx, tokenReq, f.op)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	accessToken, refreshToken, validity, err := op.CreateAccessToken(ctx, req, client.AccessTokenType(), f.op, client, tokenReq.RefreshToken)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	resp := &oidc.AccessTokenResponse{AccessToken: accessToken, RefreshToken: refreshToken, TokenType: oidc.BearerToken,
+		ExpiresIn: uint64(validity.Seconds()), Scope: req.GetScopes()}
+	if svc := f.p.services.byClient[client.GetID()]; svc != nil && svc.OIDC.IDTokenOnRefresh {
+		if resp.IDToken, err = op.CreateIDToken(ctx, op.IssuerFromContext(ctx), req, client.IDTokenLifetime(), accessToken, "", f.op.Storage(), client); err != nil {
+			op.RequestError(w, r, err, nil)
+			return
+		}
+	}
+	httphelper.MarshalJSON(w, resp)
 }
 
 // --- authorization requests -----------------------------------------------------------
@@ -552,31 +625,63 @@ func (s *opStorage) GetRefreshTokenInfo(ctx context.Context, clientID, token str
 	return td.Subject, t.ID, nil
 }
 
-type opSigningKey struct{ k signingKey }
+// opSigningKey is a private key for op: RSA (RS256) or EC P-256 (ES256).
+type opSigningKey struct {
+	id  string
+	alg jose.SignatureAlgorithm
+	key any
+}
 
-func (k opSigningKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (k opSigningKey) Key() any                                    { return k.k.Private }
-func (k opSigningKey) ID() string                                  { return k.k.ID }
+func (k opSigningKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k opSigningKey) Key() any                                    { return k.key }
+func (k opSigningKey) ID() string                                  { return k.id }
 
-type opPublicKey struct{ k signingKey }
+type opPublicKey struct {
+	id  string
+	alg jose.SignatureAlgorithm
+	key any
+}
 
-func (k opPublicKey) ID() string                         { return k.k.ID }
-func (k opPublicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k opPublicKey) ID() string                         { return k.id }
+func (k opPublicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
 func (k opPublicKey) Use() string                        { return "sig" }
-func (k opPublicKey) Key() any                           { return &k.k.Private.PublicKey }
+func (k opPublicKey) Key() any                           { return k.key }
 
-func (s *opStorage) SigningKey(context.Context) (op.SigningKey, error) {
-	return opSigningKey{s.prov().keys.active()}, nil
+// signingKeyFor returns the key that signs svc's tokens now: EC for the
+// clients that registered ES256, RSA otherwise.
+func (p *Provider) signingKeyFor(svc *Service) (opSigningKey, error) {
+	if svc != nil && svc.OIDC.IDTokenSignedResponseAlg == "ES256" {
+		k, ok := p.keys.activeEC()
+		if !ok {
+			return opSigningKey{}, fmt.Errorf("client %s wants ES256 and no EC key is loaded", svc.OIDC.ClientID)
+		}
+		return opSigningKey{id: k.ID, alg: jose.ES256, key: k.Private}, nil
+	}
+	k := p.keys.active()
+	return opSigningKey{id: k.ID, alg: jose.RS256, key: k.Private}, nil
+}
+
+// SigningKey signs ID tokens, with the algorithm of the client the token
+// request names (see oidcFront.token).
+func (s *opStorage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	svc, _ := ctx.Value(clientKey).(*Service)
+	return s.prov().signingKeyFor(svc)
 }
 
 func (s *opStorage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	if len(s.prov().keys.publishedEC()) > 0 {
+		return []jose.SignatureAlgorithm{jose.RS256, jose.ES256}, nil
+	}
 	return []jose.SignatureAlgorithm{jose.RS256}, nil
 }
 
 func (s *opStorage) KeySet(context.Context) ([]op.Key, error) {
 	var out []op.Key
 	for _, k := range s.prov().keys.published() {
-		out = append(out, opPublicKey{k})
+		out = append(out, opPublicKey{id: k.ID, alg: jose.RS256, key: &k.Private.PublicKey})
+	}
+	for _, k := range s.prov().keys.publishedEC() {
+		out = append(out, opPublicKey{id: k.ID, alg: jose.ES256, key: &k.Private.PublicKey})
 	}
 	return out, nil
 }
@@ -693,8 +798,11 @@ func (s *opStorage) Health(ctx context.Context) error { return nil }
 // 1.0) to the client.
 func (f *oidcFront) backchannelLogout(ctx context.Context, sess *sso.Session, svc *Service, ss sso.SessionService) error {
 	p := f.p
-	k := p.keys.active()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.Private, KeyID: k.ID}},
+	k, err := p.signingKeyFor(svc) // the algorithm of the client's ID tokens
+	if err != nil {
+		return err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.key, KeyID: k.id}},
 		(&jose.SignerOptions{}).WithType("logout+jwt"))
 	if err != nil {
 		return err

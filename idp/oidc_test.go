@@ -101,11 +101,14 @@ func (f *fixture) verifyIDToken(raw string) map[string]any {
 	if err := json.Unmarshal([]byte(keysBody), &jwks); err != nil {
 		f.t.Fatal(err)
 	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	keys := jwks.Key(jws.Signatures[0].Header.KeyID)
+	if len(keys) > 0 && keys[0].Algorithm != jws.Signatures[0].Header.Algorithm {
+		f.t.Fatalf("token signed %s with key %s published for %s", jws.Signatures[0].Header.Algorithm, keys[0].KeyID, keys[0].Algorithm)
+	}
 	if len(keys) == 0 {
 		f.t.Fatalf("ID token key %q not in JWKS", jws.Signatures[0].Header.KeyID)
 	}

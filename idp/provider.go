@@ -113,7 +113,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	if p.keys, err = newKeyManager(deps.SSO, deps.Now, KeyOptions{Secret: cfg.KeySecret, Overlap: cfg.KeyOverlap, Rand: deps.Rand}, deps.Logger); err != nil {
 		return nil, fmt.Errorf("idp: %w", err)
 	}
-	if err := p.keys.ensure(ctx); err != nil {
+	withEC := false
+	for _, s := range cfg.Services {
+		withEC = withEC || (s.Protocol == ProtocolOIDC && s.OIDC.IDTokenSignedResponseAlg == "ES256")
+	}
+	if err := p.keys.ensure(ctx, withEC); err != nil {
 		return nil, fmt.Errorf("idp: keys: %w", err)
 	}
 	if p.services, err = newRegistry(cfg.Services); err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,8 @@ type samlFront struct {
 	p      *Provider
 	sps    map[string]*samlSP // by entity ID
 	logger *slog.Logger
+	// The IdP's endpoints, parsed once.
+	metadataURL, ssoURL, sloURL url.URL
 }
 
 // samlSP is a service provider's metadata: full (for signature checks)
@@ -61,6 +64,13 @@ const (
 
 func newSAMLFront(ctx context.Context, p *Provider) (*samlFront, error) {
 	f := &samlFront{p: p, sps: map[string]*samlSP{}, logger: p.log}
+	for dst, path := range map[*url.URL]string{&f.metadataURL: "/saml/idp/metadata", &f.ssoURL: "/saml/idp/sso", &f.sloURL: "/saml/idp/slo"} {
+		u, err := url.Parse(p.url(path))
+		if err != nil {
+			return nil, fmt.Errorf("idp: SAML endpoint: %w", err)
+		}
+		*dst = *u
+	}
 	for _, svc := range p.services.byEntity {
 		sp, err := f.loadSP(ctx, svc)
 		if err != nil {
@@ -157,12 +167,9 @@ func (f *samlFront) identityProvider(svc *Service) *saml.IdentityProvider {
 	if svc != nil && svc.SAML.SignatureAlgorithm == "rsa-sha1" {
 		alg = dsig.RSASHA1SignatureMethod
 	}
-	mu, _ := url.Parse(f.p.url("/saml/idp/metadata"))
-	su, _ := url.Parse(f.p.url("/saml/idp/sso"))
-	lu, _ := url.Parse(f.p.url("/saml/idp/slo"))
 	d := 48 * time.Hour
 	return &saml.IdentityProvider{Key: k.Private, Signer: k.Private, Certificate: k.Cert,
-		Logger: slog.NewLogLogger(f.logger.Handler(), slog.LevelWarn), MetadataURL: *mu, SSOURL: *su, LogoutURL: *lu,
+		Logger: slog.NewLogLogger(f.logger.Handler(), slog.LevelWarn), MetadataURL: f.metadataURL, SSOURL: f.ssoURL, LogoutURL: f.sloURL,
 		ServiceProviderProvider: f, SignatureMethod: alg, ValidDuration: &d}
 }
 
@@ -311,6 +318,14 @@ func (f *samlFront) checkSignature(r *http.Request, req *saml.IdpAuthnRequest, s
 func (f *samlFront) checkMessageSignature(r *http.Request, raw []byte, sp *samlSP, param string) ([]byte, error) {
 	if r.Method == http.MethodGet && r.URL.Query().Get("Signature") != "" {
 		return raw, verifyRedirectSignature(r.URL.RawQuery, param, sp.certs)
+	}
+	// No element can be named Signature without those bytes (names take no
+	// character references): an unsigned message needs no parse here.
+	if !bytes.Contains(raw, []byte("Signature")) {
+		if sp.signsReq {
+			return nil, errors.New("unsigned message from an SP that signs its requests")
+		}
+		return raw, nil
 	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
@@ -473,7 +488,7 @@ func (f *samlFront) issue(w http.ResponseWriter, r *http.Request, sess *sso.Sess
 		f.refuse(w, r, svc.ID, "only the HTTP-POST binding is supported for responses")
 		return
 	}
-	sub, err := f.p.loadSubject(ctx, *sess)
+	sub, err := f.p.loadSubject(ctx, *sess, svc.Release.needs())
 	if err != nil {
 		f.p.log.Error("SAML subject", "err", err)
 		f.p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
@@ -486,7 +501,7 @@ func (f *samlFront) issue(w http.ResponseWriter, r *http.Request, sess *sso.Sess
 	}
 	index := "_" + f.p.randomToken(16)
 	req.Assertion = f.assertion(req, svc, sub, nameID, format, index)
-	if err := req.MakeAssertionEl(); err != nil {
+	if err := makeAssertionEl(req); err != nil {
 		f.p.log.Error("sign SAML assertion", "err", err)
 		f.p.message(w, r, MessageView{Status: http.StatusInternalServerError, Code: MsgServerError})
 		return
@@ -508,10 +523,75 @@ func (f *samlFront) issue(w http.ResponseWriter, r *http.Request, sess *sso.Sess
 	e := f.p.sessionEvent(r, EventAssertion, sess, svc.ID, "ok", "")
 	e.Details = map[string]string{"in_response_to": req.Request.ID, "nameid_format": format}
 	f.p.audit(ctx, e)
-	noStore(w)
-	if err := req.WriteResponse(w); err != nil {
+	if err := writePostForm(w, req); err != nil {
 		f.p.log.Error("write SAML response", "err", err)
+		f.p.message(w, r, MessageView{Status: http.StatusInternalServerError, Code: MsgServerError})
 	}
+}
+
+// makeAssertionEl signs the assertion (enveloped XML signature, exclusive
+// C14N) into req.AssertionEl. It is crewjam's MakeAssertionEl, which
+// builds the assertion's element (and canonicalises it) a second time
+// only to put the signature after the Issuer; here the signature is
+// inserted there. The enveloped-signature transform leaves the signature
+// out of what it signs, so where it sits changes nothing signed; the
+// xmlsec1 test checks the result independently. Assertions encrypted to
+// the SP go through crewjam.
+func makeAssertionEl(req *saml.IdpAuthnRequest) error {
+	if req.SPSSODescriptor == nil || len(req.SPSSODescriptor.KeyDescriptors) > 0 {
+		return req.MakeAssertionEl() // encrypts (loadSP keeps key descriptors only for that)
+	}
+	sc, err := dsig.NewSigningContext(req.IDP.Signer, [][]byte{req.IDP.Certificate.Raw})
+	if err != nil {
+		return err
+	}
+	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if err := sc.SetSignatureMethod(req.IDP.SignatureMethod); err != nil {
+		return err
+	}
+	el := req.Assertion.Element()
+	sig, err := sc.ConstructSignature(el, true)
+	if err != nil {
+		return err
+	}
+	el.InsertChildAt(1, sig) // after saml:Issuer, as the schema orders them
+	req.Assertion.Signature = sig
+	req.AssertionEl = el
+	return nil
+}
+
+// writePostForm writes the HTTP-POST binding form that takes the response
+// to the SP's assertion consumer service (what crewjam's WriteResponse
+// writes, without running html/template over the base64 response, which
+// needs no escaping).
+func writePostForm(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+	acs := req.ACSEndpoint.Location
+	if u, err := url.Parse(acs); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("assertion consumer service %q is not an http(s) URL", acs)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(req.ResponseEl)
+	xmlBuf, err := doc.WriteToBytes()
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.Grow(base64.StdEncoding.EncodedLen(len(xmlBuf)) + 512)
+	b.WriteString(`<html><form method="post" action="`)
+	b.WriteString(html.EscapeString(acs))
+	b.WriteString(`" id="SAMLResponseForm"><input type="hidden" name="SAMLResponse" value="`)
+	enc := base64.NewEncoder(base64.StdEncoding, &b)
+	enc.Write(xmlBuf)
+	enc.Close()
+	b.WriteString(`" /><input type="hidden" name="RelayState" value="`)
+	b.WriteString(html.EscapeString(req.RelayState))
+	b.WriteString(`" /><input id="SAMLSubmitButton" type="submit" value="Continue" /></form>` +
+		`<script>document.getElementById('SAMLSubmitButton').style.visibility='hidden';</script>` +
+		`<script>document.getElementById('SAMLResponseForm').submit();</script></html>`)
+	noStore(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err = w.Write(b.Bytes())
+	return err
 }
 
 // wrapResponse puts the signed (possibly encrypted) assertion in an
@@ -542,7 +622,7 @@ func (f *samlFront) nameID(svc *Service, sub *Subject) (string, string) {
 
 func (f *samlFront) assertion(req *saml.IdpAuthnRequest, svc *Service, sub *Subject, nameID, format, index string) *saml.Assertion {
 	now := f.p.now().UTC()
-	entity := req.IDP.Metadata().EntityID
+	entity := req.IDP.MetadataURL.String() // the EntityID of the IdP's metadata
 	var attrs []saml.Attribute
 	for _, a := range svc.Release.release(sub, nil) {
 		nf := "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"

@@ -63,7 +63,11 @@ func samlService(sp *saml.ServiceProvider, mutate func(*Service)) func(*Config) 
 // samlFixture starts an IdP with the SP registered and points the SP at the
 // IdP's metadata; crewjam's clock follows the test clock.
 func samlFixture(t testing.TB, sp *saml.ServiceProvider, mutate func(*Service)) *fixture {
-	f := newFixture(t, samlService(sp, mutate))
+	return samlFixtureOn(t, sp, newFixture(t, samlService(sp, mutate)))
+}
+
+// samlFixtureOn is samlFixture on a fixture made with samlService(sp, …).
+func samlFixtureOn(t testing.TB, sp *saml.ServiceProvider, f *fixture) *fixture {
 	old := saml.TimeNow
 	saml.TimeNow = f.clock.Now
 	t.Cleanup(func() { saml.TimeNow = old })

@@ -113,4 +113,11 @@ CREATE TABLE sso_throttle (
 	last_failure BIGINT NOT NULL
 );
 `},
+	// released holds what a CAS validation answers (principal and
+	// attributes), worked out when the ticket is issued, so that a
+	// validation is one DELETE … RETURNING. Tickets issued by an older
+	// binary have it empty; validation then reads the directory as before.
+	{101, "sso tickets carry their release", `
+ALTER TABLE sso_tickets ADD COLUMN released TEXT NOT NULL DEFAULT '';
+`},
 }

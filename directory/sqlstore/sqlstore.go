@@ -66,6 +66,7 @@ type Store struct {
 	db   *sql.DB
 	d    dialect
 	opts Options
+	sso  ssoState // prepared statements and write queue of sso.go
 }
 
 var _ directory.Store = (*Store)(nil)
@@ -101,7 +102,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if d.name == "sqlite" {
 		// One writer at a time is SQLite's model; a small pool lets readers
 		// run beside it under WAL without "database is locked" storms.
+		// All of it stays open: database/sql keeps 2 idle by default, and
+		// reopening a connection (pragmas, prepared statements) cost more
+		// than the queries it served.
 		db.SetMaxOpenConns(4)
+		db.SetMaxIdleConns(4)
 	} else {
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(10)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/enthub/enthub/idp/sso"
@@ -14,6 +15,108 @@ import (
 // the directory, so every enthub instance behind the load balancer sees the
 // same sessions, tickets and keys.
 var _ sso.Store = (*Store)(nil)
+
+// ssoState is what the SSO methods keep beside the pool. They run a few
+// statements on every login, validation and refresh, so:
+//   - statements are prepared once per connection: modernc's SQLite parses
+//     an unprepared statement again on every call (a quarter of the CPU of
+//     a CAS validation went there), and lib/pq spends a round trip on it;
+//   - on SQLite, this process's SSO writes queue on a Go mutex: SQLite has
+//     one writer at a time, and a second connection that finds the lock
+//     taken sleeps in the busy handler (1 ms, then longer) while the CPU
+//     idles. Other processes and the directory's own writes still meet the
+//     busy timeout, as before.
+type ssoState struct {
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
+	write sync.Mutex
+}
+
+// stmt returns q prepared on the pool (database/sql prepares it again on
+// each connection that runs it, once).
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.sso.mu.RLock()
+	st := s.sso.stmts[q]
+	s.sso.mu.RUnlock()
+	if st != nil {
+		return st, nil
+	}
+	s.sso.mu.Lock()
+	defer s.sso.mu.Unlock()
+	if st = s.sso.stmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if s.sso.stmts == nil {
+		s.sso.stmts = map[string]*sql.Stmt{}
+	}
+	s.sso.stmts[q] = st
+	return st, nil
+}
+
+// writing queues a write behind this process's other SSO writes on
+// SQLite (see ssoState); the returned func ends it.
+func (s *Store) writing() func() {
+	if s.d.name != "sqlite" {
+		return func() {}
+	}
+	s.sso.write.Lock()
+	return s.sso.write.Unlock
+}
+
+// exec runs a prepared write.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer s.writing()()
+	return st.ExecContext(ctx, args...)
+}
+
+type scanner interface{ Scan(...any) error }
+
+// row runs a prepared statement returning one row and scans it; write
+// says the statement changes data (UPDATE … RETURNING), so it queues.
+func (s *Store) row(ctx context.Context, write bool, q string, args []any, scan func(scanner) error) error {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	if write {
+		defer s.writing()()
+	}
+	return scan(st.QueryRowContext(ctx, args...))
+}
+
+// query runs a prepared read returning rows.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// txStmt is q prepared, within tx.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, err := s.txStmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
 
 // micros stores times as Unix microseconds (see migrations_sso.go).
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -64,14 +167,14 @@ const ssoSessionCols = `id, account_id, person_id, persona_id, structure_id, pro
 
 // CreateSession stores a new SSO session.
 func (s *Store) CreateSession(ctx context.Context, v sso.Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sso_sessions (`+ssoSessionCols+`)
+	_, err := s.exec(ctx, `INSERT INTO sso_sessions (`+ssoSessionCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		v.ID, v.AccountID, v.PersonID, v.PersonaID, v.StructureID, v.Profile, v.Upstream,
 		micros(v.AuthTime), micros(v.CreatedAt), micros(v.LastSeen), micros(v.ExpiresAt))
 	return conflict(err, "sso session for account "+v.AccountID)
 }
 
-func scanSession(row interface{ Scan(...any) error }) (sso.Session, error) {
+func scanSession(row scanner) (sso.Session, error) {
 	var v sso.Session
 	var auth, created, seen, exp int64
 	err := row.Scan(&v.ID, &v.AccountID, &v.PersonID, &v.PersonaID, &v.StructureID, &v.Profile, &v.Upstream,
@@ -82,8 +185,12 @@ func scanSession(row interface{ Scan(...any) error }) (sso.Session, error) {
 
 // Session returns a live session.
 func (s *Store) Session(ctx context.Context, id string, now time.Time) (sso.Session, error) {
-	v, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+ssoSessionCols+` FROM sso_sessions
-		WHERE id = $1 AND expires_at > $2`, id, micros(now)))
+	var v sso.Session
+	err := s.row(ctx, false, `SELECT `+ssoSessionCols+` FROM sso_sessions WHERE id = $1 AND expires_at > $2`,
+		[]any{id, micros(now)}, func(row scanner) (err error) {
+			v, err = scanSession(row)
+			return err
+		})
 	return v, notFound(err, "sso session")
 }
 
@@ -103,12 +210,17 @@ func (s *Store) DeleteSession(ctx context.Context, id string) (sso.Session, []ss
 	var v sso.Session
 	var services []sso.SessionService
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		v, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+ssoSessionCols+` FROM sso_sessions WHERE id = $1`, id))
+		st, err := s.txStmt(ctx, tx, `SELECT `+ssoSessionCols+` FROM sso_sessions WHERE id = $1`)
 		if err != nil {
+			return err
+		}
+		if v, err = scanSession(st.QueryRowContext(ctx, id)); err != nil {
 			return notFound(err, "sso session")
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+ssoServiceCols+` FROM sso_session_services WHERE session_id = $1 ORDER BY at, service_id`, id)
+		if st, err = s.txStmt(ctx, tx, `SELECT `+ssoServiceCols+` FROM sso_session_services WHERE session_id = $1 ORDER BY at, service_id`); err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -120,7 +232,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) (sso.Session, []ss
 			`DELETE FROM sso_tickets WHERE session_id = $1`,
 			`DELETE FROM sso_sessions WHERE id = $1`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			if _, err := s.txExec(ctx, tx, q, id); err != nil {
 				return err
 			}
 		}
@@ -145,7 +257,7 @@ func scanSessionService(row interface{ Scan(...any) error }) (sso.SessionService
 // AddSessionService records a service the session reached; the same
 // (service, ref) twice keeps the latest time.
 func (s *Store) AddSessionService(ctx context.Context, v sso.SessionService) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sso_session_services (`+ssoServiceCols+`)
+	_, err := s.exec(ctx, `INSERT INTO sso_session_services (`+ssoServiceCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (session_id, service_id, ref) DO UPDATE SET at = excluded.at, url = excluded.url`,
 		v.SessionID, v.ServiceID, v.Protocol, v.Ref, v.URL, micros(v.At))
@@ -157,7 +269,7 @@ func (s *Store) AddSessionService(ctx context.Context, v sso.SessionService) err
 
 // SessionServices lists the services a session reached.
 func (s *Store) SessionServices(ctx context.Context, sessionID string) ([]sso.SessionService, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+ssoServiceCols+` FROM sso_session_services WHERE session_id = $1 ORDER BY at, service_id`, sessionID)
+	rows, err := s.query(ctx, `SELECT `+ssoServiceCols+` FROM sso_session_services WHERE session_id = $1 ORDER BY at, service_id`, sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("services of session: %w", err)
 	}
@@ -167,7 +279,8 @@ func (s *Store) SessionServices(ctx context.Context, sessionID string) ([]sso.Se
 // CountSessions counts live sessions.
 func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sso_sessions WHERE expires_at > $1`, micros(now)).Scan(&n)
+	err := s.row(ctx, false, `SELECT count(*) FROM sso_sessions WHERE expires_at > $1`, []any{micros(now)},
+		func(row scanner) error { return row.Scan(&n) })
 	return n, err
 }
 
@@ -175,7 +288,7 @@ func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
 
 // PutPending parks a protocol request.
 func (s *Store) PutPending(ctx context.Context, p sso.Pending) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sso_pending (id, kind, service_id, payload, session_id, created_at, expires_at)
+	_, err := s.exec(ctx, `INSERT INTO sso_pending (id, kind, service_id, payload, session_id, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.ID, p.Kind, p.ServiceID, string(p.Payload), p.SessionID,
 		micros(p.CreatedAt), micros(p.ExpiresAt))
 	return conflict(err, "pending "+p.Kind+" request")
@@ -186,9 +299,10 @@ func (s *Store) Pending(ctx context.Context, id string, now time.Time) (sso.Pend
 	var p sso.Pending
 	var payload string
 	var created, exp int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, kind, service_id, payload, session_id, created_at, expires_at
-		FROM sso_pending WHERE id = $1 AND expires_at > $2`, id, micros(now)).
-		Scan(&p.ID, &p.Kind, &p.ServiceID, &payload, &p.SessionID, &created, &exp)
+	err := s.row(ctx, false, `SELECT id, kind, service_id, payload, session_id, created_at, expires_at
+		FROM sso_pending WHERE id = $1 AND expires_at > $2`, []any{id, micros(now)}, func(row scanner) error {
+		return row.Scan(&p.ID, &p.Kind, &p.ServiceID, &payload, &p.SessionID, &created, &exp)
+	})
 	p.Payload, p.CreatedAt, p.ExpiresAt = []byte(payload), fromMicros(created), fromMicros(exp)
 	return p, notFound(err, "pending request")
 }
@@ -200,43 +314,55 @@ func (s *Store) CompletePending(ctx context.Context, id, sessionID string) error
 
 // DeletePending forgets a parked request.
 func (s *Store) DeletePending(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sso_pending WHERE id = $1`, id)
+	_, err := s.exec(ctx, `DELETE FROM sso_pending WHERE id = $1`, id)
 	return err
 }
 
 // --- CAS tickets --------------------------------------------------------------
 
-const ssoTicketCols = `id, kind, service_id, service, session_id, account_id, persona_id, renewed, pgt_url, proxies, created_at, expires_at`
+const ssoTicketCols = `id, kind, service_id, service, session_id, account_id, persona_id, renewed, pgt_url, proxies, released, created_at, expires_at`
 
 // PutTicket stores a CAS ticket.
 func (s *Store) PutTicket(ctx context.Context, t sso.Ticket) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sso_tickets (`+ssoTicketCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := s.exec(ctx, `INSERT INTO sso_tickets (`+ssoTicketCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		t.ID, t.Kind, t.ServiceID, t.Service, t.SessionID, t.AccountID, t.PersonaID, t.Renewed, t.PGTURL,
-		marshalCol(nonNil(t.Proxies)), micros(t.CreatedAt), micros(t.ExpiresAt))
+		marshalCol(nonNil(t.Proxies)), string(t.Released), micros(t.CreatedAt), micros(t.ExpiresAt))
 	return conflict(err, "CAS ticket for "+t.ServiceID)
 }
 
-func scanTicket(row interface{ Scan(...any) error }) (sso.Ticket, error) {
+func scanTicket(row scanner) (sso.Ticket, error) {
 	var t sso.Ticket
 	var renewed boolCol
-	var proxies string
+	var proxies, released string
 	var created, exp int64
 	err := row.Scan(&t.ID, &t.Kind, &t.ServiceID, &t.Service, &t.SessionID, &t.AccountID, &t.PersonaID, &renewed,
-		&t.PGTURL, &proxies, &created, &exp)
+		&t.PGTURL, &proxies, &released, &created, &exp)
 	if err != nil {
 		return t, err
 	}
 	t.Renewed, t.CreatedAt, t.ExpiresAt = bool(renewed), fromMicros(created), fromMicros(exp)
+	if released != "" {
+		t.Released = []byte(released)
+	}
+	if proxies == "[]" { // what PutTicket stores for none: skip the JSON decoder
+		return t, nil
+	}
 	return t, unmarshalCol("sso_tickets.proxies", proxies, &t.Proxies)
 }
 
 // ConsumeTicket deletes and returns a live ticket: the DELETE is the
 // single-use guarantee, whichever of two validators runs it first wins.
+// It is one statement, one round trip.
 func (s *Store) ConsumeTicket(ctx context.Context, id string, now time.Time) (sso.Ticket, error) {
-	t, err := scanTicket(s.db.QueryRowContext(ctx, `DELETE FROM sso_tickets WHERE id = $1 RETURNING `+ssoTicketCols, id))
+	var t sso.Ticket
+	err := s.row(ctx, true, `DELETE FROM sso_tickets WHERE id = $1 RETURNING `+ssoTicketCols, []any{id},
+		func(row scanner) (err error) {
+			t, err = scanTicket(row)
+			return err
+		})
 	if err != nil {
-		return t, notFound(err, "CAS ticket")
+		return sso.Ticket{}, notFound(err, "CAS ticket")
 	}
 	if !t.ExpiresAt.After(now) {
 		return sso.Ticket{}, fmt.Errorf("CAS ticket expired at %s: %w", t.ExpiresAt.Format(time.RFC3339), sso.ErrNotFound)
@@ -246,13 +372,18 @@ func (s *Store) ConsumeTicket(ctx context.Context, id string, now time.Time) (ss
 
 // Ticket reads a live ticket without consuming it.
 func (s *Store) Ticket(ctx context.Context, id string, now time.Time) (sso.Ticket, error) {
-	t, err := scanTicket(s.db.QueryRowContext(ctx, `SELECT `+ssoTicketCols+` FROM sso_tickets WHERE id = $1 AND expires_at > $2`, id, micros(now)))
+	var t sso.Ticket
+	err := s.row(ctx, false, `SELECT `+ssoTicketCols+` FROM sso_tickets WHERE id = $1 AND expires_at > $2`, []any{id, micros(now)},
+		func(row scanner) (err error) {
+			t, err = scanTicket(row)
+			return err
+		})
 	return t, notFound(err, "CAS ticket")
 }
 
 // DeleteSessionTickets deletes every ticket of a session.
 func (s *Store) DeleteSessionTickets(ctx context.Context, sessionID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sso_tickets WHERE session_id = $1`, sessionID)
+	_, err := s.exec(ctx, `DELETE FROM sso_tickets WHERE session_id = $1`, sessionID)
 	return err
 }
 
@@ -260,7 +391,7 @@ func (s *Store) DeleteSessionTickets(ctx context.Context, sessionID string) erro
 
 // PutCode stores an authorization code.
 func (s *Store) PutCode(ctx context.Context, c sso.Code) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sso_codes (id, family, client_id, session_id, data, used_at, created_at, expires_at)
+	_, err := s.exec(ctx, `INSERT INTO sso_codes (id, family, client_id, session_id, data, used_at, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.ID, c.Family, c.ClientID, c.SessionID, string(c.Data),
 		microsArg(c.UsedAt), micros(c.CreatedAt), micros(c.ExpiresAt))
 	return conflict(err, "authorization code for "+c.ClientID)
@@ -268,7 +399,7 @@ func (s *Store) PutCode(ctx context.Context, c sso.Code) error {
 
 const ssoCodeCols = `id, family, client_id, session_id, data, used_at, created_at, expires_at`
 
-func scanCode(row interface{ Scan(...any) error }) (sso.Code, error) {
+func scanCode(row scanner) (sso.Code, error) {
 	var c sso.Code
 	var data string
 	var created, exp int64
@@ -279,15 +410,23 @@ func scanCode(row interface{ Scan(...any) error }) (sso.Code, error) {
 
 // ConsumeCode marks a code used; the conditional UPDATE makes it single-use.
 func (s *Store) ConsumeCode(ctx context.Context, id string, now time.Time) (sso.Code, error) {
-	c, err := scanCode(s.db.QueryRowContext(ctx, `UPDATE sso_codes SET used_at = $2
-		WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING `+ssoCodeCols, id, micros(now)))
+	var c sso.Code
+	err := s.row(ctx, true, `UPDATE sso_codes SET used_at = $2
+		WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING `+ssoCodeCols, []any{id, micros(now)},
+		func(row scanner) (err error) {
+			c, err = scanCode(row)
+			return err
+		})
 	if err == nil {
 		return c, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("authorization code: %w", err)
 	}
-	c, err = scanCode(s.db.QueryRowContext(ctx, `SELECT `+ssoCodeCols+` FROM sso_codes WHERE id = $1`, id))
+	err = s.row(ctx, false, `SELECT `+ssoCodeCols+` FROM sso_codes WHERE id = $1`, []any{id}, func(row scanner) (err error) {
+		c, err = scanCode(row)
+		return err
+	})
 	if err != nil {
 		return c, notFound(err, "authorization code")
 	}
@@ -299,17 +438,20 @@ func (s *Store) ConsumeCode(ctx context.Context, id string, now time.Time) (sso.
 
 const ssoTokenCols = `id, kind, family, client_id, account_id, session_id, data, used_at, created_at, expires_at`
 
-func (s *Store) putToken(ctx context.Context, db dbtx, t sso.Token) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO sso_tokens (`+ssoTokenCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, t.ID, t.Kind, t.Family, t.ClientID, t.AccountID,
-		t.SessionID, string(t.Data), microsArg(t.UsedAt), micros(t.CreatedAt), micros(t.ExpiresAt))
-	return conflict(err, t.Kind+" token for "+t.ClientID)
+const ssoTokenInsert = `INSERT INTO sso_tokens (` + ssoTokenCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+func tokenArgs(t sso.Token) []any {
+	return []any{t.ID, t.Kind, t.Family, t.ClientID, t.AccountID, t.SessionID, string(t.Data), microsArg(t.UsedAt),
+		micros(t.CreatedAt), micros(t.ExpiresAt)}
 }
 
 // PutToken stores an access or refresh token.
-func (s *Store) PutToken(ctx context.Context, t sso.Token) error { return s.putToken(ctx, s.db, t) }
+func (s *Store) PutToken(ctx context.Context, t sso.Token) error {
+	_, err := s.exec(ctx, ssoTokenInsert, tokenArgs(t)...)
+	return conflict(err, t.Kind+" token for "+t.ClientID)
+}
 
-func scanToken(row interface{ Scan(...any) error }) (sso.Token, error) {
+func scanToken(row scanner) (sso.Token, error) {
 	var t sso.Token
 	var data string
 	var created, exp int64
@@ -321,7 +463,12 @@ func scanToken(row interface{ Scan(...any) error }) (sso.Token, error) {
 
 // Token returns a live token.
 func (s *Store) Token(ctx context.Context, id string, now time.Time) (sso.Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+ssoTokenCols+` FROM sso_tokens WHERE id = $1 AND expires_at > $2`, id, micros(now)))
+	var t sso.Token
+	err := s.row(ctx, false, `SELECT `+ssoTokenCols+` FROM sso_tokens WHERE id = $1 AND expires_at > $2`, []any{id, micros(now)},
+		func(row scanner) (err error) {
+			t, err = scanToken(row)
+			return err
+		})
 	return t, notFound(err, "token")
 }
 
@@ -329,14 +476,17 @@ func (s *Store) Token(ctx context.Context, id string, now time.Time) (sso.Token,
 // one transaction.
 func (s *Store) RotateRefresh(ctx context.Context, id string, now time.Time, next ...sso.Token) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sso_tokens SET used_at = $2
+		res, err := s.txExec(ctx, tx, `UPDATE sso_tokens SET used_at = $2
 			WHERE id = $1 AND kind = 'refresh' AND used_at IS NULL AND expires_at > $2`, id, micros(now))
 		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			var used sql.NullInt64
-			err := tx.QueryRowContext(ctx, `SELECT used_at FROM sso_tokens WHERE id = $1 AND kind = 'refresh'`, id).Scan(&used)
+			st, err := s.txStmt(ctx, tx, `SELECT used_at FROM sso_tokens WHERE id = $1 AND kind = 'refresh'`)
+			if err == nil {
+				err = st.QueryRowContext(ctx, id).Scan(&used)
+			}
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				return fmt.Errorf("refresh token: %w", sso.ErrNotFound)
@@ -349,8 +499,8 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, now time.Time, nex
 			}
 		}
 		for _, t := range next {
-			if err := s.putToken(ctx, tx, t); err != nil {
-				return err
+			if _, err := s.txExec(ctx, tx, ssoTokenInsert, tokenArgs(t)...); err != nil {
+				return conflict(err, t.Kind+" token for "+t.ClientID)
 			}
 		}
 		return nil
@@ -359,7 +509,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, now time.Time, nex
 
 // RevokeFamily deletes every token of a family.
 func (s *Store) RevokeFamily(ctx context.Context, family string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM sso_tokens WHERE family = $1`, family)
+	res, err := s.exec(ctx, `DELETE FROM sso_tokens WHERE family = $1`, family)
 	if err != nil {
 		return 0, fmt.Errorf("revoke token family: %w", err)
 	}
@@ -369,13 +519,13 @@ func (s *Store) RevokeFamily(ctx context.Context, family string) (int, error) {
 
 // RevokeToken deletes one token.
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sso_tokens WHERE id = $1`, id)
+	_, err := s.exec(ctx, `DELETE FROM sso_tokens WHERE id = $1`, id)
 	return err
 }
 
 // RevokeSessionTokens deletes the tokens issued under a session.
 func (s *Store) RevokeSessionTokens(ctx context.Context, sessionID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM sso_tokens WHERE session_id = $1`, sessionID)
+	res, err := s.exec(ctx, `DELETE FROM sso_tokens WHERE session_id = $1`, sessionID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke session tokens: %w", err)
 	}
@@ -387,7 +537,7 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, sessionID string) (int,
 
 // RememberMessageID records a message id; a live duplicate is ErrReused.
 func (s *Store) RememberMessageID(ctx context.Context, issuer, id string, expires, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO sso_message_ids (issuer, id, expires_at) VALUES ($1, $2, $3)
+	res, err := s.exec(ctx, `INSERT INTO sso_message_ids (issuer, id, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (issuer, id) DO UPDATE SET expires_at = excluded.expires_at WHERE sso_message_ids.expires_at <= $4`,
 		issuer, id, micros(expires), micros(now))
 	if err != nil {
@@ -403,7 +553,7 @@ func (s *Store) RememberMessageID(ctx context.Context, issuer, id string, expire
 
 // PutKey inserts a key unless its id exists.
 func (s *Store) PutKey(ctx context.Context, k sso.Key) error {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO sso_keys (id, kind, private_key, certificate, created_at, active_from, retire_at)
+	res, err := s.exec(ctx, `INSERT INTO sso_keys (id, kind, private_key, certificate, created_at, active_from, retire_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`, k.ID, k.Kind, string(k.Private),
 		string(k.Certificate), micros(k.CreatedAt), micros(k.ActiveFrom), microsArg(k.RetireAt))
 	if err != nil {
@@ -417,7 +567,7 @@ func (s *Store) PutKey(ctx context.Context, k sso.Key) error {
 
 // Keys lists every key, oldest first.
 func (s *Store) Keys(ctx context.Context) ([]sso.Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, private_key, certificate, created_at, active_from, retire_at
+	rows, err := s.query(ctx, `SELECT id, kind, private_key, certificate, created_at, active_from, retire_at
 		FROM sso_keys ORDER BY active_from, created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -442,11 +592,13 @@ func (s *Store) RetireKey(ctx context.Context, id string, at time.Time) error {
 // AddLoginFailure counts one failed login.
 func (s *Store) AddLoginFailure(ctx context.Context, key string, now, resetBefore time.Time) (sso.Throttle, error) {
 	th := sso.Throttle{Key: key, LastFailure: now.UTC()}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO sso_throttle (name, failures, last_failure) VALUES ($1, 1, $2)
+	err := s.row(ctx, true, `INSERT INTO sso_throttle (name, failures, last_failure) VALUES ($1, 1, $2)
 		ON CONFLICT (name) DO UPDATE SET
 			failures = CASE WHEN sso_throttle.last_failure < $3 THEN 1 ELSE sso_throttle.failures + 1 END,
 			last_failure = excluded.last_failure
-		RETURNING failures`, key, micros(now), micros(resetBefore)).Scan(&th.Failures)
+		RETURNING failures`, []any{key, micros(now), micros(resetBefore)}, func(row scanner) error {
+		return row.Scan(&th.Failures)
+	})
 	if err != nil {
 		return th, fmt.Errorf("count failed login for %s: %w", key, err)
 	}
@@ -457,7 +609,8 @@ func (s *Store) AddLoginFailure(ctx context.Context, key string, now, resetBefor
 func (s *Store) LoginThrottle(ctx context.Context, key string) (sso.Throttle, error) {
 	th := sso.Throttle{Key: key}
 	var last int64
-	err := s.db.QueryRowContext(ctx, `SELECT failures, last_failure FROM sso_throttle WHERE name = $1`, key).Scan(&th.Failures, &last)
+	err := s.row(ctx, false, `SELECT failures, last_failure FROM sso_throttle WHERE name = $1`, []any{key},
+		func(row scanner) error { return row.Scan(&th.Failures, &last) })
 	if errors.Is(err, sql.ErrNoRows) {
 		return th, nil
 	}
@@ -470,7 +623,7 @@ func (s *Store) LoginThrottle(ctx context.Context, key string) (sso.Throttle, er
 
 // ClearLoginFailures forgets the failures of a key.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sso_throttle WHERE name = $1`, key)
+	_, err := s.exec(ctx, `DELETE FROM sso_throttle WHERE name = $1`, key)
 	return err
 }
 
@@ -494,7 +647,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		{`DELETE FROM sso_message_ids WHERE expires_at <= $1`, []any{n}},
 		{`DELETE FROM sso_throttle WHERE last_failure <= $1`, []any{micros(now.Add(-24 * time.Hour))}},
 	} {
+		// Not prepared: it runs every few minutes, and each statement
+		// takes the write queue on its own so that requests pass between.
+		release := s.writing()
 		res, err := s.db.ExecContext(ctx, q.sql, q.args...)
+		release()
 		if err != nil {
 			return total, fmt.Errorf("purge expired SSO records: %w", err)
 		}
@@ -507,7 +664,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 // --- helpers ------------------------------------------------------------------------
 
 func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -517,7 +674,11 @@ func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error 
 	return nil
 }
 
+// inTx runs fn in a transaction, queued behind this process's other SSO
+// writes on SQLite (the transaction takes the write lock at BEGIN there:
+// _txlock=immediate).
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	defer s.writing()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

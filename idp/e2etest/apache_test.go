@@ -209,9 +209,12 @@ OIDCClientID apache
 OIDCClientSecret apache-secret
 OIDCRedirectURI %[8]s/oidc/redirect_uri
 OIDCCryptoPassphrase 0123456789abcdef0123456789abcdef
-OIDCScope "openid profile email"
+OIDCScope "openid profile email offline_access"
 OIDCCacheType shm
 OIDCPKCEMethod S256
+# Refresh the access token on every request (it lives 10 minutes): the
+# refresh response carries no ID token unless the client asks for one.
+OIDCRefreshAccessTokenBeforeExpiry 3600
 <Location /oidc>
   MellonEnable off
   AuthType openid-connect
@@ -394,6 +397,21 @@ func TestApacheRelyingPartiesSingleSignOn(t *testing.T) {
 		t.Fatalf("mod_auth_openidc: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
 	}
 	t.Logf("mod_auth_openidc page:\n%s", page)
+	resp, page = b.visit(a.url + "/oidc/whoami")
+	if resp.StatusCode != 200 || !strings.Contains(page, "OIDC_CLAIM_given_name=Emma") {
+		t.Fatalf("mod_auth_openidc after a refresh: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	h.p.FlushAudit()
+	issued, _ := h.store.Events(context.Background(), directory.EventFilter{Type: idp.EventTokenIssued})
+	refreshed := 0
+	for _, e := range issued {
+		if e.Details["refresh"] == "true" && e.Outcome == "ok" {
+			refreshed++
+		}
+	}
+	if refreshed == 0 {
+		t.Fatalf("mod_auth_openidc did not refresh its access token: %+v", issued)
+	}
 	resp, page = b.visit(a.url + "/saml/whoami")
 	if resp.StatusCode != 200 || !strings.Contains(page, "MELLON_uid=emma.martin") || !strings.Contains(page, "MELLON_sn=Martin") {
 		t.Fatalf("mod_auth_mellon: %d at %s\n%s", resp.StatusCode, resp.Request.URL, page)

@@ -84,6 +84,10 @@ type Ticket struct {
 	Renewed   bool // issued right after primary credentials were presented
 	PGTURL    string
 	Proxies   []string
+	// Released is what validating the ticket answers, worked out by the
+	// identity provider when it issued the ticket (opaque to the store);
+	// empty for proxy-granting tickets.
+	Released  []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -120,7 +124,7 @@ type Token struct {
 // Private holds the PEM, possibly encrypted by the caller.
 type Key struct {
 	ID          string
-	Kind        string // rsa, secret
+	Kind        string // rsa, ec (P-256, for ES256 clients), secret
 	Private     []byte
 	Certificate []byte // PEM, rsa keys only
 	CreatedAt   time.Time

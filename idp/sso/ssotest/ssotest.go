@@ -138,7 +138,7 @@ func testPending(t *testing.T, s sso.Store) {
 func ticket(id string) sso.Ticket {
 	return sso.Ticket{ID: id, Kind: "ST", ServiceID: "pronote", Service: "https://0451462V.index-education.net/pronote/",
 		SessionID: "s1", AccountID: "a1", PersonaID: "pa1", Renewed: true, Proxies: []string{"https://p1/"},
-		CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)}
+		Released: []byte(`{"u":"emma.martin","a":[{"n":"nom","v":["Martin"]}]}`), CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)}
 }
 
 func testTicketSingleUse(t *testing.T, s sso.Store) {
@@ -146,15 +146,19 @@ func testTicketSingleUse(t *testing.T, s sso.Store) {
 	must(t, s.PutTicket(ctx, ticket("ST-1")))
 	got, err := s.ConsumeTicket(ctx, "ST-1", T0.Add(time.Second))
 	must(t, err)
-	if got.Service != ticket("ST-1").Service || !got.Renewed || got.PersonaID != "pa1" || len(got.Proxies) != 1 {
+	if got.Service != ticket("ST-1").Service || !got.Renewed || got.PersonaID != "pa1" || len(got.Proxies) != 1 ||
+		string(got.Released) != string(ticket("ST-1").Released) {
 		t.Fatalf("ticket read back as %+v", got)
 	}
 	if _, err := s.ConsumeTicket(ctx, "ST-1", T0.Add(time.Second)); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("second consume: %v", err)
 	}
 	pgt := ticket("PGT-1")
-	pgt.Kind = "PGT"
+	pgt.Kind, pgt.Released, pgt.Proxies = "PGT", nil, nil
 	must(t, s.PutTicket(ctx, pgt))
+	if got, err := s.Ticket(ctx, "PGT-1", T0); err != nil || got.Released != nil || len(got.Proxies) != 0 {
+		t.Fatalf("PGT read back as %+v, %v", got, err)
+	}
 	for i := 0; i < 2; i++ {
 		if _, err := s.Ticket(ctx, "PGT-1", T0); err != nil {
 			t.Fatalf("PGT read %d: %v", i, err)
