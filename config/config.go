@@ -133,6 +133,9 @@ type SSO struct {
 	// ServicesFile is the YAML registry of relying parties (a list of
 	// services; see the idp package's README for the fields).
 	ServicesFile string `yaml:"services_file"`
+	// ServicesReload is how often each instance checks the services
+	// registered in the store (enthub services import) for changes.
+	ServicesReload time.Duration `yaml:"services_reload"`
 }
 
 // Default returns the configuration used when no file is given: everything
@@ -171,6 +174,7 @@ func Default() Config {
 			SessionAbsolute: 10 * time.Hour,
 			KeyOverlap:      24 * time.Hour,
 			SiteName:        "ENT",
+			ServicesReload:  15 * time.Second,
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -117,6 +118,9 @@ func (c Config) Validate() Problems {
 		if b, err := base64.StdEncoding.DecodeString(c.SSO.KeySecret); err != nil || len(b) != 32 {
 			add("sso.key_secret", "want base64 of 32 bytes (head -c32 /dev/urandom | base64)")
 		}
+	}
+	if c.SSO.ServicesReload < time.Second {
+		add("sso.services_reload", "%v: at least 1s", c.SSO.ServicesReload)
 	}
 	if c.SSO.ServicesFile != "" {
 		if _, err := os.Stat(c.SSO.ServicesFile); err != nil {

@@ -67,7 +67,7 @@ func BenchmarkCASServiceValidate(b *testing.B) {
 	c := f.loginAs("emma.martin")
 	sess := f.p.currentSession(reqWithCookies(f, c))
 	ctx := context.Background()
-	svc := f.p.services.byID["pronote"]
+	svc := f.p.reg().byID["pronote"]
 	tickets := make([]string, b.N)
 	for i := range tickets {
 		sess.ExpiresAt = f.clock.Now().Add(time.Hour) // outlive the run: the fixture's clock stands still

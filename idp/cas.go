@@ -66,7 +66,7 @@ func (p *Provider) casLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p.url("/login"), http.StatusSeeOther)
 		return
 	}
-	svc := p.services.casService(service)
+	svc := p.reg().casService(service)
 	if svc == nil {
 		p.audit(ctx, directory.Event{Type: EventServiceRefused, Outcome: "refused", Reason: "unregistered CAS service " + truncate(service, 200), Remote: remoteIP(r)})
 		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService, Detail: service})
@@ -102,7 +102,7 @@ func (p *Provider) casResume(w http.ResponseWriter, r *http.Request, id string) 
 		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
 		return
 	}
-	svc := p.services.casService(cp.Service)
+	svc := p.reg().casService(cp.Service)
 	if svc == nil || svc.ID != pend.ServiceID {
 		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService, Detail: cp.Service})
 		return
@@ -259,7 +259,7 @@ func (p *Provider) casCheck(ctx context.Context, r *http.Request, proxy bool) (s
 	if isTrue(q.Get("renew")) && !t.Renewed {
 		return t, nil, &casFailure{casInvalidTicketSpec, "renew requested but the ticket does not come from a fresh login"}
 	}
-	svc := p.services.byID[t.ServiceID]
+	svc := p.reg().byID[t.ServiceID]
 	if svc == nil {
 		return t, nil, &casFailure{casInvalidService, "service no longer registered"}
 	}
@@ -445,7 +445,7 @@ func (p *Provider) casProxy(w http.ResponseWriter, r *http.Request) {
 		fail(casInvalidTicket, "proxy-granting ticket not recognized")
 		return
 	}
-	svc := p.services.casService(target)
+	svc := p.reg().casService(target)
 	if svc == nil {
 		fail(casUnauthorizedService, "targetService is not a registered service")
 		return
@@ -478,7 +478,7 @@ func (p *Provider) casProxy(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) casLogout(w http.ResponseWriter, r *http.Request) {
 	front := p.endSession(w, r, p.currentSession(r), "")
 	final := ""
-	if s := r.URL.Query().Get("service"); s != "" && p.services.casService(s) != nil {
+	if s := r.URL.Query().Get("service"); s != "" && p.reg().casService(s) != nil {
 		final = s
 	}
 	p.finishLogout(w, r, front, final)
@@ -493,14 +493,15 @@ func (p *Provider) casLogout(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) backchannelLogout(ctx context.Context, sess *sso.Session, services []sso.SessionService) {
 	var wg sync.WaitGroup
 	done := map[string]bool{}
+	reg := p.reg() // one registry for the whole logout: svc is compared by pointer below
 	for _, ss := range services {
-		svc := p.services.byID[ss.ServiceID]
+		svc := reg.byID[ss.ServiceID]
 		if svc == nil {
 			continue
 		}
 		var send func() error
 		switch {
-		case ss.Protocol == string(ProtocolCAS) && svc.CAS.SingleLogout && p.services.casService(ss.URL) == svc:
+		case ss.Protocol == string(ProtocolCAS) && svc.CAS.SingleLogout && reg.casService(ss.URL) == svc:
 			send = func() error { return p.casSLO(ctx, ss) }
 		case ss.Protocol == string(ProtocolOIDC) && svc.OIDC.BackChannelLogoutURI != "" && !done[svc.ID]:
 			done[svc.ID] = true

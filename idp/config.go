@@ -57,8 +57,14 @@ type Config struct {
 	// KeyOverlap is how long a new key is published before it signs, and
 	// an old one kept after (default 24 h).
 	KeyOverlap time.Duration
-	// Services is the registry of relying parties.
+	// Services is the registry of relying parties from the configuration
+	// (sso.services_file, the demo's). Those registered in the store
+	// (enthub services import) are added to them; a store service with
+	// the ID of one of these is skipped, with a warning.
 	Services []Service
+	// ServicesReload is how often each instance checks whether the store's
+	// registrations changed (one single-row read; default 15 s).
+	ServicesReload time.Duration
 }
 
 // ThrottleConfig is the rate limit on local password logins. Per login:
@@ -219,6 +225,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RefreshTokenTTL, 10*time.Hour)
 	def(&c.AssertionTTL, 5*time.Minute)
 	def(&c.KeyOverlap, 24*time.Hour)
+	def(&c.ServicesReload, 15*time.Second)
 	if c.CookieName == "" {
 		c.CookieName = "enthub_sso"
 	}
@@ -274,35 +281,74 @@ func (c Config) compile() (Config, error) {
 			return c, fmt.Errorf("idp config: KeySecret: %w", err)
 		}
 	}
-	ids := map[string]bool{}
-	clients := map[string]bool{}
-	entities := map[string]bool{}
-	services := make([]Service, len(c.Services))
-	for i, s := range c.Services {
-		where := fmt.Sprintf("idp config: Services[%d] (%s)", i, s.ID)
-		if err := s.compile(); err != nil {
-			return c, fmt.Errorf("%s: %w", where, err)
-		}
-		if ids[s.ID] {
-			return c, fmt.Errorf("%s: ID %q used twice", where, s.ID)
-		}
-		ids[s.ID] = true
-		if s.Protocol == ProtocolOIDC {
-			if clients[s.OIDC.ClientID] {
-				return c, fmt.Errorf("%s: OIDC.ClientID %q used twice", where, s.OIDC.ClientID)
-			}
-			clients[s.OIDC.ClientID] = true
-		}
-		if s.Protocol == ProtocolSAML {
-			if entities[s.SAML.EntityID] {
-				return c, fmt.Errorf("%s: SAML.EntityID %q used twice", where, s.SAML.EntityID)
-			}
-			entities[s.SAML.EntityID] = true
-		}
-		services[i] = s
+	if c.ServicesReload < time.Second {
+		return c, fmt.Errorf("idp config: ServicesReload %s: at least 1s", c.ServicesReload)
+	}
+	services, err := compileServices("idp config: Services", c.Services)
+	if err != nil {
+		return c, err
 	}
 	c.Services = services
 	return c, nil
+}
+
+// ValidateServices checks a list of services as Config.Validate does
+// (each service, and IDs, OIDC client IDs and SAML entity IDs unique), so
+// that `enthub services import` refuses what a start would.
+func ValidateServices(services []Service) error {
+	_, err := compileServices("services", services)
+	return err
+}
+
+func compileServices(what string, in []Service) ([]Service, error) {
+	seen := newUniqueness()
+	services := make([]Service, len(in))
+	for i, s := range in {
+		where := fmt.Sprintf("%s[%d] (%s)", what, i, s.ID)
+		if err := s.compile(); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if err := seen.add(&s); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		services[i] = s
+	}
+	return services, nil
+}
+
+// uniqueness tracks the identifiers two services may not share.
+type uniqueness struct{ ids, clients, entities map[string]bool }
+
+func newUniqueness() uniqueness {
+	return uniqueness{ids: map[string]bool{}, clients: map[string]bool{}, entities: map[string]bool{}}
+}
+
+// check reports the identifier s shares with a service already added.
+func (u uniqueness) check(s *Service) error {
+	if u.ids[s.ID] {
+		return fmt.Errorf("ID %q used twice", s.ID)
+	}
+	if s.Protocol == ProtocolOIDC && u.clients[s.OIDC.ClientID] {
+		return fmt.Errorf("OIDC.ClientID %q used twice", s.OIDC.ClientID)
+	}
+	if s.Protocol == ProtocolSAML && u.entities[s.SAML.EntityID] {
+		return fmt.Errorf("SAML.EntityID %q used twice", s.SAML.EntityID)
+	}
+	return nil
+}
+
+func (u uniqueness) add(s *Service) error {
+	if err := u.check(s); err != nil {
+		return err
+	}
+	u.ids[s.ID] = true
+	switch s.Protocol {
+	case ProtocolOIDC:
+		u.clients[s.OIDC.ClientID] = true
+	case ProtocolSAML:
+		u.entities[s.SAML.EntityID] = true
+	}
+	return nil
 }
 
 var xmlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)

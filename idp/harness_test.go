@@ -49,6 +49,9 @@ type fixture struct {
 	srv   *httptest.Server
 	base  string
 	ids   map[string]string
+	// tick drives the provider's poll of the store's service
+	// registrations: a send is one poll period gone by.
+	tick chan time.Time
 }
 
 const testPassword = "Correct-Horse-9"
@@ -100,7 +103,7 @@ func newFixture(t testing.TB, mutate ...func(*Config)) *fixture {
 func newFixtureAt(t testing.TB, dbURL string, mutate ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{t: t, clock: &clock{t: t0}, ids: map[string]string{}}
+	f := &fixture{t: t, clock: &clock{t: t0}, ids: map[string]string{}, tick: make(chan time.Time)}
 	var err error
 	f.store, err = sqlstore.Open(ctx, dbURL, sqlstore.Options{Now: f.clock.Now})
 	if err != nil {
@@ -116,7 +119,7 @@ func newFixtureAt(t testing.TB, dbURL string, mutate ...func(*Config)) *fixture 
 		m(&cfg)
 	}
 	f.p, err = New(ctx, cfg, Deps{Directory: f.store, SSO: f.store, Now: f.clock.Now, Rand: rand.Reader,
-		HTTPClient: &http.Client{Timeout: 2 * time.Second}})
+		HTTPClient: &http.Client{Timeout: 2 * time.Second}, After: func(time.Duration) <-chan time.Time { return f.tick }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (f *oidcFront) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	clientID, redirect := r.Form.Get("client_id"), r.Form.Get("redirect_uri")
 	if r.Form.Get("request") == "" {
-		svc := f.p.services.byClient[clientID]
+		svc := f.p.reg().byClient[clientID]
 		if svc == nil {
 			f.p.audit(r.Context(), directory.Event{Type: EventServiceRefused, Outcome: "refused", Reason: "unregistered OIDC client " + truncate(clientID, 200), Remote: remoteIP(r)})
 			f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService, Detail: clientID})
@@ -150,7 +150,7 @@ func (f *oidcFront) callback(w http.ResponseWriter, r *http.Request) {
 		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
 		return
 	}
-	svc := f.p.services.byID[pend.ServiceID]
+	svc := f.p.reg().byID[pend.ServiceID]
 	if svc == nil || !f.p.authorize(w, r, sess, svc) {
 		if svc == nil {
 			f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService})
@@ -179,7 +179,7 @@ func (f *oidcFront) token(w http.ResponseWriter, r *http.Request, next http.Hand
 	} else {
 		clientID = r.FormValue("client_id")
 	}
-	if svc := f.p.services.byClient[clientID]; svc != nil {
+	if svc := f.p.reg().byClient[clientID]; svc != nil {
 		r = r.WithContext(context.WithValue(r.Context(), clientKey, svc))
 	}
 	if r.FormValue("grant_type") == string(oidc.GrantTypeRefreshToken) {
@@ -215,7 +215,7 @@ func (f *oidcFront) refreshExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := &oidc.AccessTokenResponse{AccessToken: accessToken, RefreshToken: refreshToken, TokenType: oidc.BearerToken,
 		ExpiresIn: uint64(validity.Seconds()), Scope: req.GetScopes()}
-	if svc := f.p.services.byClient[client.GetID()]; svc != nil && svc.OIDC.IDTokenOnRefresh {
+	if svc := f.p.reg().byClient[client.GetID()]; svc != nil && svc.OIDC.IDTokenOnRefresh {
 		if resp.IDToken, err = op.CreateIDToken(ctx, op.IssuerFromContext(ctx), req, client.IDTokenLifetime(), accessToken, "", f.op.Storage(), client); err != nil {
 			op.RequestError(w, r, err, nil)
 			return
@@ -360,7 +360,7 @@ var _ op.CanTerminateSessionFromRequest = (*opStorage)(nil)
 func (s *opStorage) prov() *Provider { return s.f.p }
 
 func (s *opStorage) service(clientID string) (*Service, error) {
-	svc := s.prov().services.byClient[clientID]
+	svc := s.prov().reg().byClient[clientID]
 	if svc == nil {
 		return nil, fmt.Errorf("client %q is not registered", clientID)
 	}
@@ -419,7 +419,7 @@ func (s *opStorage) loadRequest(ctx context.Context, id string) (*authRequest, e
 	if err != nil {
 		return ar, nil
 	}
-	svc := p.services.byID[ar.ServiceID]
+	svc := p.reg().byID[ar.ServiceID]
 	sub, err := p.loadSubject(ctx, sess)
 	if err != nil || svc == nil {
 		return nil, fmt.Errorf("authorization request subject: %w", err)
@@ -453,7 +453,7 @@ func (s *opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 		Data: data, CreatedAt: now, ExpiresAt: now.Add(p.cfg.CodeTTL)}); err != nil {
 		return err
 	}
-	svc := p.services.byID[ar.ServiceID]
+	svc := p.reg().byID[ar.ServiceID]
 	if err := p.deps.SSO.AddSessionService(ctx, sso.SessionService{SessionID: ar.SessionID, ServiceID: ar.ServiceID,
 		Protocol: string(ProtocolOIDC), Ref: ar.SID, URL: svc.OIDC.BackChannelLogoutURI, At: now}); err != nil {
 		p.log.Error("record service reached", "err", err)
@@ -582,7 +582,7 @@ func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.End
 	p := s.prov()
 	var svc *Service
 	if req.ClientID != "" {
-		svc = p.services.byClient[req.ClientID]
+		svc = p.reg().byClient[req.ClientID]
 	}
 	redirect := ""
 	if svc != nil && req.RedirectURI != "" && slices.Contains(svc.OIDC.PostLogoutRedirectURIs, req.RedirectURI) {
@@ -715,7 +715,7 @@ func (s *opStorage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, strin
 // scopes allow) on a userinfo.
 func (s *opStorage) fill(ctx context.Context, ui *oidc.UserInfo, td tokenData) error {
 	p := s.prov()
-	svc := p.services.byID[td.ServiceID]
+	svc := p.reg().byID[td.ServiceID]
 	if svc == nil {
 		return fmt.Errorf("service %s no longer registered", td.ServiceID)
 	}

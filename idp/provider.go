@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/enthub/enthub/directory"
@@ -52,6 +53,9 @@ type Deps struct {
 	// HTTPClient makes back-channel calls: CAS and OIDC single logout,
 	// CAS proxy callbacks, SAML metadata by URL (default: 5 s timeout).
 	HTTPClient *http.Client
+	// After paces the poll of the store's service registrations (default
+	// time.After); tests drive it by hand.
+	After func(time.Duration) <-chan time.Time
 }
 
 // Provider is the identity provider: mount it with Routes.
@@ -65,7 +69,13 @@ type Provider struct {
 	keys     *keyManager
 	secure   bool
 	basePath string // path of PublicURL, "" at the root
-	services *registry
+	// services is the registry in use, swapped whole when the store's
+	// registrations change (see ReloadServices).
+	services atomic.Pointer[registry]
+	reloadMu sync.Mutex // one reload at a time; guards svcGen
+	svcGen   int64      // the store generation services was built from
+	stop     context.CancelFunc
+	watchwg  sync.WaitGroup
 	oidc     *oidcFront
 	saml     *samlFront
 
@@ -103,6 +113,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	if deps.HTTPClient == nil {
 		deps.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
+	if deps.After == nil {
+		deps.After = time.After
+	}
 	p := &Provider{cfg: cfg, deps: deps, now: deps.Now, rand: deps.Rand, log: deps.Logger, pages: deps.Pages}
 	if p.pages == nil {
 		p.pages = plainPages{}
@@ -113,25 +126,36 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	if p.keys, err = newKeyManager(deps.SSO, deps.Now, KeyOptions{Secret: cfg.KeySecret, Overlap: cfg.KeyOverlap, Rand: deps.Rand}, deps.Logger); err != nil {
 		return nil, fmt.Errorf("idp: %w", err)
 	}
-	withEC := false
-	for _, s := range cfg.Services {
-		withEC = withEC || (s.Protocol == ProtocolOIDC && s.OIDC.IDTokenSignedResponseAlg == "ES256")
+	// The store's registrations are read before the keys, so that an
+	// ES256 client registered there has its key from the first request.
+	if p.svcGen, err = deps.SSO.ServicesGeneration(ctx); err != nil {
+		return nil, fmt.Errorf("idp: services: %w", err)
 	}
-	if err := p.keys.ensure(ctx, withEC); err != nil {
-		return nil, fmt.Errorf("idp: keys: %w", err)
-	}
-	if p.services, err = newRegistry(cfg.Services); err != nil {
-		return nil, err
+	defs, err := deps.SSO.ServiceDefs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("idp: services: %w", err)
 	}
 	if p.saml, err = newSAMLFront(ctx, p); err != nil {
 		return nil, err
 	}
+	reg, err := p.buildRegistry(ctx, defs, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.keys.ensure(ctx, reg.needsEC()); err != nil {
+		return nil, fmt.Errorf("idp: keys: %w", err)
+	}
+	p.services.Store(reg)
 	if p.oidc, err = newOIDCFront(p); err != nil {
 		return nil, err
 	}
 	p.audq = make(chan auditItem, 4096)
 	p.audwg.Add(1)
 	go p.auditWriter(p.audq)
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	p.stop = stop
+	p.watchwg.Add(1)
+	go p.watchServices(wctx)
 	return p, nil
 }
 
@@ -158,6 +182,8 @@ func (p *Provider) Routes(mux *http.ServeMux) {
 // Close waits for back-channel logouts still in flight and writes the
 // audit events not yet written.
 func (p *Provider) Close() error {
+	p.stop()
+	p.watchwg.Wait()
 	p.bg.Wait()
 	p.audmu.Lock()
 	if p.audq != nil {
@@ -196,8 +222,16 @@ func (p *Provider) CurrentSession(r *http.Request) *sso.Session {
 	return p.currentSession(r)
 }
 
-// Services returns the registry (for the portal's launcher).
-func (p *Provider) Services() []Service { return append([]Service(nil), p.cfg.Services...) }
+// Services returns the registry in use, configured services first, then
+// the store's by ID (for the portal's launcher).
+func (p *Provider) Services() []Service {
+	r := p.reg()
+	out := make([]Service, 0, len(r.list))
+	for _, s := range r.list {
+		out = append(out, *s)
+	}
+	return out
+}
 
 // url makes an absolute URL under PublicURL.
 func (p *Provider) url(path string) string { return p.cfg.PublicURL + path }
@@ -325,18 +359,23 @@ func (p *Provider) sessionEvent(r *http.Request, typ string, s *sso.Session, ser
 	return e
 }
 
-// registry indexes the services.
+// registry indexes the services. It is never changed once built: a
+// reload builds another and swaps it in (Provider.services).
 type registry struct {
+	list     []*Service // in order: configured, then stored
 	byID     map[string]*Service
 	byClient map[string]*Service
 	byEntity map[string]*Service
-	cas      []*Service
+	cas      []*Service         // configured first: their patterns are tried first
+	sps      map[string]*samlSP // SAML metadata by entity ID
+	stored   int                // how many came from the store
 }
 
-func newRegistry(services []Service) (*registry, error) {
+func newRegistry(services []Service) *registry {
 	r := &registry{byID: map[string]*Service{}, byClient: map[string]*Service{}, byEntity: map[string]*Service{}}
 	for i := range services {
 		s := &services[i]
+		r.list = append(r.list, s)
 		r.byID[s.ID] = s
 		switch s.Protocol {
 		case ProtocolCAS:
@@ -347,7 +386,7 @@ func newRegistry(services []Service) (*registry, error) {
 			r.byEntity[s.SAML.EntityID] = s
 		}
 	}
-	return r, nil
+	return r
 }
 
 // casService finds the CAS service whose patterns match the URL.

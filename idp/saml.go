@@ -38,7 +38,6 @@ import (
 // exclusive C14N), encrypts when asked and writes the POST form.
 type samlFront struct {
 	p      *Provider
-	sps    map[string]*samlSP // by entity ID
 	logger *slog.Logger
 	// The IdP's endpoints, parsed once.
 	metadataURL, ssoURL, sloURL url.URL
@@ -48,6 +47,7 @@ type samlFront struct {
 // and as handed to crewjam (key descriptors only when encrypting).
 type samlSP struct {
 	svc      *Service
+	raw      []byte // the metadata as read, kept for when a new fetch fails
 	full     *saml.EntityDescriptor
 	forIdP   *saml.EntityDescriptor
 	certs    []*x509.Certificate // signing certificates
@@ -63,7 +63,7 @@ const (
 )
 
 func newSAMLFront(ctx context.Context, p *Provider) (*samlFront, error) {
-	f := &samlFront{p: p, sps: map[string]*samlSP{}, logger: p.log}
+	f := &samlFront{p: p, logger: p.log}
 	for dst, path := range map[*url.URL]string{&f.metadataURL: "/saml/idp/metadata", &f.ssoURL: "/saml/idp/sso", &f.sloURL: "/saml/idp/slo"} {
 		u, err := url.Parse(p.url(path))
 		if err != nil {
@@ -71,17 +71,12 @@ func newSAMLFront(ctx context.Context, p *Provider) (*samlFront, error) {
 		}
 		*dst = *u
 	}
-	for _, svc := range p.services.byEntity {
-		sp, err := f.loadSP(ctx, svc)
-		if err != nil {
-			return nil, fmt.Errorf("idp: SAML service %s: %w", svc.ID, err)
-		}
-		f.sps[svc.SAML.EntityID] = sp
-	}
 	return f, nil
 }
 
-func (f *samlFront) loadSP(ctx context.Context, svc *Service) (*samlSP, error) {
+// readMetadata reads a service provider's metadata from where its
+// registration says.
+func (f *samlFront) readMetadata(ctx context.Context, svc *Service) ([]byte, error) {
 	m := svc.SAML
 	raw := []byte(m.MetadataXML)
 	switch {
@@ -108,6 +103,12 @@ func (f *samlFront) loadSP(ctx context.Context, svc *Service) (*samlSP, error) {
 			return nil, fmt.Errorf("SAML.MetadataURL %q: %w", m.MetadataURL, err)
 		}
 	}
+	return raw, nil
+}
+
+// parseSP checks a service provider's metadata against its registration.
+func (f *samlFront) parseSP(svc *Service, raw []byte) (*samlSP, error) {
+	m := svc.SAML
 	ed := &saml.EntityDescriptor{}
 	if err := xml.Unmarshal(raw, ed); err != nil {
 		return nil, fmt.Errorf("SP metadata: %w", err)
@@ -118,7 +119,7 @@ func (f *samlFront) loadSP(ctx context.Context, svc *Service) (*samlSP, error) {
 	if len(ed.SPSSODescriptors) == 0 {
 		return nil, errors.New("SP metadata has no SPSSODescriptor")
 	}
-	sp := &samlSP{svc: svc, full: ed, signsReq: m.RequireSignedRequests}
+	sp := &samlSP{svc: svc, raw: raw, full: ed, signsReq: m.RequireSignedRequests}
 	cp := *ed
 	cp.SPSSODescriptors = nil
 	for _, d := range ed.SPSSODescriptors {
@@ -154,7 +155,7 @@ func (f *samlFront) loadSP(ctx context.Context, svc *Service) (*samlSP, error) {
 
 // GetServiceProvider implements saml.ServiceProviderProvider.
 func (f *samlFront) GetServiceProvider(_ *http.Request, id string) (*saml.EntityDescriptor, error) {
-	if sp := f.sps[id]; sp != nil {
+	if sp := f.p.reg().sps[id]; sp != nil {
 		return sp.forIdP, nil
 	}
 	return nil, os.ErrNotExist
@@ -248,7 +249,7 @@ func (f *samlFront) spInitiated(w http.ResponseWriter, r *http.Request) {
 	if req.Request.Issuer != nil {
 		issuer = req.Request.Issuer.Value
 	}
-	sp := f.sps[issuer]
+	sp := f.p.reg().sps[issuer]
 	if sp == nil {
 		f.refuse(w, r, "", "unregistered SAML service provider "+truncate(issuer, 200))
 		return
@@ -404,7 +405,7 @@ func (f *samlFront) idpInitiated(w http.ResponseWriter, r *http.Request) {
 	if relay == "" {
 		relay = q.Get("TARGET")
 	}
-	sp := f.sps[entity]
+	sp := f.p.reg().sps[entity]
 	if sp == nil {
 		f.refuse(w, r, "", "unregistered SAML service provider "+truncate(entity, 200))
 		return
@@ -444,12 +445,13 @@ func (f *samlFront) resume(w http.ResponseWriter, r *http.Request, id string) {
 		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
 		return
 	}
-	svc := f.p.services.byID[pend.ServiceID]
-	if svc == nil || f.sps[svc.SAML.EntityID] == nil {
+	reg := f.p.reg()
+	svc := reg.byID[pend.ServiceID]
+	if svc == nil || reg.sps[svc.SAML.EntityID] == nil {
 		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService})
 		return
 	}
-	spd := f.sps[svc.SAML.EntityID]
+	spd := reg.sps[svc.SAML.EntityID]
 	req := &saml.IdpAuthnRequest{IDP: f.identityProvider(svc), HTTPRequest: r, RelayState: sp.RelayState, Now: sp.ReceivedAt}
 	if !sp.IdPInitated {
 		req.RequestBuffer = sp.Request
@@ -691,7 +693,7 @@ func (f *samlFront) slo(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, r, "", "unreadable LogoutRequest")
 		return
 	}
-	sp := f.sps[lr.Issuer.Value]
+	sp := f.p.reg().sps[lr.Issuer.Value]
 	if sp == nil {
 		f.refuse(w, r, "", "LogoutRequest from an unregistered SP "+truncate(lr.Issuer.Value, 200))
 		return
@@ -721,11 +723,12 @@ func (f *samlFront) slo(w http.ResponseWriter, r *http.Request) {
 // sloEndpoint is the HTTP-Redirect single logout endpoint of a SAML
 // service, or "".
 func (f *samlFront) sloEndpoint(serviceID string) string {
-	svc := f.p.services.byID[serviceID]
-	if svc == nil || svc.Protocol != ProtocolSAML || f.sps[svc.SAML.EntityID] == nil {
+	reg := f.p.reg()
+	svc := reg.byID[serviceID]
+	if svc == nil || svc.Protocol != ProtocolSAML || reg.sps[svc.SAML.EntityID] == nil {
 		return ""
 	}
-	for _, d := range f.sps[svc.SAML.EntityID].full.SPSSODescriptors {
+	for _, d := range reg.sps[svc.SAML.EntityID].full.SPSSODescriptors {
 		for _, e := range d.SingleLogoutServices {
 			if e.Binding == saml.HTTPRedirectBinding {
 				return e.Location
@@ -758,7 +761,7 @@ func (f *samlFront) continueLogout(w http.ResponseWriter, r *http.Request, chain
 		if err != nil {
 			break
 		}
-		u, err := f.logoutRequestURL(dest, f.p.services.byID[ss.ServiceID], nameID, index, id)
+		u, err := f.logoutRequestURL(dest, f.p.reg().byID[ss.ServiceID], nameID, index, id)
 		if err != nil {
 			f.p.log.Error("SAML LogoutRequest", "err", err)
 			continue

@@ -113,6 +113,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.dirCommand(),
 		a.aafCommand(),
 		a.keysCommand(),
+		a.servicesCommand(),
 		a.hashPasswordCommand(),
 	)
 	for _, c := range root.Commands() {

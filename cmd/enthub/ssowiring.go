@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,12 +11,12 @@ import (
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/portal/loginui"
-	"gopkg.in/yaml.v3"
 )
 
 // loadServices reads the relying-party registry: a YAML list of services
 // whose keys are the idp.Service yaml names. Unknown keys are errors, with
-// their line, as in the main configuration.
+// their line, as in the main configuration; `enthub services import`
+// reads its files the same way (idp.ParseServices).
 func loadServices(path string) ([]idp.Service, error) {
 	if path == "" {
 		return nil, nil
@@ -26,10 +25,8 @@ func loadServices(path string) ([]idp.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sso.services_file: %w", err)
 	}
-	var out []idp.Service
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&out); err != nil {
+	out, _, err := idp.ParseServices(b)
+	if err != nil {
 		return nil, fmt.Errorf("sso.services_file %s: %w", path, err)
 	}
 	return out, nil
@@ -39,7 +36,7 @@ func loadServices(path string) ([]idp.Service, error) {
 func idpConfig(cfg config.Config, services []idp.Service) idp.Config {
 	return idp.Config{
 		PublicURL: cfg.PublicURL, SessionIdle: cfg.SSO.SessionIdle, SessionMax: cfg.SSO.SessionAbsolute,
-		KeySecret: cfg.SSO.KeySecret, KeyOverlap: cfg.SSO.KeyOverlap, Services: services,
+		KeySecret: cfg.SSO.KeySecret, KeyOverlap: cfg.SSO.KeyOverlap, Services: services, ServicesReload: cfg.SSO.ServicesReload,
 	}
 }
 

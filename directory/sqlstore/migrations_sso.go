@@ -120,4 +120,21 @@ CREATE TABLE sso_throttle (
 	{101, "sso tickets carry their release", `
 ALTER TABLE sso_tickets ADD COLUMN released TEXT NOT NULL DEFAULT '';
 `},
+	// Relying-party registrations managed by `enthub services`, beside
+	// sso.services_file. The one-row generation counter is bumped by every
+	// change in the same transaction, so each instance polls one row and
+	// reloads the definitions only when it moved (a MAX(updated_at) would
+	// miss deletions).
+	{102, "sso service registrations", `
+CREATE TABLE sso_services (
+	id         TEXT PRIMARY KEY,
+	definition TEXT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+CREATE TABLE sso_services_generation (
+	id         INTEGER PRIMARY KEY,
+	generation BIGINT NOT NULL
+);
+INSERT INTO sso_services_generation (id, generation) VALUES (1, 0);
+`},
 }

@@ -139,6 +139,15 @@ type Throttle struct {
 	LastFailure time.Time
 }
 
+// ServiceDef is a relying-party registration kept in the store, beside
+// those of sso.services_file: Definition is an idp.Service in YAML (the
+// services file's format), opaque here so that this package stays a leaf.
+type ServiceDef struct {
+	ID         string
+	Definition []byte
+	UpdatedAt  time.Time
+}
+
 // Store persists the SSO state. Small interfaces compose it, so a front
 // can say which part it needs.
 type Store interface {
@@ -149,6 +158,7 @@ type Store interface {
 	MessageIDStore
 	KeyStore
 	ThrottleStore
+	ServiceStore
 	// PurgeExpired deletes every record expired before now and reports
 	// how many went.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
@@ -234,4 +244,19 @@ type ThrottleStore interface {
 	AddLoginFailure(ctx context.Context, key string, now, resetBefore time.Time) (Throttle, error)
 	LoginThrottle(ctx context.Context, key string) (Throttle, error)
 	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// ServiceStore keeps relying-party registrations. Every change bumps a
+// generation counter, so that each instance notices it with one cheap
+// read and reloads the registrations only then.
+type ServiceStore interface {
+	// PutServices inserts or replaces the definitions, all in one
+	// transaction: all of them are stored or none.
+	PutServices(ctx context.Context, defs ...ServiceDef) error
+	// ServiceDefs lists every definition, by ID.
+	ServiceDefs(ctx context.Context) ([]ServiceDef, error)
+	// DeleteService removes one definition (ErrNotFound when absent).
+	DeleteService(ctx context.Context, id string) error
+	// ServicesGeneration changes whenever a definition is put or deleted.
+	ServicesGeneration(ctx context.Context) (int64, error)
 }

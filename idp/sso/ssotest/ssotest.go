@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) sso.Store) {
 		{"MessageIDReplay", testMessageID},
 		{"Keys", testKeys},
 		{"Throttle", testThrottle},
+		{"ServiceDefs", testServiceDefs},
 		{"PurgeExpired", testPurge},
 	}
 	for _, tc := range tests {
@@ -307,6 +308,50 @@ func testKeys(t *testing.T, s sso.Store) {
 	if len(keys) != 2 || keys[0].ID != "k1" || keys[0].RetireAt == nil || !keys[0].RetireAt.Equal(T0.Add(2*time.Hour)) ||
 		string(keys[0].Private) != "PEM" || keys[1].RetireAt != nil {
 		t.Fatalf("keys read back as %+v", keys)
+	}
+}
+
+func testServiceDefs(t *testing.T, s sso.Store) {
+	ctx := context.Background()
+	g0, err := s.ServicesGeneration(ctx)
+	must(t, err)
+	if defs, err := s.ServiceDefs(ctx); err != nil || len(defs) != 0 {
+		t.Fatalf("fresh store lists %v, %v", defs, err)
+	}
+	must(t, s.PutServices(ctx, sso.ServiceDef{ID: "pronote", Definition: []byte("id: pronote\n"), UpdatedAt: T0},
+		sso.ServiceDef{ID: "chamilo", Definition: []byte("id: chamilo\n"), UpdatedAt: T0}))
+	g1, err := s.ServicesGeneration(ctx)
+	must(t, err)
+	if g1 == g0 {
+		t.Fatal("PutServices left the generation as it was")
+	}
+	if g, _ := s.ServicesGeneration(ctx); g != g1 {
+		t.Fatalf("generation moved without a change: %d then %d", g1, g)
+	}
+	// Putting an existing ID replaces its definition.
+	must(t, s.PutServices(ctx, sso.ServiceDef{ID: "pronote", Definition: []byte("id: pronote\nname: Pronote\n"), UpdatedAt: T0.Add(time.Hour)}))
+	g2, err := s.ServicesGeneration(ctx)
+	must(t, err)
+	if g2 == g1 {
+		t.Fatal("replacing a definition left the generation as it was")
+	}
+	defs, err := s.ServiceDefs(ctx)
+	must(t, err)
+	if len(defs) != 2 || defs[0].ID != "chamilo" || defs[1].ID != "pronote" ||
+		string(defs[1].Definition) != "id: pronote\nname: Pronote\n" || !defs[1].UpdatedAt.Equal(T0.Add(time.Hour)) {
+		t.Fatalf("definitions read back as %+v", defs)
+	}
+	must(t, s.DeleteService(ctx, "chamilo"))
+	if err := s.DeleteService(ctx, "chamilo"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("deleting an absent service: %v", err)
+	}
+	g3, err := s.ServicesGeneration(ctx)
+	must(t, err)
+	if g3 == g2 {
+		t.Fatal("DeleteService left the generation as it was")
+	}
+	if defs, _ = s.ServiceDefs(ctx); len(defs) != 1 || defs[0].ID != "pronote" {
+		t.Fatalf("after delete: %+v", defs)
 	}
 }
 

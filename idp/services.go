@@ -1,0 +1,221 @@
+package idp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/enthub/enthub/idp/sso"
+	"gopkg.in/yaml.v3"
+)
+
+// ParseServices reads a YAML list of services (the format of
+// sso.services_file and of `enthub services import`): keys are the
+// Service yaml names, and an unknown key is an error naming its line. It
+// also returns each service's own YAML, as written, which is what the
+// store keeps. It does not validate: see ValidateServices.
+func ParseServices(b []byte) ([]Service, [][]byte, error) {
+	var out []Service
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&out); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, nil, err
+	}
+	var raw [][]byte
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.SequenceNode {
+		for _, item := range doc.Content[0].Content {
+			t, err := yaml.Marshal(item)
+			if err != nil {
+				return nil, nil, fmt.Errorf("line %d: %w", item.Line, err)
+			}
+			raw = append(raw, t)
+		}
+	}
+	if len(raw) != len(out) {
+		return nil, nil, fmt.Errorf("want a YAML list of services, read %d items but %d services", len(raw), len(out))
+	}
+	return out, raw, nil
+}
+
+// ParseService reads one service's YAML, as strictly as ParseServices.
+func ParseService(b []byte) (Service, error) {
+	var s Service
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// metadataTimeout bounds the fetch of one SP's metadata by URL, on top of
+// the HTTP client's own timeout, so that a slow partner cannot hold a
+// reload (and the services of everyone else) for long.
+const metadataTimeout = 10 * time.Second
+
+// reg is the registry in use. Handlers read it once per request where
+// they look more than one thing up, so a swap in the middle of a request
+// cannot mix two registries.
+func (p *Provider) reg() *registry { return p.services.Load() }
+
+// buildRegistry makes a registry from the configured services and the
+// store's definitions. Configured services come first and win: a store
+// definition with the ID (or the OIDC client ID, SAML entity ID) of one
+// of them is skipped with a warning, because the file is the reviewed
+// deployment and must not be overridden by a row. A store definition
+// that does not parse, validate, or load its SAML metadata is logged and
+// skipped; it never breaks the others. Configured services' SAML
+// metadata is loaded once, at start (a failure there fails the start, as
+// before); prev is the registry being replaced, whose metadata is kept
+// when a fetch fails.
+func (p *Provider) buildRegistry(ctx context.Context, defs []sso.ServiceDef, prev *registry) (*registry, error) {
+	services := append([]Service(nil), p.cfg.Services...)
+	seen := newUniqueness()
+	for i := range services {
+		if err := seen.add(&services[i]); err != nil { // Validate already refused it
+			return nil, err
+		}
+	}
+	fromStore := map[string]bool{}
+	for _, d := range defs {
+		s, err := ParseService(d.Definition)
+		if err == nil && s.ID != d.ID {
+			err = fmt.Errorf("definition has ID %q", s.ID)
+		}
+		if err == nil {
+			err = s.compile()
+		}
+		if err == nil && seen.ids[s.ID] { // store IDs are unique: this one is configured
+			p.log.Warn("store service ignored: a configured service has its ID and wins", "service", d.ID)
+			continue
+		}
+		if err == nil {
+			err = seen.add(&s)
+		}
+		if err != nil {
+			p.log.Error("store service skipped", "service", d.ID, "err", err)
+			continue
+		}
+		services = append(services, s)
+		fromStore[s.ID] = true
+	}
+	sps := map[string]*samlSP{}
+	kept := services[:0]
+	for _, s := range services {
+		if s.Protocol != ProtocolSAML {
+			kept = append(kept, s)
+			continue
+		}
+		sp, err := p.loadSP(ctx, &s, fromStore[s.ID], prev)
+		if err != nil {
+			if !fromStore[s.ID] {
+				return nil, fmt.Errorf("idp: SAML service %s: %w", s.ID, err)
+			}
+			p.log.Error("store service skipped: SAML metadata", "service", s.ID, "err", err)
+			continue
+		}
+		sps[s.SAML.EntityID] = sp
+		kept = append(kept, s)
+	}
+	r := newRegistry(kept)
+	for entity, sp := range sps {
+		sp.svc = r.byEntity[entity] // the registry's own copy
+	}
+	r.sps = sps
+	r.stored = len(fromStore)
+	return r, nil
+}
+
+// loadSP gives a SAML service's metadata: a configured one's is read at
+// start and kept after; a stored one's is read at each load, and when
+// that fails the previous registry's copy of it is kept (a partner's
+// metadata URL down for a minute must not lock its users out).
+func (p *Provider) loadSP(ctx context.Context, s *Service, stored bool, prev *registry) (*samlSP, error) {
+	var old *samlSP
+	if prev != nil && prev.byID[s.ID] != nil {
+		old = prev.sps[prev.byID[s.ID].SAML.EntityID]
+	}
+	if !stored && old != nil {
+		return p.saml.parseSP(s, old.raw)
+	}
+	lctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+	defer cancel()
+	raw, err := p.saml.readMetadata(lctx, s)
+	if err == nil {
+		return p.saml.parseSP(s, raw)
+	}
+	if old == nil {
+		return nil, err
+	}
+	p.log.Warn("SAML metadata not read: keeping the previous copy", "service", s.ID, "err", err)
+	return p.saml.parseSP(s, old.raw)
+}
+
+// ReloadServices rebuilds the registry from the store when its
+// registrations changed since the last load (one single-row read
+// otherwise) and swaps it in; requests already running finish with the
+// registry they started with. It reports whether it reloaded. The
+// provider calls it every Config.ServicesReload.
+func (p *Provider) ReloadServices(ctx context.Context) (bool, error) {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	gen, err := p.deps.SSO.ServicesGeneration(ctx)
+	if err != nil {
+		return false, fmt.Errorf("idp: reload services: %w", err)
+	}
+	if gen == p.svcGen {
+		return false, nil
+	}
+	defs, err := p.deps.SSO.ServiceDefs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("idp: reload services: %w", err)
+	}
+	r, err := p.buildRegistry(ctx, defs, p.reg())
+	if err != nil {
+		return false, err
+	}
+	if r.needsEC() {
+		// A new ES256 client: its key must exist before it is served.
+		if err := p.keys.ensure(ctx, true); err != nil {
+			return false, fmt.Errorf("idp: reload services: keys: %w", err)
+		}
+	}
+	p.services.Store(r)
+	p.svcGen = gen
+	p.log.Info("services reloaded", "generation", gen, "services", len(r.byID), "from_store", r.stored)
+	return true, nil
+}
+
+// watchServices polls the store's registrations until ctx ends.
+func (p *Provider) watchServices(ctx context.Context) {
+	defer p.watchwg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.deps.After(p.cfg.ServicesReload):
+		}
+		if _, err := p.ReloadServices(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("services not reloaded: keeping the current registry", "err", err)
+		}
+	}
+}
+
+func (r *registry) needsEC() bool {
+	for _, s := range r.byClient {
+		if s.OIDC.IDTokenSignedResponseAlg == "ES256" {
+			return true
+		}
+	}
+	return false
+}
