@@ -585,6 +585,11 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	if _, err := exec("generation", `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
 		return counts, err
 	}
+	if t.s.d.name == "postgres" {
+		if err := t.refreshStatistics(ctx); err != nil {
+			return counts, err
+		}
+	}
 	if t.s.d.name == "sqlite" {
 		// SQLite temp tables outlive the transaction on a pooled connection.
 		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_affected", "stg_want", "stg_gone") {
@@ -600,6 +605,33 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	lap("commit", began)
 	t.done = true
 	return counts, nil
+}
+
+// refreshStatistics analyzes the directory tables when this import put
+// more than a tenth of the persons, or they were never analyzed. Without
+// it the next import — tomorrow's Delta, if autovacuum has not come by —
+// is planned on the statistics of a nearly empty directory: a 5,000-record
+// Delta then took 2.3 s instead of 1.5 s. Only the columns the merge joins
+// and filters on are sampled, not the raw records: about 0.8 s for
+// 300,000 persons, inside the transaction, so the statistics and the data
+// they describe arrive together.
+func (t *importTx) refreshStatistics(ctx context.Context) error {
+	var stale bool
+	if err := t.tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM stg_pid) >
+		0.1 * GREATEST((SELECT reltuples FROM pg_class WHERE oid = 'persons'::regclass), 1)`).Scan(&stale); err != nil {
+		return fmt.Errorf("import merge: statistics: %w", err)
+	}
+	if !stale {
+		return nil
+	}
+	began := time.Now()
+	if _, err := t.tx.ExecContext(ctx, `ANALYZE persons (id, aaf_id, aaf_family, source), accounts (id, person_id, login, status, source),
+		personas (id, person_id, structure_id, profile, source), memberships (group_id, person_id, role),
+		relations (parent_id, child_id, resp_legal), groups, structures (id, aaf_id, uai)`); err != nil {
+		return fmt.Errorf("import merge: statistics: %w", err)
+	}
+	t.s.opts.Logger.Debug("import merge step", "step", "analyze directory", "duration", time.Since(began))
+	return nil
 }
 
 // seqIDs is an SQL expression giving each row of an INSERT … SELECT its
