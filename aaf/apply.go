@@ -93,7 +93,7 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 	}
 	a := &applier{itx: itx, known: map[string]*idMap[[12]byte]{"s": {}, "p": {}}, families: map[string]bool{},
 		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
-		stored: map[string]map[string][]string{}, in: make(chan *Record, 512), done: make(chan struct{})}
+		stored: map[string]map[string][]string{}, in: make(chan applyItem, 512), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
 	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]].set(id, sumKey(sum)) }); err != nil {
@@ -116,17 +116,17 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 // rather than one per record (a Delta is mostly modifyRequests).
 func (a *applier) work() {
 	defer close(a.done)
-	batch := make([]*Record, 0, cap(a.in))
-	for r := range a.in {
-		batch = append(batch[:0], r)
+	batch := make([]applyItem, 0, cap(a.in))
+	for it := range a.in {
+		batch = append(batch[:0], it)
 	gather:
 		for len(batch) < cap(batch) {
 			select {
-			case r, ok := <-a.in:
+			case it, ok := <-a.in:
 				if !ok {
 					break gather
 				}
-				batch = append(batch, r)
+				batch = append(batch, it)
 			default:
 				break gather
 			}
@@ -135,9 +135,9 @@ func (a *applier) work() {
 			a.err = err
 			return
 		}
-		for _, r := range batch {
-			if err := a.apply(a.ctx, r); err != nil {
-				a.err = fmt.Errorf("%s record %d (id %s): %w", r.File, r.Index, r.ID, err)
+		for _, it := range batch {
+			if err := a.apply(a.ctx, it.r, it.sum); err != nil {
+				a.err = fmt.Errorf("%s record %d (id %s): %w", it.r.File, it.r.Index, it.r.ID, err)
 				return
 			}
 		}
@@ -147,9 +147,10 @@ func (a *applier) work() {
 // prefetch loads the stored attributes of the persons and structures the
 // batch's modifyRequests name and that no earlier record of the delivery
 // has put (those are in a.stored already, newer than the store's).
-func (a *applier) prefetch(batch []*Record) error {
+func (a *applier) prefetch(batch []applyItem) error {
 	want := map[string][]string{}
-	for _, r := range batch {
+	for _, it := range batch {
+		r := it.r
 		if r.Op != OpModify || r.Family == MatiereEducNat || r.Family == MefEducNat {
 			continue
 		}
@@ -240,24 +241,38 @@ type applier struct {
 	ctx      context.Context
 	delta    bool // no stored checksums: every record is applied
 
-	in     chan *Record  // parser → work
-	done   chan struct{} // closed when work has returned
-	err    error         // work's error, read after done
+	in     chan applyItem // parser → work
+	done   chan struct{}  // closed when work has returned
+	err    error          // work's error, read after done
 	closed bool
 }
 
+// applyItem is a record handed to the apply goroutine, with its checksum
+// when the parser's goroutine could compute it.
+type applyItem struct {
+	r   *Record
+	sum string
+}
+
 // record hands one record to the apply goroutine; it has the parser
-// callback's shape.
+// callback's shape. It computes an addRequest's checksum here, on the
+// parser's goroutine: the apply goroutine has the more work of the two
+// (staging, JSON, COPY encoding), and the checksum is a fifth of it. A
+// modifyRequest's checksum needs the stored attributes, so it waits.
 func (a *applier) record(r *Record) error {
+	it := applyItem{r: r}
+	if r.Op == OpAdd && r.Family != MatiereEducNat && r.Family != MefEducNat {
+		it.sum = checksum(r.Attrs)
+	}
 	select {
-	case a.in <- r:
+	case a.in <- it:
 		return nil
 	case <-a.done:
 		return a.err
 	}
 }
 
-func (a *applier) apply(ctx context.Context, r *Record) error {
+func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	a.res.Records++
 	if a.opts.Progress != nil {
 		a.opts.Progress(a.res.Records)
@@ -301,7 +316,9 @@ func (a *applier) apply(ctx context.Context, r *Record) error {
 		return a.itx.PutMEF(ctx, directory.MEF{Code: r.ID, Label: r.First("ENTLibelleMef"),
 			Rattach: r.First("ENTMEFRattach"), Stat11: r.First("ENTMEFSTAT11")})
 	}
-	sum := checksum(r.Attrs)
+	if sum == "" {
+		sum = checksum(r.Attrs)
+	}
 	old, exists := a.known[kindKey].get(r.ID)
 	if exists && old == sumKey(sum) {
 		counts.Unchanged++

@@ -129,7 +129,7 @@ func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (
 		rebuild: map[string][]string{}}, nil
 }
 
-// deferIndexes drops the indexes of an empty table that loading it does
+// deferIndexes drops the indexes of a table, empty (the caller checks), that loading it does
 // not use, and remembers how to build them again (rebuildIndexes, before
 // commit). Building an index once over 300,000 sorted rows costs a
 // fraction of updating it 300,000 times, which is most of what a first
@@ -141,13 +141,6 @@ func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (
 // tables on another connection. The definitions come from the catalog, so
 // indexes a later migration adds are covered too.
 func (t *importTx) deferIndexes(ctx context.Context, table string) error {
-	var empty bool
-	if err := t.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil {
-		return fmt.Errorf("import merge: %s: %w", table, err)
-	}
-	if !empty {
-		return nil
-	}
 	keepUnique := table != "accounts"
 	rows, err := t.tx.QueryContext(ctx, `SELECT i.relname, pg_get_indexdef(i.oid), COALESCE(c.conname, ''),
 		COALESCE(c.contype::text, ''), COALESCE(pg_get_constraintdef(c.oid), '')
@@ -446,8 +439,17 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		}
 	}
 	t.s.opts.Logger.Debug("import merge step", "step", "flush staging", "duration", time.Since(flushed))
-	if t.s.d.name == "postgres" {
-		for _, table := range []string{"accounts", "personas", "memberships", "relations"} {
+	// Which tables were empty before this merge (a first import): there is
+	// then nothing of theirs to delete, restore or disable, and on
+	// PostgreSQL their indexes are built once at the end.
+	empty := map[string]bool{}
+	for _, table := range []string{"accounts", "personas", "memberships", "relations"} {
+		var e bool
+		if err := t.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&e); err != nil {
+			return counts, fmt.Errorf("import merge: %s: %w", table, err)
+		}
+		empty[table] = e
+		if e && t.s.d.name == "postgres" {
 			if err := t.deferIndexes(ctx, table); err != nil {
 				return counts, err
 			}
@@ -541,6 +543,9 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 			ON CONFLICT (person_id, structure_id, profile) DO NOTHING`},
 	}
 	for _, st := range steps {
+		if st.what == "drop parent personas" && empty["personas"] {
+			continue // 350,000 affected ids hashed to delete nothing
+		}
 		var args []any
 		if strings.Contains(st.q, "$1") {
 			args = []any{now}
@@ -567,8 +572,13 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	}
 	lap("accounts", began)
 	began = time.Now()
-	if err := t.accountStates(ctx, f, &counts); err != nil {
-		return counts, err
+	// Into an empty accounts table a Complet only creates active accounts
+	// for persons who want one: nothing to restore or disable. (A Delta
+	// may add then delete a person, so it always looks.)
+	if !(empty["accounts"] && f.Complet) {
+		if err := t.accountStates(ctx, f, &counts); err != nil {
+			return counts, err
+		}
 	}
 	lap("account states", began)
 	for _, table := range slices.Sorted(maps.Keys(t.rebuild)) {
@@ -593,7 +603,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	if t.s.d.name == "sqlite" {
 		// SQLite temp tables outlive the transaction on a pooled connection.
 		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_affected", "stg_want", "stg_gone") {
-			if _, err := exec("drop "+tbl, `DROP TABLE `+tbl); err != nil {
+			if _, err := exec("drop "+tbl, `DROP TABLE IF EXISTS `+tbl); err != nil {
 				return counts, err
 			}
 		}
