@@ -255,13 +255,15 @@ type applyItem struct {
 }
 
 // record hands one record to the apply goroutine; it has the parser
-// callback's shape. It computes an addRequest's checksum here, on the
-// parser's goroutine: the apply goroutine has the more work of the two
-// (staging, JSON, COPY encoding), and the checksum is a fifth of it. A
-// modifyRequest's checksum needs the stored attributes, so it waits.
+// callback's shape. When the apply goroutine lags (its queue is more than
+// half full: a first import, where each record is staged), the parser's
+// goroutine computes an addRequest's checksum itself, a fifth of the apply
+// work; when the parser is the slower one (a re-import of unchanged
+// records, which cost the applier almost nothing) it leaves it. A
+// modifyRequest's checksum needs the stored attributes, so it always waits.
 func (a *applier) record(r *Record) error {
 	it := applyItem{r: r}
-	if r.Op == OpAdd && r.Family != MatiereEducNat && r.Family != MefEducNat {
+	if len(a.in) > cap(a.in)/2 && r.Op == OpAdd && r.Family != MatiereEducNat && r.Family != MefEducNat {
 		it.sum = checksum(r.Attrs)
 	}
 	select {
