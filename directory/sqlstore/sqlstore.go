@@ -112,7 +112,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		db.SetMaxIdleConns(10)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{reader: reader{db: db, queries: queries{d: d}}, db: db, d: d, opts: opts}
+	s := &Store{db: db, d: d, opts: opts}
+	s.reader = reader{db: prepared{s}, queries: queries{d: d}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redact(rawURL), err)

@@ -57,6 +57,33 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// prepared is the pool as the Store's reader sees it: every query through
+// the statement cache (stmt). Unprepared, modernc's SQLite parses a query
+// again on each call, which cost as much as running the single-row reads
+// every sign-on request makes (its account, the subject a release policy
+// draws from). The reader's queries are a fixed set of texts (the events
+// filter makes at most a few dozen shapes), so the cache stays small.
+// Transactions keep their plain *sql.Tx.
+type prepared struct{ s *Store }
+
+func (p prepared) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return p.s.exec(ctx, q, args...)
+}
+
+func (p prepared) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return p.s.query(ctx, q, args...)
+}
+
+func (p prepared) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := p.s.stmt(ctx, q)
+	if err != nil {
+		// A *sql.Row gets its error only from running a query: run it
+		// unprepared, it fails the same way.
+		return p.s.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // writing queues a write behind this process's other SSO writes on
 // SQLite (see ssoState); the returned func ends it.
 func (s *Store) writing() func() {
