@@ -91,12 +91,12 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 	if err != nil {
 		return nil, err
 	}
-	a := &applier{itx: itx, known: map[string]*idMap[[12]byte]{"s": {}, "p": {}}, families: map[string]bool{},
+	a := &applier{itx: itx, known: map[string]*idMap[[12]byte]{"structure": {}, "person": {}}, families: map[string]bool{},
 		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
 		stored: map[string]map[string][]string{}, in: make(chan applyItem, 512), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
-	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind[:1]].set(id, sumKey(sum)) }); err != nil {
+	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind].set(id, sumKey(sum)) }); err != nil {
 		itx.Rollback()
 		return nil, err
 	}
@@ -154,30 +154,30 @@ func (a *applier) prefetch(batch []applyItem) error {
 		if r.Op != OpModify || r.Family == MatiereEducNat || r.Family == MefEducNat {
 			continue
 		}
-		key := storedKey(r)
-		if _, ok := a.stored[key]; !ok {
-			want[key[:1]] = append(want[key[:1]], r.ID)
+		kind := storeKind(r.Family)
+		if _, ok := a.stored[kind+":"+r.ID]; !ok {
+			want[kind] = append(want[kind], r.ID)
 		}
 	}
-	for k, ids := range want {
-		kind := map[string]string{"s": "structure", "p": "person"}[k]
+	for kind, ids := range want {
 		got, err := a.itx.Stored(a.ctx, kind, ids)
 		if err != nil {
 			return err
 		}
 		for id, attrs := range got {
-			a.stored[k+id] = attrs
+			a.stored[kind+":"+id] = attrs
 		}
 	}
 	return nil
 }
 
-// storedKey is a record's key in a.stored.
-func storedKey(r *Record) string {
-	if r.Family == EtabEducNat {
-		return "s" + r.ID
+// storeKind is what the store keeps a record as, in the names its
+// Checksums and Stored use: "structure" or "person".
+func storeKind(f Family) string {
+	if f == EtabEducNat {
+		return "structure"
 	}
-	return "p" + r.ID
+	return "person"
 }
 
 // drain waits until every handed-over record is applied and returns the
@@ -233,8 +233,8 @@ func (r *ApplyResult) family(f Family) *ApplyCounts {
 
 type applier struct {
 	itx      directory.ImportTx
-	known    map[string]*idMap[[12]byte]    // "s" (structures) or "p" (persons) → id → stored checksum
-	stored   map[string]map[string][]string // same keys → attributes, for modifyRequests
+	known    map[string]*idMap[[12]byte]    // storeKind → id → stored checksum
+	stored   map[string]map[string][]string // storeKind + ":" + id → attributes, for modifyRequests
 	families map[string]bool                // person families delivered
 	res      *ApplyResult
 	opts     ApplyOptions
@@ -283,10 +283,7 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 		a.families[string(r.Family)] = true
 	}
 	counts := a.res.family(r.Family)
-	kindKey := "p"
-	if r.Family == EtabEducNat {
-		kindKey = "s"
-	}
+	kind := storeKind(r.Family)
 	switch r.Op {
 	case OpDelete:
 		if r.Family.IsPerson() {
@@ -295,10 +292,10 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 		}
 		return nil // structures and nomenclatures are never deleted by a Delta
 	case OpModify:
-		stored, ok := a.stored[kindKey+r.ID]
+		stored, ok := a.stored[kind+":"+r.ID]
 		if !ok && r.Family != MatiereEducNat && r.Family != MefEducNat {
 			return fmt.Errorf("modifyRequest for an unknown record: %w: %s with AAF id %s",
-				directory.ErrNotFound, map[string]string{"s": "structure", "p": "person"}[kindKey], r.ID)
+				directory.ErrNotFound, kind, r.ID)
 		}
 		merged := map[string][]string{}
 		for k, v := range stored {
@@ -321,7 +318,7 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	if sum == "" {
 		sum = checksum(r.Attrs)
 	}
-	old, exists := a.known[kindKey].get(r.ID)
+	old, exists := a.known[kind].get(r.ID)
 	if exists && old == sumKey(sum) {
 		counts.Unchanged++
 		if r.Family == EtabEducNat {
@@ -334,9 +331,9 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	} else {
 		counts.Added++
 	}
-	a.known[kindKey].set(r.ID, sumKey(sum)) // a record repeated in the delivery is applied once
+	a.known[kind].set(r.ID, sumKey(sum)) // a record repeated in the delivery is applied once
 	if r.Op != OpAdd || a.delta {
-		a.stored[kindKey+r.ID] = r.Attrs // what a later modifyRequest replaces into
+		a.stored[kind+":"+r.ID] = r.Attrs // what a later modifyRequest replaces into
 	}
 	if r.Family == EtabEducNat {
 		return a.itx.PutStructure(ctx, directory.BulkStructure{Structure: structureOf(r, sum)})
