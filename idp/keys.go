@@ -349,7 +349,7 @@ func (km *keyManager) active() signingKey {
 	km.refresh()
 	km.mu.RLock()
 	defer km.mu.RUnlock()
-	i := activeIndex(km.keys, km.now(), func(k signingKey) (time.Time, *time.Time) { return k.ActiveFrom, k.RetireAt })
+	i := activeIndex(km.keys, km.now(), rsaTimes)
 	return km.keys[i]
 }
 
@@ -361,7 +361,7 @@ func (km *keyManager) activeEC() (ecKey, bool) {
 	if len(km.ec) == 0 {
 		return ecKey{}, false
 	}
-	i := activeIndex(km.ec, km.now(), func(k ecKey) (time.Time, *time.Time) { return k.ActiveFrom, k.RetireAt })
+	i := activeIndex(km.ec, km.now(), ecTimes)
 	return km.ec[i], true
 }
 
@@ -385,31 +385,31 @@ func activeIndex[K any](keys []K, now time.Time, times func(K) (time.Time, *time
 	return best
 }
 
+func rsaTimes(k signingKey) (time.Time, *time.Time) { return k.ActiveFrom, k.RetireAt }
+func ecTimes(k ecKey) (time.Time, *time.Time)       { return k.ActiveFrom, k.RetireAt }
+
 // published returns every RSA key relying parties should trust now: the
 // active one, the next one, the previous ones not yet retired.
 func (km *keyManager) published() []signingKey {
 	km.refresh()
-	now := km.now()
 	km.mu.RLock()
 	defer km.mu.RUnlock()
-	var out []signingKey
-	for _, k := range km.keys {
-		if k.RetireAt == nil || k.RetireAt.After(now) {
-			out = append(out, k)
-		}
-	}
-	return out
+	return unretired(km.keys, km.now(), rsaTimes)
 }
 
 // publishedEC is published for the EC keys.
 func (km *keyManager) publishedEC() []ecKey {
 	km.refresh()
-	now := km.now()
 	km.mu.RLock()
 	defer km.mu.RUnlock()
-	var out []ecKey
-	for _, k := range km.ec {
-		if k.RetireAt == nil || k.RetireAt.After(now) {
+	return unretired(km.ec, km.now(), ecTimes)
+}
+
+// unretired is the keys whose retirement, if any, is still to come.
+func unretired[K any](keys []K, now time.Time, times func(K) (time.Time, *time.Time)) []K {
+	var out []K
+	for _, k := range keys {
+		if _, retire := times(k); retire == nil || retire.After(now) {
 			out = append(out, k)
 		}
 	}
