@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/internal/idmap"
 )
 
 // ApplyOptions configures how a checked delivery becomes directory data.
@@ -91,12 +92,12 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 	if err != nil {
 		return nil, err
 	}
-	a := &applier{itx: itx, known: map[string]*idMap[[12]byte]{"structure": {}, "person": {}}, families: map[string]bool{},
+	a := &applier{itx: itx, known: map[string]*idmap.Map[[12]byte]{"structure": {}, "person": {}}, families: map[string]bool{},
 		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
 		stored: map[string]map[string][]string{}, in: make(chan applyItem, 512), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
-	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind].set(id, sumKey(sum)) }); err != nil {
+	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind].Set(id, sumKey(sum)) }); err != nil {
 		itx.Rollback()
 		return nil, err
 	}
@@ -233,9 +234,9 @@ func (r *ApplyResult) family(f Family) *ApplyCounts {
 
 type applier struct {
 	itx      directory.ImportTx
-	known    map[string]*idMap[[12]byte]    // storeKind → id → stored checksum
-	stored   map[string]map[string][]string // storeKind + ":" + id → attributes, for modifyRequests
-	families map[string]bool                // person families delivered
+	known    map[string]*idmap.Map[[12]byte] // storeKind → id → stored checksum
+	stored   map[string]map[string][]string  // storeKind + ":" + id → attributes, for modifyRequests
+	families map[string]bool                 // person families delivered
 	res      *ApplyResult
 	opts     ApplyOptions
 	ctx      context.Context
@@ -318,7 +319,7 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	if sum == "" {
 		sum = checksum(r.Attrs)
 	}
-	old, exists := a.known[kind].get(r.ID)
+	old, exists := a.known[kind].Get(r.ID)
 	if exists && old == sumKey(sum) {
 		counts.Unchanged++
 		if r.Family == EtabEducNat {
@@ -331,7 +332,7 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	} else {
 		counts.Added++
 	}
-	a.known[kind].set(r.ID, sumKey(sum)) // a record repeated in the delivery is applied once
+	a.known[kind].Set(r.ID, sumKey(sum)) // a record repeated in the delivery is applied once
 	if r.Op != OpAdd || a.delta {
 		a.stored[kind+":"+r.ID] = r.Attrs // what a later modifyRequest replaces into
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/enthub/enthub/internal/idmap"
 )
 
 // CheckOptions configures Check. The zero value applies the defaults
@@ -65,8 +67,8 @@ type checker struct {
 	opts       CheckOptions
 	rep        *Report
 	d          *Delivery
-	ids        map[Family]*idMap[struct{}]
-	refs       map[Family]*idMap[refLoc]
+	ids        map[Family]*idmap.Map[struct{}]
+	refs       map[Family]*idmap.Map[refLoc]
 	files      []string
 	present    map[Family]bool
 	compKeys   []string
@@ -116,7 +118,7 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 			Checksums: d.Checksums, Ignored: d.Ignored, Errors: []Problem{}, Warnings: []Problem{},
 			maxProblems: opts.MaxProblems,
 		},
-		ids: map[Family]*idMap[struct{}]{}, refs: map[Family]*idMap[refLoc]{},
+		ids: map[Family]*idmap.Map[struct{}]{}, refs: map[Family]*idmap.Map[refLoc]{},
 		present: map[Family]bool{}, dates: DateAttrs(), reqs: map[Family][]Requirement{},
 		refsByAttr: map[Family][]Reference{}, headerSeen: map[string]string{}, headerFile: map[string]string{},
 	}
@@ -132,8 +134,8 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 		c.reqs[r.Family] = append(c.reqs[r.Family], r)
 	}
 	for _, f := range Families() {
-		c.ids[f] = &idMap[struct{}]{}
-		c.refs[f] = &idMap[refLoc]{}
+		c.ids[f] = &idmap.Map[struct{}]{}
+		c.refs[f] = &idmap.Map[refLoc]{}
 		for _, r := range opts.References {
 			if r.From == "" || r.From == f {
 				c.refsByAttr[f] = append(c.refsByAttr[f], r)
@@ -210,7 +212,7 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 	if c.kind == Complet && opts.Baseline != nil {
 		present := func(id string) bool {
 			for _, f := range []Family{Eleve, PersRelEleve, PersEducNat} {
-				if c.ids[f].has(id) {
+				if c.ids[f].Has(id) {
 					return true
 				}
 			}
@@ -378,7 +380,7 @@ func (c *checker) record(r *Record) {
 		c.rep.add(SevError, c.problem(r, CodeIDMismatch, jattr, "", "identifier/id is %q but the record has no %s", r.ID, jattr))
 	}
 	// Duplicates within a family.
-	if c.ids[fam].has(r.ID) {
+	if c.ids[fam].Has(r.ID) {
 		sev := SevError
 		msg := "id appears twice in %s (a Complet lists each object once)"
 		if c.kind == Delta {
@@ -386,13 +388,13 @@ func (c *checker) record(r *Record) {
 		}
 		c.rep.add(sev, c.problem(r, CodeDuplicateID, "identifier", r.ID, msg, fam))
 	} else if r.Op != OpDelete {
-		c.ids[fam].set(r.ID, struct{}{})
+		c.ids[fam].Set(r.ID, struct{}{})
 		if fam.IsPerson() {
 			for _, other := range []Family{Eleve, PersRelEleve, PersEducNat} {
 				if other == fam {
 					continue
 				}
-				if c.ids[other].has(r.ID) {
+				if c.ids[other].Has(r.ID) {
 					c.rep.add(SevWarning, c.problem(r, CodeCrossFamilyID, "identifier", r.ID, "the same person id is also a %s record", other))
 				}
 			}
@@ -471,12 +473,12 @@ func (c *checker) record(r *Record) {
 				continue
 			}
 			m := c.refs[ref.Target]
-			if loc, ok := m.get(id); ok {
+			if loc, ok := m.Get(id); ok {
 				loc.count++
-				m.set(id, loc)
+				m.Set(id, loc)
 				continue
 			}
-			m.set(id, refLoc{file: int32(len(c.files) - 1), record: int32(r.Index), ln: int32(r.Line), attr: ref.Attr, owner: r.ID, count: 1})
+			m.Set(id, refLoc{file: int32(len(c.files) - 1), record: int32(r.Index), ln: int32(r.Line), attr: ref.Attr, owner: r.ID, count: 1})
 		}
 	}
 }
@@ -489,18 +491,18 @@ func (c *checker) resolve() {
 	}
 	for _, target := range Families() {
 		refs := c.refs[target]
-		if refs.len() == 0 {
+		if refs.Len() == 0 {
 			continue
 		}
 		if !c.present[target] {
 			c.rep.add(SevWarning, Problem{Code: CodeFamilyMissing, Attr: string(target),
-				Message: fmt.Sprintf("the delivery has no %s file: %d referenced %s id(s) not checked", target, refs.len(), target)})
+				Message: fmt.Sprintf("the delivery has no %s file: %d referenced %s id(s) not checked", target, refs.Len(), target)})
 			continue
 		}
 		var missing []refLoc
 		var ids []string
-		refs.each(func(id string, loc refLoc) {
-			if !c.ids[target].has(id) {
+		refs.Each(func(id string, loc refLoc) {
+			if !c.ids[target].Has(id) {
 				missing = append(missing, loc)
 				ids = append(ids, id)
 			}

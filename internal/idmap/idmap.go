@@ -1,15 +1,17 @@
-package aaf
+// Package idmap holds a map keyed by AAF ids that stays small at académie
+// scale.
+package idmap
 
 import "strconv"
 
-// idMap is a map keyed by AAF id, compact for the ids exports use: decimal
+// Map is a map keyed by AAF id, compact for the ids exports use: decimal
 // numbers are kept as uint64 keys, about 20 bytes an entry against 60 for
 // a string key and its separately allocated bytes; any other id (letters,
 // a leading zero that a number would lose) goes to a string map. Memory
 // matters here: the check keeps every id of a delivery and every id its
 // records reference, the import every stored checksum, and a large
 // académie has two million of each. The zero value is ready to use.
-type idMap[V any] struct {
+type Map[V any] struct {
 	num map[uint64]V
 	str map[string]V
 }
@@ -31,7 +33,7 @@ func numericID(id string) (uint64, bool) {
 	return n, true
 }
 
-func (m *idMap[V]) get(id string) (V, bool) {
+func (m *Map[V]) Get(id string) (V, bool) {
 	if n, ok := numericID(id); ok {
 		v, ok := m.num[n]
 		return v, ok
@@ -40,12 +42,12 @@ func (m *idMap[V]) get(id string) (V, bool) {
 	return v, ok
 }
 
-func (m *idMap[V]) has(id string) bool {
-	_, ok := m.get(id)
+func (m *Map[V]) Has(id string) bool {
+	_, ok := m.Get(id)
 	return ok
 }
 
-func (m *idMap[V]) set(id string, v V) {
+func (m *Map[V]) Set(id string, v V) {
 	if n, ok := numericID(id); ok {
 		if m.num == nil {
 			m.num = map[uint64]V{}
@@ -59,10 +61,10 @@ func (m *idMap[V]) set(id string, v V) {
 	m.str[id] = v
 }
 
-func (m *idMap[V]) len() int { return len(m.num) + len(m.str) }
+func (m *Map[V]) Len() int { return len(m.num) + len(m.str) }
 
-// each calls fn for every entry, in no particular order.
-func (m *idMap[V]) each(fn func(id string, v V)) {
+// Each calls fn for every entry, in no particular order.
+func (m *Map[V]) Each(fn func(id string, v V)) {
 	for n, v := range m.num {
 		fn(strconv.FormatUint(n, 10), v)
 	}
