@@ -88,7 +88,7 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 		opts.Parse.Issue = func(Problem) {} // Check has reported these already
 	}
 	itx, err := bulk.BeginImport(ctx, directory.ImportOptions{Now: opts.Now(), LoginPattern: opts.LoginPattern,
-		RelationAccountFamily: string(PersRelEleve), ParentRespLegal: opts.ParentRespLegal})
+		RelationAccountFamily: string(PersRelEleve), ParentRespLegal: opts.ParentRespLegal, Complet: kind == Complet})
 	if err != nil {
 		return nil, err
 	}

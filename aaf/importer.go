@@ -108,6 +108,11 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 	defer func() { a.drain(); a.itx.Rollback() }()
 	copts := opts.Check
 	copts.Baseline = store
+	if a.itx.Fresh() {
+		// Nothing to lose, and the store may hold the tables the baseline
+		// reads locked until Finish.
+		copts.Baseline = noBaseline{}
+	}
 	copts.Volumetry.Force = copts.Volumetry.Force || opts.Force
 	copts.OnRecord = a.record
 	check, err := Check(ctx, d, copts)
@@ -148,6 +153,11 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 	journal(ctx, store, rep, d, start, opts)
 	return rep, nil
 }
+
+// noBaseline is the volumetry baseline of an empty directory.
+type noBaseline struct{}
+
+func (noBaseline) ActiveAAFAccounts(context.Context, func(string, string) error) error { return nil }
 
 // refusalReason summarises why Check refused, naming the first problem.
 func refusalReason(r *Report) string {

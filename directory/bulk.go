@@ -42,12 +42,23 @@ type ImportOptions struct {
 	// from the children's records, not from the adult's own.
 	RelationAccountFamily string
 	ParentRespLegal       []int
+	// Complet says the delivery is a full export, each person put once and
+	// New. Into an empty directory the store may then take its first-import
+	// path (ImportTx.Fresh).
+	Complet bool
 }
 
 // ImportTx receives a delivery. The caller streams records through Put* and
 // Seen, then calls Finish, or Rollback on any error: nothing is visible
 // before Finish returns.
 type ImportTx interface {
+	// Fresh reports that the import writes into an empty directory (a first
+	// Complet): the store resolves every reference itself and writes each row
+	// once, straight into its table, and may hold the directory's tables
+	// locked until Finish. The volumetry guard then has no baseline, and must
+	// not read one through another connection: it would wait on those locks.
+	Fresh() bool
+
 	// Checksums calls fn with the stored checksum of every AAF structure
 	// (kind "structure") and person (kind "person"): the caller skips records
 	// whose checksum did not change, so an unchanged delivery costs no write.

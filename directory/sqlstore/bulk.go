@@ -55,7 +55,11 @@ var directColumns = map[string][]string{
 	"persons": {"id", "aaf_id", "aaf_family", "source", "last_name", "first_name", "birth_name", "other_names",
 		"title", "birth_date", "ine", "email", "phone", "mobile", "address", "postal_code", "city", "country", "mef",
 		"subjects", "extra", "checksum", "created_at", "updated_at"},
-	"accounts": {"id", "person_id", "login", "status", "source", "created_at", "updated_at"},
+	"accounts":    {"id", "person_id", "login", "status", "source", "created_at", "updated_at"},
+	"personas":    {"id", "person_id", "structure_id", "profile", "functions", "source"},
+	"groups":      {"id", "structure_id", "kind", "code", "name", "source"},
+	"memberships": {"group_id", "person_id", "role", "subjects", "head_teacher"},
+	"relations":   {"parent_id", "child_id", "lien_parente", "resp_financier", "resp_legal", "contact", "paiement"},
 }
 
 // flushAt bounds the rows buffered per staging table: memory stays flat
@@ -73,7 +77,9 @@ type importTx struct {
 	// rebuild holds, per table, the statements that build again the
 	// indexes deferIndexes dropped.
 	rebuild map[string][]string
-	done    bool
+	// fresh is set for a first import (startFresh).
+	fresh *freshImport
+	done  bool
 }
 
 // BeginImport opens the import transaction and its staging tables.
@@ -125,29 +131,38 @@ func (s *Store) BeginImport(ctx context.Context, opts directory.ImportOptions) (
 			return nil, fmt.Errorf("begin import: staging: %w", err)
 		}
 	}
-	return &importTx{s: s, tx: tx, opts: opts, buf: map[string][][]any{}, groups: map[string]bool{}, put: map[string]bool{},
-		rebuild: map[string][]string{}}, nil
+	t := &importTx{s: s, tx: tx, opts: opts, buf: map[string][][]any{}, groups: map[string]bool{}, put: map[string]bool{},
+		rebuild: map[string][]string{}}
+	if opts.Complet {
+		if t.fresh, err = t.startFresh(ctx); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
-// deferIndexes drops the indexes of a table, empty (the caller checks), that loading it does
-// not use, and remembers how to build them again (rebuildIndexes, before
-// commit). Building an index once over 300,000 sorted rows costs a
-// fraction of updating it 300,000 times, which is most of what a first
-// import's inserts cost. Kept: the primary key and, except for accounts
-// (loaded by COPY of rows known to be new), the unique constraints the
-// merge names in ON CONFLICT. The drop locks the table until commit, so it
-// happens only when the table is empty (a first import: nobody to block)
-// and only in Finish, after the check, whose volumetry baseline reads these
-// tables on another connection. The definitions come from the catalog, so
-// indexes a later migration adds are covered too.
-func (t *importTx) deferIndexes(ctx context.Context, table string) error {
-	keepUnique := table != "accounts"
+func (t *importTx) Fresh() bool { return t.fresh != nil }
+
+// deferIndexes drops the indexes of a table, empty (the caller checks),
+// and remembers how to build them again (rebuildIndexes, before commit).
+// Building an index once over 300,000 sorted rows costs a fraction of
+// updating it 300,000 times, which is most of what a first import's inserts
+// cost. keepUnique keeps the unique constraints a merge names in ON
+// CONFLICT; primary drops the primary key too. The drop locks the table
+// until commit, so it happens only when the table is empty (nobody to
+// block), either for a first import (startFresh, which then gives the
+// volumetry guard no baseline to read) or in Finish, after the check, whose
+// volumetry baseline reads these tables on another connection. The
+// definitions come from the catalog, so indexes a later migration adds are
+// covered too.
+func (t *importTx) deferIndexes(ctx context.Context, table string, keepUnique, primary bool) error {
 	rows, err := t.tx.QueryContext(ctx, `SELECT i.relname, pg_get_indexdef(i.oid), COALESCE(c.conname, ''),
 		COALESCE(c.contype::text, ''), COALESCE(pg_get_constraintdef(c.oid), '')
 		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
 		LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
-		WHERE x.indrelid = $1::regclass AND NOT x.indisprimary AND (NOT $2 OR NOT x.indisunique)
-		ORDER BY i.relname`, table, keepUnique)
+		WHERE x.indrelid = $1::regclass AND ($3 OR NOT x.indisprimary) AND (NOT $2 OR NOT x.indisunique)
+		ORDER BY i.relname`, table, keepUnique, primary)
 	if err != nil {
 		return fmt.Errorf("import merge: indexes of %s: %w", table, err)
 	}
@@ -271,43 +286,36 @@ func (t *importTx) Stored(ctx context.Context, kind string, aafIDs []string) (ma
 		table = "structures"
 	}
 	out := make(map[string]map[string][]string, len(aafIDs))
-	const chunk = 500 // placeholders per query, well under both backends' limits
-	for len(aafIDs) > 0 {
-		ids := aafIDs[:min(chunk, len(aafIDs))]
-		aafIDs = aafIDs[len(ids):]
-		ph := make([]string, len(ids))
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			ph[i] = fmt.Sprintf("$%d", i+1)
-			args[i] = id
-		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT aaf_id, extra FROM `+table+` WHERE aaf_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+	err := inChunks(aafIDs, func(list string, args []any) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT aaf_id, extra FROM `+table+` WHERE aaf_id IN `+list, args...)
 		if err != nil {
-			return nil, fmt.Errorf("stored %s attributes: %w", kind, err)
+			return fmt.Errorf("stored %s attributes: %w", kind, err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id, raw string
 			if err := rows.Scan(&id, &raw); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("stored %s attributes: %w", kind, err)
+				return fmt.Errorf("stored %s attributes: %w", kind, err)
 			}
 			var m map[string][]string
 			if err := unmarshalCol(table+".extra", raw, &m); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[id] = orEmpty(m)
 		}
-		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("stored %s attributes: %w", kind, err)
+			return fmt.Errorf("stored %s attributes: %w", kind, err)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func (t *importTx) PutStructure(ctx context.Context, b directory.BulkStructure) error {
 	s := b.Structure
+	if t.fresh != nil {
+		return t.fresh.putStructure(ctx, t, s)
+	}
 	return t.stage(ctx, "stg_structures", t.s.opts.NewID(), s.AAFID, s.UAI, s.Name, s.Type, s.TypeCode, s.City,
 		s.PostalCode, s.Contract, s.Bassin, s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)),
 		marshalCol(orEmpty(s.Extra)), s.Checksum)
@@ -330,6 +338,9 @@ func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error 
 	p := b.Person
 	if p.AAFID == "" {
 		return fmt.Errorf("bulk person without AAF id (%s %s)", p.FirstName, p.LastName)
+	}
+	if t.fresh != nil {
+		return t.fresh.putPerson(ctx, t, b)
 	}
 	if b.New {
 		id := t.s.opts.NewID()
@@ -406,6 +417,9 @@ func (t *importTx) unstage(ctx context.Context, aafID string) error {
 }
 
 func (t *importTx) Seen(ctx context.Context, aafID string) error {
+	if t.fresh != nil {
+		return nil // nothing was stored to be seen again but a record the delivery repeats, which the check refuses
+	}
 	return t.stage(ctx, "stg_seen", aafID)
 }
 
@@ -422,9 +436,8 @@ func (t *importTx) Rollback() error {
 }
 
 // Finish merges the staging tables into the directory, set-based, and
-// commits. The order matters: structures before what points at them,
-// persons before accounts, relations before the parent personas derived
-// from them.
+// commits; a first import (fresh) has written most rows already and only
+// completes them.
 func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (counts directory.BulkCounts, err error) {
 	defer func() {
 		if err != nil {
@@ -439,6 +452,85 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		}
 	}
 	t.s.opts.Logger.Debug("import merge step", "step", "flush staging", "duration", time.Since(flushed))
+	if t.fresh != nil {
+		if _, err := t.exec(ctx, "structures", mergeStructures, t.opts.Now); err != nil {
+			return counts, err
+		}
+		if t.s.d.name == "postgres" {
+			if err := t.deferIndexes(ctx, "accounts", false, false); err != nil {
+				return counts, err
+			}
+		}
+		if err := t.fresh.finish(ctx, t, &counts); err != nil {
+			return counts, err
+		}
+	} else if err := t.merge(ctx, f, &counts); err != nil {
+		return counts, err
+	}
+	for _, table := range slices.Sorted(maps.Keys(t.rebuild)) {
+		if err := t.rebuildIndexes(ctx, table); err != nil {
+			return counts, err
+		}
+	}
+	// A first import makes no group without a member.
+	if f.Complet && t.fresh == nil {
+		if _, err := t.exec(ctx, "empty groups", `DELETE FROM groups WHERE source = 'aaf'
+			AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = groups.id)`); err != nil {
+			return counts, err
+		}
+	}
+	if _, err := t.exec(ctx, "generation", `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
+		return counts, err
+	}
+	if t.s.d.name == "postgres" {
+		if err := t.refreshStatistics(ctx); err != nil {
+			return counts, err
+		}
+	}
+	if t.s.d.name == "sqlite" {
+		// SQLite temp tables outlive the transaction on a pooled connection.
+		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_affected", "stg_want", "stg_gone") {
+			if _, err := t.exec(ctx, "drop "+tbl, `DROP TABLE IF EXISTS `+tbl); err != nil {
+				return counts, err
+			}
+		}
+	}
+	began := time.Now()
+	if err := t.tx.Commit(); err != nil {
+		return counts, fmt.Errorf("import commit: %w", err)
+	}
+	t.s.opts.Logger.Debug("import merge step", "step", "commit", "duration", time.Since(began))
+	t.done = true
+	return counts, nil
+}
+
+// exec runs one merge statement and logs its duration.
+func (t *importTx) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
+	began := time.Now()
+	res, err := t.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("import merge: %s: %w", what, err)
+	}
+	n, _ := res.RowsAffected()
+	t.s.opts.Logger.Debug("import merge step", "step", what, "rows", n, "duration", time.Since(began))
+	return n, nil
+}
+
+// mergeStructures upserts the staged structures; $1 is the import's time.
+const mergeStructures = `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code, contract,
+	bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at)
+	SELECT new_id, aaf_id, uai, name, type, type_code, city, postal_code, contract, bassin, academie,
+	academie_code, attached, extra, 'aaf', checksum, $1, $1 FROM stg_structures WHERE true
+	ON CONFLICT (aaf_id) DO UPDATE SET uai = excluded.uai, name = excluded.name, type = excluded.type,
+	type_code = excluded.type_code, city = excluded.city, postal_code = excluded.postal_code,
+	contract = excluded.contract, bassin = excluded.bassin, academie = excluded.academie,
+	academie_code = excluded.academie_code, attached = excluded.attached, extra = excluded.extra,
+	checksum = excluded.checksum, updated_at = excluded.updated_at`
+
+// merge resolves the staged records against the directory. The order
+// matters: structures before what points at them, persons before accounts,
+// relations before the parent personas derived from them.
+func (t *importTx) merge(ctx context.Context, f directory.FinishOptions, counts *directory.BulkCounts) error {
 	// Which tables were empty before this merge (a first import): there is
 	// then nothing of theirs to delete, restore or disable, and on
 	// PostgreSQL their indexes are built once at the end.
@@ -446,26 +538,16 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	for _, table := range []string{"accounts", "personas", "memberships", "relations"} {
 		var e bool
 		if err := t.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&e); err != nil {
-			return counts, fmt.Errorf("import merge: %s: %w", table, err)
+			return fmt.Errorf("import merge: %s: %w", table, err)
 		}
 		empty[table] = e
 		if e && t.s.d.name == "postgres" {
-			if err := t.deferIndexes(ctx, table); err != nil {
-				return counts, err
+			if err := t.deferIndexes(ctx, table, table != "accounts", false); err != nil {
+				return err
 			}
 		}
 	}
 	now := t.opts.Now
-	exec := func(what, q string, args ...any) (int64, error) {
-		began := time.Now()
-		res, err := t.tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return 0, fmt.Errorf("import merge: %s: %w", what, err)
-		}
-		n, _ := res.RowsAffected()
-		t.s.opts.Logger.Debug("import merge step", "step", what, "rows", n, "duration", time.Since(began))
-		return n, nil
-	}
 	// The link inserts are sorted by the key of their unique index: on a
 	// first import each row then lands on the index's rightmost page
 	// (PostgreSQL's fast path for ascending keys) instead of a random one,
@@ -477,15 +559,7 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		// stg_persons carries whole records; only its join key needs
 		// statistics, and sampling the JSON would cost a second.
 		{"analyze staging", t.s.d.analyzeTemp("stg_persons (aaf_id)", "stg_personas", "stg_members", "stg_relations", "stg_seen", "stg_groups", "stg_deleted")},
-		{"structures", `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city, postal_code, contract,
-			bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at)
-			SELECT new_id, aaf_id, uai, name, type, type_code, city, postal_code, contract, bassin, academie,
-			academie_code, attached, extra, 'aaf', checksum, $1, $1 FROM stg_structures WHERE true
-			ON CONFLICT (aaf_id) DO UPDATE SET uai = excluded.uai, name = excluded.name, type = excluded.type,
-			type_code = excluded.type_code, city = excluded.city, postal_code = excluded.postal_code,
-			contract = excluded.contract, bassin = excluded.bassin, academie = excluded.academie,
-			academie_code = excluded.academie_code, attached = excluded.attached, extra = excluded.extra,
-			checksum = excluded.checksum, updated_at = excluded.updated_at`},
+		{"structures", mergeStructures},
 		{"persons", `INSERT INTO persons (id, aaf_id, aaf_family, source, last_name, first_name, birth_name,
 			other_names, title, birth_date, ine, email, phone, mobile, address, postal_code, city, country, mef,
 			subjects, extra, checksum, created_at, updated_at)
@@ -550,25 +624,29 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 		if strings.Contains(st.q, "$1") {
 			args = []any{now}
 		}
-		if _, err := exec(st.what, st.q, args...); err != nil {
-			return counts, err
+		if _, err := t.exec(ctx, st.what, st.q, args...); err != nil {
+			return err
 		}
 	}
 	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM stg_relations r
 		WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.aaf_id = r.parent_aaf)`).Scan(&counts.DanglingRelations); err != nil {
-		return counts, fmt.Errorf("import merge: dangling relations: %w", err)
+		return fmt.Errorf("import merge: dangling relations: %w", err)
 	}
 	lap := func(what string, began time.Time) {
 		t.s.opts.Logger.Debug("import merge step", "step", what, "duration", time.Since(began))
 	}
 	began := time.Now()
 	if err := t.entitlements(ctx); err != nil {
-		return counts, err
+		return err
 	}
 	lap("entitlements", began)
 	began = time.Now()
-	if counts.Accounts, err = t.createAccounts(ctx); err != nil {
-		return counts, err
+	todo, err := t.whoNeedsAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if counts.Accounts, err = t.createAccounts(ctx, todo); err != nil {
+		return err
 	}
 	lap("accounts", began)
 	began = time.Now()
@@ -576,45 +654,12 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	// for persons who want one: nothing to restore or disable. (A Delta
 	// may add then delete a person, so it always looks.)
 	if !(empty["accounts"] && f.Complet) {
-		if err := t.accountStates(ctx, f, &counts); err != nil {
-			return counts, err
+		if err := t.accountStates(ctx, f, counts); err != nil {
+			return err
 		}
 	}
 	lap("account states", began)
-	for _, table := range slices.Sorted(maps.Keys(t.rebuild)) {
-		if err := t.rebuildIndexes(ctx, table); err != nil {
-			return counts, err
-		}
-	}
-	if f.Complet {
-		if _, err := exec("empty groups", `DELETE FROM groups WHERE source = 'aaf'
-			AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = groups.id)`); err != nil {
-			return counts, err
-		}
-	}
-	if _, err := exec("generation", `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
-		return counts, err
-	}
-	if t.s.d.name == "postgres" {
-		if err := t.refreshStatistics(ctx); err != nil {
-			return counts, err
-		}
-	}
-	if t.s.d.name == "sqlite" {
-		// SQLite temp tables outlive the transaction on a pooled connection.
-		for _, tbl := range append(slices.Collect(maps.Keys(stagingColumns)), "stg_affected", "stg_want", "stg_gone") {
-			if _, err := exec("drop "+tbl, `DROP TABLE IF EXISTS `+tbl); err != nil {
-				return counts, err
-			}
-		}
-	}
-	began = time.Now()
-	if err := t.tx.Commit(); err != nil {
-		return counts, fmt.Errorf("import commit: %w", err)
-	}
-	lap("commit", began)
-	t.done = true
-	return counts, nil
+	return nil
 }
 
 // refreshStatistics analyzes the directory tables when this import put
@@ -626,9 +671,9 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 // 300,000 persons, inside the transaction, so the statistics and the data
 // they describe arrive together.
 func (t *importTx) refreshStatistics(ctx context.Context) error {
-	var stale bool
-	if err := t.tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM stg_pid) >
-		0.1 * GREATEST((SELECT reltuples FROM pg_class WHERE oid = 'persons'::regclass), 1)`).Scan(&stale); err != nil {
+	stale := t.fresh != nil // the whole directory is new
+	if err := t.tx.QueryRowContext(ctx, `SELECT $1 OR (SELECT count(*) FROM stg_pid) >
+		0.1 * GREATEST((SELECT reltuples FROM pg_class WHERE oid = 'persons'::regclass), 1)`, stale).Scan(&stale); err != nil {
 		return fmt.Errorf("import merge: statistics: %w", err)
 	}
 	if !stale {
@@ -650,17 +695,22 @@ func (t *importTx) refreshStatistics(ctx context.Context) error {
 // own are, instead of random ones (gen_random_uuid), which cost a random
 // index page per row.
 func (t *importTx) seqIDs() string {
-	base := t.s.opts.NewID()
-	if len(base) == 36 && base[23] == '-' {
-		base = base[:24]
-	} else {
-		base += "-"
-	}
-	base = strings.ReplaceAll(base, "'", "")
+	base := t.idBase()
 	if t.s.d.name == "postgres" {
 		return `'` + base + `' || lpad(to_hex(row_number() OVER ()), 12, '0')`
 	}
 	return `printf('%s%012x', '` + base + `', row_number() OVER ())`
+}
+
+// idBase is the prefix of ids an import numbers itself: an id from the
+// store's maker without its last 12 hex digits, which a number replaces.
+// Each call gives a new prefix, so numbers from two calls never meet.
+func (t *importTx) idBase() string {
+	base := t.s.opts.NewID()
+	if len(base) == 36 && base[23] == '-' {
+		return base[:24]
+	}
+	return strings.ReplaceAll(base, "'", "") + "-"
 }
 
 // entitlements builds stg_want: for every person the delivery concerns,
@@ -702,9 +752,12 @@ func (t *importTx) entitlements(ctx context.Context) error {
 	return nil
 }
 
-// createAccounts gives an account, with a login generated once, to every
-// person entitled to one who has none yet.
-func (t *importTx) createAccounts(ctx context.Context) (int, error) {
+// newAccount is a person to give an account, with the base of their login.
+type newAccount struct{ personID, base string }
+
+// whoNeedsAccounts lists, in AAF id order, the persons entitled to an
+// account (stg_want) who have none yet.
+func (t *importTx) whoNeedsAccounts(ctx context.Context) ([]newAccount, error) {
 	began := time.Now()
 	// NOT EXISTS rather than LEFT JOIN … IS NULL: the planner estimates an
 	// anti-join well, while the IS NULL filter over a table loaded in this
@@ -714,25 +767,32 @@ func (t *importTx) createAccounts(ctx context.Context) (int, error) {
 		JOIN persons p ON p.id = w.id
 		WHERE w.want = 1 AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = w.id) ORDER BY p.aaf_id`)
 	if err != nil {
-		return 0, fmt.Errorf("import accounts: %w", err)
+		return nil, fmt.Errorf("import accounts: %w", err)
 	}
-	type newAcc struct{ personID, base string }
-	var todo []newAcc
+	defer rows.Close()
+	var todo []newAccount
 	for rows.Next() {
 		var id, first, last string
 		if err := rows.Scan(&id, &first, &last); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("import accounts: %w", err)
+			return nil, fmt.Errorf("import accounts: %w", err)
 		}
-		todo = append(todo, newAcc{id, directory.LoginBase(t.opts.LoginPattern, first, last)})
+		todo = append(todo, newAccount{id, directory.LoginBase(t.opts.LoginPattern, first, last)})
 	}
-	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("import accounts: %w", err)
+	}
+	t.s.opts.Logger.Debug("import merge step", "step", "accounts: who", "rows", len(todo), "duration", time.Since(began))
+	return todo, nil
+}
+
+// createAccounts gives each person of todo an account, with a login
+// generated once, and returns how many it made.
+func (t *importTx) createAccounts(ctx context.Context, todo []newAccount) (int, error) {
 	if len(todo) == 0 {
-		return 0, rows.Err()
+		return 0, nil
 	}
 	// Many new accounts (a first import): load every login once. Few (a
 	// daily Delta): ask per stem, which costs less than reading them all.
-	t.s.opts.Logger.Debug("import merge step", "step", "accounts: who", "rows", len(todo), "duration", time.Since(began))
 	taken := map[string]bool{}
 	if len(todo) > 500 {
 		if err := t.loadLogins(ctx, `SELECT login FROM accounts`, taken); err != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"GenerationBumpsOnDirectoryWritesOnly", testGeneration},
 		{"PingWhenCurrent", testPing},
 		{"BulkImport", testBulkImport},
+		{"BulkFirstImport", testBulkFirstImport},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
