@@ -92,12 +92,15 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 	if err != nil {
 		return nil, err
 	}
-	a := &applier{itx: itx, known: map[string]*idmap.Map[[12]byte]{"structure": {}, "person": {}}, families: map[string]bool{},
-		res: &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
+	a := &applier{itx: itx, known: map[string]*idmap.Map[storedRecord]{"structure": {}, "person": {}}, families: map[string]bool{},
+		famIDs: map[string]uint8{},
+		res:    &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
 		stored: map[string]map[string][]string{}, in: make(chan applyItem, 512), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
-	} else if err := itx.Checksums(ctx, func(kind, id, sum string) { a.known[kind].Set(id, sumKey(sum)) }); err != nil {
+	} else if err := itx.Checksums(ctx, func(s directory.StoredSum) {
+		a.known[s.Kind].Set(s.AAFID, storedRecord{sum: sumKey(s.Checksum), family: a.familyID(s.Family), active: s.Active})
+	}); err != nil {
 		itx.Rollback()
 		return nil, err
 	}
@@ -200,15 +203,15 @@ func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
 	if a.opts.DryRun {
 		return res, a.itx.Rollback()
 	}
+	if kind == Complet {
+		if err := a.absentees(ctx); err != nil {
+			return nil, err
+		}
+	}
 	// The merge makes the logins of every new account, in memory: let the
 	// checksums (one per stored person) go first.
 	a.known, a.stored = nil, nil
-	var fams []string
-	for f := range a.families {
-		fams = append(fams, f)
-	}
-	sort.Strings(fams)
-	counts, err := a.itx.Finish(ctx, directory.FinishOptions{Complet: kind == Complet, Families: fams})
+	counts, err := a.itx.Finish(ctx, directory.FinishOptions{Complet: kind == Complet})
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +226,19 @@ func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
 	return res, nil
 }
 
+// absentees gives the store, as deleted, the stored persons of the
+// families a Complet carries whose records it no longer has: a family the
+// delivery lacks (a Complet of the staff only) loses nobody.
+func (a *applier) absentees(ctx context.Context) error {
+	var err error
+	a.known["person"].Each(func(id string, s storedRecord) {
+		if err == nil && !s.delivered && int(s.family) < len(a.famNames) && a.families[a.famNames[s.family]] {
+			err = a.itx.Delete(ctx, id)
+		}
+	})
+	return err
+}
+
 func (r *ApplyResult) family(f Family) *ApplyCounts {
 	c := r.Families[f]
 	if c == nil {
@@ -234,9 +250,11 @@ func (r *ApplyResult) family(f Family) *ApplyCounts {
 
 type applier struct {
 	itx      directory.ImportTx
-	known    map[string]*idmap.Map[[12]byte] // storeKind → id → stored checksum
-	stored   map[string]map[string][]string  // storeKind + ":" + id → attributes, for modifyRequests
-	families map[string]bool                 // person families delivered
+	known    map[string]*idmap.Map[storedRecord] // storeKind → id → what the store has
+	stored   map[string]map[string][]string      // storeKind + ":" + id → attributes, for modifyRequests
+	families map[string]bool                     // person families delivered
+	famIDs   map[string]uint8                    // family → index in famNames, for storedRecord
+	famNames []string
 	res      *ApplyResult
 	opts     ApplyOptions
 	ctx      context.Context
@@ -246,6 +264,26 @@ type applier struct {
 	done   chan struct{}  // closed when work has returned
 	err    error          // work's error, read after done
 	closed bool
+}
+
+// storedRecord is a stored record as the applier keeps it, 15 bytes: a
+// large académie has two million.
+type storedRecord struct {
+	sum       [12]byte
+	family    uint8 // persons: index in applier.famNames
+	active    bool  // persons: their account is active
+	delivered bool  // the delivery carries the record
+}
+
+// familyID gives a person family its index in famNames.
+func (a *applier) familyID(f string) uint8 {
+	id, ok := a.famIDs[f]
+	if !ok && len(a.famNames) < 255 {
+		id = uint8(len(a.famNames))
+		a.famIDs[f] = id
+		a.famNames = append(a.famNames, f)
+	}
+	return id
 }
 
 // applyItem is a record handed to the apply goroutine, with its checksum
@@ -320,10 +358,15 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 		sum = checksum(r.Attrs)
 	}
 	old, exists := a.known[kind].Get(r.ID)
-	if exists && old == sumKey(sum) {
+	if exists && old.sum == sumKey(sum) {
 		counts.Unchanged++
-		if r.Family == EtabEducNat {
-			return nil
+		if old.delivered {
+			return nil // a record the delivery repeats, which the check refuses
+		}
+		old.delivered = true
+		a.known[kind].Set(r.ID, old)
+		if r.Family == EtabEducNat || old.active {
+			return nil // nothing to do: most of a daily Complet
 		}
 		return a.itx.Seen(ctx, r.ID)
 	}
@@ -332,7 +375,7 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	} else {
 		counts.Added++
 	}
-	a.known[kind].Set(r.ID, sumKey(sum)) // a record repeated in the delivery is applied once
+	a.known[kind].Set(r.ID, storedRecord{sum: sumKey(sum), delivered: true}) // a record repeated in the delivery is applied once
 	if r.Op != OpAdd || a.delta {
 		a.stored[kind+":"+r.ID] = r.Attrs // what a later modifyRequest replaces into
 	}

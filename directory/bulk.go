@@ -59,10 +59,13 @@ type ImportTx interface {
 	// not read one through another connection: it would wait on those locks.
 	Fresh() bool
 
-	// Checksums calls fn with the stored checksum of every AAF structure
-	// (kind "structure") and person (kind "person"): the caller skips records
-	// whose checksum did not change, so an unchanged delivery costs no write.
-	Checksums(ctx context.Context, fn func(kind, aafID, checksum string)) error
+	// Checksums calls fn for every stored AAF structure and person: the
+	// caller skips records whose checksum did not change, so an unchanged
+	// delivery costs no write. For a person it also gives the family and
+	// whether their account is active: an unchanged person with an active
+	// account needs nothing more (no Seen), and the caller knows which stored
+	// persons a Complet no longer carries (it reports them with Delete).
+	Checksums(ctx context.Context, fn func(StoredSum)) error
 
 	PutStructure(ctx context.Context, s BulkStructure) error
 	PutSubject(ctx context.Context, s Subject) error
@@ -70,10 +73,13 @@ type ImportTx interface {
 	// PutPerson inserts or replaces a person and everything derived from
 	// their record (personas, memberships, relations as a child).
 	PutPerson(ctx context.Context, p BulkPerson) error
-	// Seen marks an unchanged person as present in the delivery, which keeps
-	// (or makes) their account active.
+	// Seen marks an unchanged person as present in the delivery, which
+	// makes their account active again (or gives them one) when entitled.
+	// A person whose account is active needs no Seen.
 	Seen(ctx context.Context, aafID string) error
-	// Delete disables the account of a person a Delta deleteRequest names.
+	// Delete disables the account of a person the delivery removes: one a
+	// Delta deleteRequest names, or a stored person of a family a Complet
+	// carries whose record it no longer has.
 	Delete(ctx context.Context, aafID string) error
 	// Stored returns the delivered AAF attributes stored for the persons
 	// (kind "person") or structures ("structure") of the given AAF ids, for
@@ -82,11 +88,20 @@ type ImportTx interface {
 	// query each would cost more than the rest of the import.
 	Stored(ctx context.Context, kind string, aafIDs []string) (map[string]map[string][]string, error)
 
-	// Finish merges everything and commits. With Complet set, the AAF
-	// accounts of the delivered families that were neither put nor seen are
-	// disabled with a disappearance date.
+	// Finish merges everything and commits. Accounts of deleted persons, and
+	// of persons no longer entitled to one, are disabled with a
+	// disappearance date.
 	Finish(ctx context.Context, f FinishOptions) (BulkCounts, error)
 	Rollback() error
+}
+
+// StoredSum is a stored AAF record as Checksums gives it.
+type StoredSum struct {
+	Kind     string // "structure" or "person"
+	AAFID    string
+	Checksum string
+	Family   string // persons: the AAF family
+	Active   bool   // persons: their account is active
 }
 
 // BulkStructure is a structure as delivered.
@@ -140,10 +155,9 @@ type BulkRelation struct {
 
 // FinishOptions closes an import.
 type FinishOptions struct {
+	// Complet: the delivery is a full export (its absentees were given to
+	// Delete), so AAF groups left without a member are removed.
 	Complet bool
-	// Families are the person families (Eleve, PersRelEleve, PersEducNat)
-	// the delivery carries; only their absentees are disabled.
-	Families []string
 }
 
 // BulkCounts is what Finish did, per AAF family.

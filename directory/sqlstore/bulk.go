@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -255,22 +256,23 @@ func (t *importTx) flush(ctx context.Context, table string) error {
 	return nil
 }
 
-func (t *importTx) Checksums(ctx context.Context, fn func(kind, aafID, checksum string)) error {
+func (t *importTx) Checksums(ctx context.Context, fn func(directory.StoredSum)) error {
 	for kind, q := range map[string]string{
-		"structure": `SELECT aaf_id, checksum FROM structures WHERE aaf_id IS NOT NULL`,
-		"person":    `SELECT aaf_id, checksum FROM persons WHERE aaf_id IS NOT NULL`,
+		"structure": `SELECT aaf_id, checksum, '', false FROM structures WHERE aaf_id IS NOT NULL`,
+		"person": `SELECT p.aaf_id, p.checksum, p.aaf_family, a.person_id IS NOT NULL FROM persons p
+			LEFT JOIN accounts a ON a.person_id = p.id AND a.status = 'active' WHERE p.aaf_id IS NOT NULL`,
 	} {
 		rows, err := t.tx.QueryContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("checksums: %w", err)
 		}
 		for rows.Next() {
-			var id, sum string
-			if err := rows.Scan(&id, &sum); err != nil {
+			s := directory.StoredSum{Kind: kind}
+			if err := rows.Scan(&s.AAFID, &s.Checksum, &s.Family, &s.Active); err != nil {
 				rows.Close()
 				return fmt.Errorf("checksums: %w", err)
 			}
-			fn(kind, id, sum)
+			fn(s)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -482,6 +484,10 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	if _, err := t.exec(ctx, "generation", `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
 		return counts, err
 	}
+	if _, err := t.exec(ctx, "entitlement rule", `INSERT INTO meta (name, value) VALUES ('parent_resp_legal', $1)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, t.entitlementRule()); err != nil {
+		return counts, err
+	}
 	if t.s.d.name == "postgres" {
 		if err := t.refreshStatistics(ctx); err != nil {
 			return counts, err
@@ -654,7 +660,7 @@ func (t *importTx) merge(ctx context.Context, f directory.FinishOptions, counts 
 	// for persons who want one: nothing to restore or disable. (A Delta
 	// may add then delete a person, so it always looks.)
 	if !(empty["accounts"] && f.Complet) {
-		if err := t.accountStates(ctx, f, counts); err != nil {
+		if err := t.accountStates(ctx, counts); err != nil {
 			return err
 		}
 	}
@@ -715,31 +721,44 @@ func (t *importTx) idBase() string {
 
 // entitlements builds stg_want: for every person the delivery concerns,
 // whether they should have an active account (1) or not (0). Persons of the
-// relation-account family are decided by their relations, for all of them
-// that were put, seen or whose children changed, so a parent whose record
-// did not change still gains or loses an account when a child's does.
+// relation-account family are decided by their relations: those put, those
+// whose children's records changed, those seen without an active account,
+// and all of them when the rule (ParentRespLegal) changed since the last
+// import. A parent with an active account whose record and children did not
+// change keeps it: nothing it depends on moved (a purge that removes a
+// child's relations marks the parent's record changed; see PurgeDisabled).
 func (t *importTx) entitlements(ctx context.Context) error {
 	fam := t.opts.RelationAccountFamily
 	legal := "0"
 	for _, v := range t.opts.ParentRespLegal {
 		legal += fmt.Sprintf(", %d", v)
 	}
+	var rule int64
+	err := t.tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'parent_resp_legal'`).Scan(&rule)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("import accounts: entitlement rule: %w", err)
+	}
+	// The adults to decide, as a join driven by the few candidates rather
+	// than a filter over every person.
+	parents := `(SELECT id FROM stg_pid UNION SELECT x.id FROM stg_seen s JOIN persons x ON x.aaf_id = s.aaf_id
+		UNION SELECT id FROM stg_affected) c JOIN persons p ON p.id = c.id`
+	if err != nil || rule != t.entitlementRule() {
+		parents = "persons p"
+	}
 	// An unchanged person of the other families with an active account
 	// needs nothing (wanting an account only creates or restores one), so
 	// the second part leaves them out: on a re-import, nearly everybody.
+	// (The importer does not even send them: see ImportTx.Seen.)
 	// UNION ALL: the three parts are disjoint (a record is put or seen,
 	// never both, since a delivery repeating an id is refused by the check;
 	// the third part is the other family), and deduplicating 300,000 ids
-	// would cost a sort for nothing. The third part tests membership with
-	// ORed EXISTS, three hash probes per parent, rather than IN over a
-	// UNION that deduplicated 270,000 ids first.
+	// would cost a sort for nothing.
 	q := `SELECT id, create_account AS want FROM stg_pid WHERE aaf_family <> $1
-		UNION ALL SELECT p.id, 1 FROM persons p JOIN stg_seen s ON s.aaf_id = p.aaf_id WHERE p.aaf_family <> $1
+		UNION ALL SELECT p.id, 1 FROM stg_seen s JOIN persons p ON p.aaf_id = s.aaf_id WHERE p.aaf_family <> $1
 			AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = p.id AND a.status = 'active')
 		UNION ALL SELECT p.id, CASE WHEN EXISTS (SELECT 1 FROM relations r WHERE r.parent_id = p.id
 			AND r.resp_legal IN (` + legal + `) AND r.resp_legal <> 0) THEN 1 ELSE 0 END
-		FROM persons p WHERE p.aaf_family = $1 AND (EXISTS (SELECT 1 FROM stg_seen x WHERE x.aaf_id = p.aaf_id)
-			OR EXISTS (SELECT 1 FROM stg_pid x WHERE x.id = p.id) OR EXISTS (SELECT 1 FROM stg_affected x WHERE x.id = p.id))`
+		FROM ` + parents + ` WHERE p.aaf_family = $1`
 	for _, stmt := range []string{t.s.d.tempAs("stg_want", q), `CREATE INDEX stg_want_id ON stg_want (id)`, t.s.d.analyzeTemp("stg_want")} {
 		var args []any
 		if strings.Contains(stmt, "$1") {
@@ -750,6 +769,18 @@ func (t *importTx) entitlements(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// entitlementRule encodes ParentRespLegal as a bit per respLegal value,
+// kept in meta so that the next import knows whether it changed.
+func (t *importTx) entitlementRule() int64 {
+	var rule int64
+	for _, v := range t.opts.ParentRespLegal {
+		if v > 0 && v < 62 {
+			rule |= 1 << v
+		}
+	}
+	return rule
 }
 
 // newAccount is a person to give an account, with the base of their login.
@@ -847,7 +878,7 @@ func (t *importTx) loadLogins(ctx context.Context, q string, into map[string]boo
 
 // accountStates restores returning accounts and disables absent, deleted
 // or no longer entitled ones, counting both per family.
-func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions, counts *directory.BulkCounts) error {
+func (t *importTx) accountStates(ctx context.Context, counts *directory.BulkCounts) error {
 	now := t.opts.Now
 	count := func(into map[string]int, q string, args ...any) error {
 		rows, err := t.tx.QueryContext(ctx, q, args...)
@@ -874,22 +905,11 @@ func (t *importTx) accountStates(ctx context.Context, f directory.FinishOptions,
 		WHERE source = 'aaf' AND status <> 'active' AND person_id IN (SELECT id FROM stg_want WHERE want = 1)`, now); err != nil {
 		return fmt.Errorf("import accounts: restore: %w", err)
 	}
-	// gone: deleted by a Delta, no longer entitled, or (Complet) absent from
-	// a delivered family.
+	// gone: deleted (by a Delta, or absent from a Complet), or no longer
+	// entitled.
 	gone := `SELECT p.id FROM persons p JOIN stg_deleted d ON d.aaf_id = p.aaf_id
 		UNION SELECT id FROM stg_want WHERE want = 0`
-	var args []any
-	if f.Complet && len(f.Families) > 0 {
-		ph := make([]string, len(f.Families))
-		for i, fam := range f.Families {
-			args = append(args, fam)
-			ph[i] = fmt.Sprintf("$%d", i+1)
-		}
-		gone += ` UNION SELECT p.id FROM persons p WHERE p.source = 'aaf' AND p.aaf_family IN (` + strings.Join(ph, ", ") + `)
-			AND NOT EXISTS (SELECT 1 FROM stg_seen x WHERE x.aaf_id = p.aaf_id)
-			AND NOT EXISTS (SELECT 1 FROM stg_pid x WHERE x.id = p.id)`
-	}
-	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_gone", gone), args...); err != nil {
+	if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_gone", gone)); err != nil {
 		return fmt.Errorf("import accounts: absentees: %w", err)
 	}
 	if _, err := t.tx.ExecContext(ctx, t.s.d.analyzeTemp("stg_gone")); err != nil {
@@ -938,6 +958,15 @@ func (s *Store) PurgeDisabled(ctx context.Context, cutoff time.Time) (int, error
 		if _, err := t.tx.ExecContext(ctx, t.s.d.tempAs("stg_purge", `SELECT person_id AS id FROM accounts
 			WHERE source = 'aaf' AND status <> 'active' AND disappeared_at IS NOT NULL AND disappeared_at < $1`), cutoff.UTC()); err != nil {
 			return fmt.Errorf("purge: %w", err)
+		}
+		// The related adults of a purged student lose a relation, which
+		// may take their account away; the next import decides it for
+		// them as for a changed record, since it only looks at parents
+		// whose record or children changed (entitlements).
+		if _, err := t.tx.ExecContext(ctx, `UPDATE persons SET checksum = '' WHERE source = 'aaf'
+			AND id IN (SELECT parent_id FROM relations WHERE child_id IN (SELECT id FROM stg_purge))
+			AND id NOT IN (SELECT id FROM stg_purge)`); err != nil {
+			return fmt.Errorf("purge: parents of purged persons: %w", err)
 		}
 		for _, q := range personDependents {
 			q = strings.ReplaceAll(q, "= $1", "IN (SELECT id FROM stg_purge)")

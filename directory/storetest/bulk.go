@@ -44,32 +44,76 @@ func bulkDelivery(day int) (structs []directory.BulkStructure, persons []directo
 
 func runBulk(t *testing.T, b directory.Bulk, now time.Time, complet bool, structs []directory.BulkStructure, persons []directory.BulkPerson, deletes ...string) directory.BulkCounts {
 	t.Helper()
+	order := make([]any, 0, len(structs)+len(persons))
+	for _, s := range structs {
+		order = append(order, s)
+	}
+	for _, p := range persons {
+		order = append(order, p)
+	}
+	counts, _ := importDelivery(t, b, importOptions(now, complet, 1, 2), order, deletes...)
+	return counts
+}
+
+func importOptions(now time.Time, complet bool, respLegal ...int) directory.ImportOptions {
+	return directory.ImportOptions{Now: now, LoginPattern: "{prenom}.{nom}", RelationAccountFamily: "PersRelEleve",
+		ParentRespLegal: respLegal, Complet: complet}
+}
+
+// importDelivery applies records in order as the AAF importer does: a
+// person whose checksum is stored unchanged is Seen unless their account is
+// active, any other record is put (New
+// when no stored record has its id); a Complet then deletes the stored
+// persons it no longer carries, of the three families (even one with no
+// record left), and the deletes given. It reports whether the store took
+// its first-import path.
+func importDelivery(t *testing.T, b directory.Bulk, opts directory.ImportOptions, order []any, deletes ...string) (directory.BulkCounts, bool) {
+	t.Helper()
 	ctx := context.Background()
-	itx, err := b.BeginImport(ctx, directory.ImportOptions{Now: now, LoginPattern: "{prenom}.{nom}",
-		RelationAccountFamily: "PersRelEleve", ParentRespLegal: []int{1, 2}})
+	itx, err := b.BeginImport(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer itx.Rollback()
 	known := map[string]string{}
-	if err := itx.Checksums(ctx, func(kind, id, sum string) { known[kind+id] = sum }); err != nil {
+	family := map[string]string{} // stored person → family
+	active := map[string]bool{}
+	if err := itx.Checksums(ctx, func(s directory.StoredSum) {
+		known[s.Kind+s.AAFID] = s.Checksum
+		if s.Kind == "person" {
+			family[s.AAFID], active[s.AAFID] = s.Family, s.Active
+		}
+	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range structs {
-		if known["structure"+s.AAFID] != s.Checksum {
-			if err := itx.PutStructure(ctx, s); err != nil {
-				t.Fatal(err)
+	delivered := map[string]bool{"Eleve": true, "PersRelEleve": true, "PersEducNat": true} // families, and persons
+	for _, r := range order {
+		switch r := r.(type) {
+		case directory.BulkStructure:
+			if sum, ok := known["structure"+r.AAFID]; !ok || sum != r.Checksum {
+				err = itx.PutStructure(ctx, r)
 			}
+		case directory.BulkPerson:
+			delivered[r.AAFID] = true
+			sum, ok := known["person"+r.AAFID]
+			if ok && sum == r.Checksum {
+				if !active[r.AAFID] {
+					err = itx.Seen(ctx, r.AAFID)
+				}
+				break
+			}
+			r.New = !ok
+			err = itx.PutPerson(ctx, r)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
-	for _, p := range persons {
-		if known["person"+p.AAFID] == p.Checksum {
-			if err := itx.Seen(ctx, p.AAFID); err != nil {
-				t.Fatal(err)
+	if opts.Complet {
+		for id, fam := range family {
+			if delivered[fam] && !delivered[id] {
+				deletes = append(deletes, id)
 			}
-			continue
-		}
-		if err := itx.PutPerson(ctx, p); err != nil {
-			t.Fatal(err)
 		}
 	}
 	for _, id := range deletes {
@@ -77,11 +121,12 @@ func runBulk(t *testing.T, b directory.Bulk, now time.Time, complet bool, struct
 			t.Fatal(err)
 		}
 	}
-	counts, err := itx.Finish(ctx, directory.FinishOptions{Complet: complet, Families: []string{"Eleve", "PersRelEleve", "PersEducNat"}})
+	fresh := itx.Fresh()
+	counts, err := itx.Finish(ctx, directory.FinishOptions{Complet: opts.Complet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return counts
+	return counts, fresh
 }
 
 func testBulkImport(t *testing.T, s directory.Store) {
@@ -220,4 +265,78 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// testBulkParentEntitlements follows a related adult's account through what
+// changes it without their record changing: their only child purged, and
+// the respLegal values that give an account changed in the configuration.
+// The import looks again only at adults whose record or children changed,
+// so both must reach it.
+func testBulkParentEntitlements(t *testing.T, s directory.Store) {
+	b, ok := s.(directory.Bulk)
+	if !ok {
+		t.Skip("store has no bulk import")
+	}
+	ctx := context.Background()
+	school := directory.BulkStructure{Structure: directory.Structure{AAFID: "S1", Name: "CLG A", Checksum: "s1"}}
+	student := func(id string, rel directory.BulkRelation) directory.BulkPerson {
+		return directory.BulkPerson{Person: directory.Person{AAFID: id, AAFFamily: "Eleve", FirstName: id, LastName: "Martin", Checksum: id},
+			CreateAccount: true, Personas: []directory.BulkPersona{{StructureAAFID: "S1", Profile: directory.ProfileEleve}},
+			Relations: []directory.BulkRelation{rel}}
+	}
+	adult := func(id string) directory.BulkPerson {
+		return directory.BulkPerson{Person: directory.Person{AAFID: id, AAFFamily: "PersRelEleve", FirstName: id, LastName: "Martin", Checksum: id}}
+	}
+	status := func(aafID string) directory.AccountStatus {
+		t.Helper()
+		p, err := s.PersonByAAFID(ctx, aafID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.AccountByPerson(ctx, p.ID)
+		if errors.Is(err, directory.ErrNotFound) {
+			return "none"
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return a.Status
+	}
+	day := time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC)
+	both := []any{school, adult("P1"), adult("P2"), student("E1", directory.BulkRelation{ParentAAFID: "P1", RespLegal: 1}),
+		student("E2", directory.BulkRelation{ParentAAFID: "P2", RespLegal: 2})}
+	importDelivery(t, b, importOptions(day, true, 1, 2), both)
+	if status("P1") != directory.StatusActive || status("P2") != directory.StatusActive {
+		t.Fatalf("legal representatives: P1 %s, P2 %s; want both active", status("P1"), status("P2"))
+	}
+
+	// The configuration now gives an account to respLegal 1 only: P2,
+	// unchanged, loses theirs.
+	day = day.Add(24 * time.Hour)
+	if c, _ := importDelivery(t, b, importOptions(day, true, 1), both); c.Disabled["PersRelEleve"] != 1 {
+		t.Errorf("rule change disabled %v, want P2", c.Disabled)
+	}
+	if status("P1") != directory.StatusActive || status("P2") != directory.StatusDisabled {
+		t.Errorf("after the rule change: P1 %s, P2 %s; want active, disabled", status("P1"), status("P2"))
+	}
+
+	// E1 leaves; P1 is still delivered (real exports have such adults) and
+	// keeps the account while the relation stays.
+	day = day.Add(24 * time.Hour)
+	without := []any{school, adult("P1"), adult("P2"), student("E2", directory.BulkRelation{ParentAAFID: "P2", RespLegal: 2})}
+	importDelivery(t, b, importOptions(day, true, 1), without)
+	if status("E1") != directory.StatusDisabled || status("P1") != directory.StatusActive {
+		t.Fatalf("E1 gone: E1 %s, P1 %s; want disabled, active", status("E1"), status("P1"))
+	}
+	// The purge deletes E1 and the relation (and P2, disabled the day
+	// before); the next import, P1's record unchanged, takes P1's account.
+	if n, err := b.PurgeDisabled(ctx, day.Add(time.Second)); err != nil || n != 2 {
+		t.Fatalf("purge = %d, %v; want E1 and P2", n, err)
+	}
+	day = day.Add(24 * time.Hour)
+	if c, _ := importDelivery(t, b, importOptions(day, true, 1), without); c.Disabled["PersRelEleve"] != 1 {
+		t.Errorf("import after the purge disabled %v, want P1", c.Disabled)
+	}
+	if status("P1") != directory.StatusDisabled {
+		t.Errorf("P1, whose only child was purged, is %s; want disabled", status("P1"))
+	}
 }

@@ -59,42 +59,21 @@ func untidyDelivery() (order []any) {
 	}
 }
 
-// applyOrder puts a delivery in the given order, as the importer does:
-// New when no stored record carries the id, every record put (changed is
-// a suffix added to each checksum, so a second run rewrites everything).
-func applyOrder(t *testing.T, b directory.Bulk, now time.Time, order []any, changed string) (directory.BulkCounts, bool) {
-	t.Helper()
-	ctx := context.Background()
-	itx, err := b.BeginImport(ctx, directory.ImportOptions{Now: now, LoginPattern: "{prenom}.{nom}",
-		RelationAccountFamily: "PersRelEleve", ParentRespLegal: []int{1, 2}, Complet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer itx.Rollback()
-	stored := map[string]bool{}
-	if err := itx.Checksums(ctx, func(kind, id, sum string) { stored[kind+id] = true }); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range order {
+// rewrite gives every record of order a new checksum, so that an import
+// puts them all again.
+func rewrite(order []any, suffix string) []any {
+	out := make([]any, len(order))
+	for i, r := range order {
 		switch r := r.(type) {
 		case directory.BulkStructure:
-			r.Checksum += changed
-			err = itx.PutStructure(ctx, r)
+			r.Checksum += suffix
+			out[i] = r
 		case directory.BulkPerson:
-			r.Checksum += changed
-			r.New = !stored["person"+r.AAFID]
-			err = itx.PutPerson(ctx, r)
-		}
-		if err != nil {
-			t.Fatal(err)
+			r.Checksum += suffix
+			out[i] = r
 		}
 	}
-	fresh := itx.Fresh()
-	counts, err := itx.Finish(ctx, directory.FinishOptions{Complet: true, Families: []string{"Eleve", "PersRelEleve", "PersEducNat"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return counts, fresh
+	return out
 }
 
 // snapshot writes the directory by AAF ids, logins and codes, without the
@@ -173,7 +152,7 @@ func testBulkFirstImport(t *testing.T, s directory.Store) {
 		t.Skip("store has no bulk import")
 	}
 	day1 := time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC)
-	c, fresh := applyOrder(t, b, day1, untidyDelivery(), "")
+	c, fresh := importDelivery(t, b, importOptions(day1, true, 1, 2), untidyDelivery())
 	if !fresh {
 		t.Error("a Complet into an empty store did not take the first-import path")
 	}
@@ -206,7 +185,7 @@ func testBulkFirstImport(t *testing.T, s directory.Store) {
 		t.Errorf("E1 is %d times in 3A, want once", n)
 	}
 
-	c, fresh = applyOrder(t, b, day1.Add(24*time.Hour), untidyDelivery(), "-changed")
+	c, fresh = importDelivery(t, b, importOptions(day1.Add(24*time.Hour), true, 1, 2), rewrite(untidyDelivery(), "-changed"))
 	if fresh {
 		t.Error("an import into a directory with persons took the first-import path")
 	}

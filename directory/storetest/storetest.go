@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"PingWhenCurrent", testPing},
 		{"BulkImport", testBulkImport},
 		{"BulkFirstImport", testBulkFirstImport},
+		{"BulkParentEntitlements", testBulkParentEntitlements},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
