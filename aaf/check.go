@@ -79,6 +79,87 @@ type checker struct {
 	kind       Kind
 	headerSeen map[string]string // header key → first value (consistency)
 	headerFile map[string]string
+	rules      map[Family]*attrRules
+	found      []attrFound // scratch: the attributes of a record that rules read
+}
+
+// attrRules is what record checks in the attributes of one family. Several
+// rules read the same attribute (ENTEleveClasses has an arity and a
+// reference), so names lists each attribute once and the rules point at its
+// slot: a record costs a lookup per attribute read, not per rule.
+type attrRules struct {
+	names []string
+	reqs  []reqRule
+	comps []compRule
+	dates []dateRule
+	refs  []refRule
+}
+
+type attrFound struct {
+	vals []string
+	ok   bool
+}
+
+type reqRule struct {
+	req   Requirement
+	slots []int // of req.AnyOf
+}
+
+type compRule struct {
+	slot int
+	name string
+	ar   Arity
+}
+
+type dateRule struct {
+	slot, field int
+	name        string
+}
+
+type refRule struct {
+	slot int
+	ref  Reference
+	ids  *idmap.Map[struct{}] // c.ids[ref.Target]
+	refs *idmap.Map[refLoc]   // c.refs[ref.Target]
+}
+
+// rulesFor builds the rules of fam on its first record, once c.kind is known.
+func (c *checker) rulesFor(fam Family) *attrRules {
+	if ru := c.rules[fam]; ru != nil {
+		return ru
+	}
+	ru := &attrRules{}
+	slots := map[string]int{}
+	slot := func(name string) int {
+		i, ok := slots[name]
+		if !ok {
+			i = len(ru.names)
+			slots[name] = i
+			ru.names = append(ru.names, name)
+		}
+		return i
+	}
+	for _, req := range c.reqs[fam] {
+		rr := reqRule{req: req}
+		for _, a := range req.AnyOf {
+			rr.slots = append(rr.slots, slot(a))
+		}
+		ru.reqs = append(ru.reqs, rr)
+	}
+	for _, name := range c.compKeys {
+		ru.comps = append(ru.comps, compRule{slot: slot(name), name: name, ar: c.opts.Composites[name]})
+	}
+	for _, name := range c.dateKeys {
+		ru.dates = append(ru.dates, dateRule{slot: slot(name), field: c.dates[name], name: name})
+	}
+	// References are collected only where they are resolved.
+	if c.kind != Delta || c.opts.ReferencesInDelta {
+		for _, ref := range c.refsByAttr[fam] {
+			ru.refs = append(ru.refs, refRule{slot: slot(ref.Attr), ref: ref, ids: c.ids[ref.Target], refs: c.refs[ref.Target]})
+		}
+	}
+	c.rules[fam] = ru
+	return ru
 }
 
 // Check reads the whole delivery once and says whether it may be applied.
@@ -121,6 +202,7 @@ func Check(ctx context.Context, d *Delivery, opts CheckOptions) (*Report, error)
 		ids: map[Family]*idmap.Map[struct{}]{}, refs: map[Family]*idmap.Map[refLoc]{},
 		present: map[Family]bool{}, dates: DateAttrs(), reqs: map[Family][]Requirement{},
 		refsByAttr: map[Family][]Reference{}, headerSeen: map[string]string{}, headerFile: map[string]string{},
+		rules: map[Family]*attrRules{},
 	}
 	for k := range opts.Composites {
 		c.compKeys = append(c.compKeys, k)
@@ -406,79 +488,82 @@ func (c *checker) record(r *Record) {
 	if r.Op == OpDelete {
 		return
 	}
+	ru := c.rulesFor(fam)
+	found := c.found[:0]
+	for _, name := range ru.names {
+		vals, ok := r.Attrs[name]
+		found = append(found, attrFound{vals, ok})
+	}
+	c.found = found
 	// Required attributes.
-	for _, req := range c.reqs[fam] {
+	for _, rr := range ru.reqs {
 		present, any := false, false
-		for _, a := range req.AnyOf {
-			if _, ok := r.Attrs[a]; ok {
-				any = true
+		for _, i := range rr.slots {
+			any = any || found[i].ok
+			for _, v := range found[i].vals {
+				present = present || v != ""
 			}
-			present = present || r.Has(a)
 		}
 		switch {
 		case present:
 		case r.Op == OpAdd:
-			c.rep.add(req.Severity, c.problem(r, CodeRequired, strings.Join(req.AnyOf, "|"), "", "required attribute missing or empty"))
+			c.rep.add(rr.req.Severity, c.problem(r, CodeRequired, strings.Join(rr.req.AnyOf, "|"), "", "required attribute missing or empty"))
 		case any: // modify clearing it
-			c.rep.add(req.Severity, c.problem(r, CodeRequired, strings.Join(req.AnyOf, "|"), "", "modifyRequest clears a required attribute"))
+			c.rep.add(rr.req.Severity, c.problem(r, CodeRequired, strings.Join(rr.req.AnyOf, "|"), "", "modifyRequest clears a required attribute"))
 		}
 	}
 	// Composite arity.
-	for _, name := range c.compKeys {
-		vals, ok := r.Attrs[name]
-		if !ok {
-			continue
-		}
-		ar := c.opts.Composites[name]
-		for i, v := range vals {
+	for _, cr := range ru.comps {
+		for i, v := range found[cr.slot].vals {
 			if v == "" {
 				continue
 			}
-			if n := strings.Count(v, "$") + 1; !ar.Allows(n) {
-				c.rep.add(ar.Severity, c.problem(r, CodeArity, name, v, "value %d has %d $-separated fields, expected %s", i+1, n, ar))
+			if n := strings.Count(v, "$") + 1; !cr.ar.Allows(n) {
+				c.rep.add(cr.ar.Severity, c.problem(r, CodeArity, cr.name, v, "value %d has %d $-separated fields, expected %s", i+1, n, cr.ar))
 			}
 		}
 	}
 	// Dates.
-	for _, name := range c.dateKeys {
-		field := c.dates[name]
-		for _, v := range r.Attrs[name] {
+	for _, dr := range ru.dates {
+		for _, v := range found[dr.slot].vals {
 			if v == "" {
 				continue
 			}
-			parts := SplitComposite(v)
-			if field >= len(parts) {
+			date, ok := compositeField(v, dr.field)
+			if !ok {
 				continue // arity already reported
 			}
-			if _, err := ParseAAFDate(parts[field]); err != nil {
-				c.rep.add(c.opts.InvalidDateSeverity, c.problem(r, CodeDate, name, v, "not a valid dd/mm/yyyy date"))
+			if _, err := ParseAAFDate(date); err != nil {
+				c.rep.add(c.opts.InvalidDateSeverity, c.problem(r, CodeDate, dr.name, v, "not a valid dd/mm/yyyy date"))
 			}
 		}
 	}
 	// References (ids collected, resolved at the end).
-	if c.kind == Delta && !c.opts.ReferencesInDelta {
-		return
-	}
-	for _, ref := range c.refsByAttr[fam] {
-		for _, v := range r.Attrs[ref.Attr] {
+	for _, rr := range ru.refs {
+		for _, v := range found[rr.slot].vals {
 			if v == "" {
 				continue
 			}
-			parts := SplitComposite(v)
-			if ref.Field >= len(parts) {
+			field, ok := compositeField(v, rr.ref.Field)
+			if !ok {
 				continue
 			}
-			id := strings.TrimSpace(parts[ref.Field])
+			id := strings.TrimSpace(field)
 			if id == "" || id == "-" {
 				continue
 			}
-			m := c.refs[ref.Target]
-			if loc, ok := m.Get(id); ok {
-				loc.count++
-				m.Set(id, loc)
+			// Ids only ever join c.ids, so a target already read resolves
+			// for good: no need to remember the reference (most point back
+			// to families read earlier, see Families).
+			if rr.ids.Has(id) {
 				continue
 			}
-			m.Set(id, refLoc{file: int32(len(c.files) - 1), record: int32(r.Index), ln: int32(r.Line), attr: ref.Attr, owner: r.ID, count: 1})
+			if loc, ok := rr.refs.Get(id); ok {
+				loc.count++
+				rr.refs.Set(id, loc)
+				continue
+			}
+			rr.refs.Set(id, refLoc{file: int32(len(c.files) - 1), record: int32(r.Index), ln: int32(r.Line), attr: rr.ref.Attr, owner: r.ID, count: 1})
 		}
 	}
 }

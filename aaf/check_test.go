@@ -238,6 +238,19 @@ func TestCheckWarnings(t *testing.T) {
 			t.Fatalf("warnings = %+v", rep.Warnings)
 		}
 	})
+	t.Run("an unresolved id is reported once, at its first reference, with the count", func(t *testing.T) {
+		dir := smallDelivery(t)
+		edit(t, fileOf(t, dir, Eleve, 0), func(s string) string {
+			return strings.Replace(s, `<attr name="ENTEleveClasses"><value>52000$`, `<attr name="ENTEleveClasses"><value>99999$`, 2)
+		})
+		rep, err := checkDir(t, CheckOptions{}, dir)
+		if err != nil || rep.WarningCount != 1 {
+			t.Fatalf("err %v warnings %+v", err, rep.Warnings)
+		}
+		if w := rep.Warnings[0]; w.Value != "99999" || w.Record != 1 || !strings.Contains(w.Message, "(2 reference(s)") {
+			t.Fatalf("warning = %+v", w)
+		}
+	})
 	t.Run("2013 sample: missing Eleve_0000 refused, accepted as warning on request", func(t *testing.T) {
 		dir := filepath.Join(samplesDir(t), "entcore-aaf-test-2013")
 		rep, err := checkDir(t, CheckOptions{}, dir)
@@ -501,5 +514,21 @@ func TestOpenErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("PK not really"), 0o644)
 	if _, err := Open(ctx, bad); err == nil || !strings.Contains(err.Error(), "broken.zip") {
 		t.Errorf("broken zip: %v", err)
+	}
+}
+
+// compositeField reads one field the way SplitComposite would.
+func TestCompositeField(t *testing.T) {
+	for _, v := range []string{"", "a", "$", "$$", "a$b", "a$b$", "$a$b", "4001020$2$1$1$1$1", " 800000 $6A$x", "é$ü"} {
+		parts := SplitComposite(v)
+		for i := 0; i <= len(parts)+1; i++ {
+			got, ok := compositeField(v, i)
+			if want, wantOK := "", i < len(parts); ok != wantOK || (ok && got != parts[i]) {
+				if wantOK {
+					want = parts[i]
+				}
+				t.Errorf("compositeField(%q, %d) = %q, %v; want %q, %v", v, i, got, ok, want, wantOK)
+			}
+		}
 	}
 }

@@ -101,6 +101,23 @@ func DefaultComposites() map[string]Arity {
 // SplitComposite splits a "$"-composite value into its fields.
 func SplitComposite(v string) []string { return strings.Split(v, "$") }
 
+// compositeField is SplitComposite(v)[i] without building the slice: the
+// check reads one field of most values it looks at. ok is false when v has
+// no field i.
+func compositeField(v string, i int) (field string, ok bool) {
+	for ; i > 0; i-- {
+		k := strings.IndexByte(v, '$')
+		if k < 0 {
+			return "", false
+		}
+		v = v[k+1:]
+	}
+	if k := strings.IndexByte(v, '$'); k >= 0 {
+		v = v[:k]
+	}
+	return v, true
+}
+
 // SplitAttr splits value of attr checking it against table (nil = default
 // table). Attributes absent from the table are returned as one field.
 func SplitAttr(table map[string]Arity, attr, value string) ([]string, error) {

@@ -69,8 +69,7 @@ type scanner struct {
 
 	atStart bool // no token consumed yet (an XML declaration may be read here)
 
-	out    []byte     // scratch for character data that needs rewriting
-	attrs  []xml.Attr // scratch for a start tag's attributes
+	out    []byte // scratch for character data that needs rewriting
 	intern map[string]string
 	cache  [509]string // see str
 
@@ -99,7 +98,7 @@ func (p *parser) runScan(r io.Reader) error {
 	}
 	defer scanBufs.Put(buf)
 	s := &scanner{p: p, src: r, buf: *buf, maxRun: 4*p.opts.MaxValueBytes + 4096, atStart: true,
-		intern: make(map[string]string, 128), attrs: make([]xml.Attr, 0, 4)}
+		intern: make(map[string]string, 128)}
 	p.scan = s
 	if err := p.ctx.Err(); err != nil {
 		return err
@@ -239,6 +238,20 @@ func (s *scanner) loop() error {
 
 // text scans a run of character data up to the next '<'.
 func (s *scanner) text() (bool, error) {
+	// Most text is the line break between two tags, which the parser
+	// ignores outside a value (charData): step over it at once.
+	if !s.p.inText {
+		j := s.r
+		for j < s.w && (s.buf[j] == '\n' || s.buf[j] == ' ' || s.buf[j] == '\t') {
+			j++
+		}
+		if j < s.w && s.buf[j] == '<' && s.run+j-s.r+1 <= s.maxRun {
+			s.run += j - s.r
+			s.r = j
+			s.atStart = false
+			return true, nil
+		}
+	}
 	for {
 		i := bytes.IndexByte(s.buf[s.r:s.w], '<')
 		if i < 0 {
@@ -344,6 +357,9 @@ func (s *scanner) markup1() (scanStatus, error) {
 	if len(b) < 2 {
 		return needMore, nil
 	}
+	if b[1] == 'v' && s.plainValue(b) {
+		return done, nil
+	}
 	switch b[1] {
 	case '/':
 		j, st := nameEnd(b, 2)
@@ -373,7 +389,10 @@ func (s *scanner) markup1() (scanStatus, error) {
 		return st, nil
 	}
 	name := b[1:j]
-	attrs := s.attrs[:0]
+	// On the stack: filling a slice kept in the scanner cost a GC write
+	// barrier per attribute, which the import pays while the GC marks.
+	var buf [4]xml.Attr
+	attrs := buf[:0]
 	empty := false
 	for {
 		j = skipSpace(b, j)
@@ -426,18 +445,55 @@ func (s *scanner) markup1() (scanStatus, error) {
 		attrs = append(attrs, xml.Attr{Name: xml.Name{Local: s.name(an)}, Value: s.str(v)})
 		j += k + 2
 	}
-	s.attrs = attrs
 	if st := s.consume(j); st != done {
 		return st, nil
 	}
 	n := s.name(name)
-	if err := s.p.start(xml.StartElement{Name: xml.Name{Local: n}, Attr: attrs}); err != nil {
+	if err := s.p.start(xml.Name{Local: n}, attrs); err != nil {
 		return done, err
 	}
 	if empty {
 		return done, s.p.end(xml.EndElement{Name: xml.Name{Local: n}})
 	}
 	return done, nil
+}
+
+var (
+	valueOpen  = []byte("<value>")
+	valueClose = []byte("</value>")
+	valueEmpty = []byte("<value/>")
+)
+
+// plainValue reads a whole <value>text</value> or <value/> at buf[r] when
+// it is in the buffer in this exact form and the parser takes it in one
+// step (parser.plainValue): most of an export is values. False leaves
+// everything as it was, for markup1 to read the tags one by one.
+func (s *scanner) plainValue(b []byte) bool {
+	n := len(valueEmpty)
+	var text []byte
+	if !bytes.HasPrefix(b, valueEmpty) {
+		if !bytes.HasPrefix(b, valueOpen) {
+			return false
+		}
+		t := b[len(valueOpen):]
+		i := bytes.IndexByte(t, '<')
+		// The guard's run limit, as text() checks it.
+		if i < 0 || i+1 > s.maxRun || !bytes.HasPrefix(t[i:], valueClose) {
+			return false
+		}
+		var ok bool
+		if text, ok = s.chars(t[:i], kindText); !ok {
+			return false
+		}
+		n = len(valueOpen) + i + len(valueClose)
+	}
+	if !s.p.plainValue(text) {
+		return false
+	}
+	s.r += n
+	s.run = 0
+	s.atStart = false
+	return true
 }
 
 // consume ends a markup construct of n bytes at buf[r]; unsure when the
@@ -623,7 +679,14 @@ var plainByte = func() (t [256]bool) {
 // needs rewriting, else s.out.
 func (s *scanner) chars(raw []byte, kind charKind) ([]byte, bool) {
 	rewrite := false
-	for i := 0; i < len(raw); {
+	i := 0
+	for i < len(raw) && plainByte[raw[i]] {
+		i++
+	}
+	if i == len(raw) {
+		return raw, true
+	}
+	for i < len(raw) {
 		c := raw[i]
 		if plainByte[c] {
 			i++

@@ -380,6 +380,42 @@ func TestScanMatchesXMLOnCases(t *testing.T) {
 	}
 }
 
+// The scanner reads <value>text</value> and the line breaks between tags in
+// one step where the parser would say nothing; at every limit's edge, and
+// wherever a value is misplaced, it must fall back to the tokens one by one.
+func TestScanValueStepMatchesXML(t *testing.T) {
+	op := `<operationalAttributes><attr name="categoriePersonne"><value>Eleve</value></attr></operationalAttributes>`
+	rec := func(id, attrs string) string {
+		return "<addRequest>\n" + op + "\n<identifier>" + id + "</identifier>\n<attributes>\n" + attrs + "\n</attributes>\n</addRequest>\n"
+	}
+	doc := func(body string) string { return eleveHead + body + "</ficAlimMENESR>\n" }
+	three := `<attr name="sn"><value>ab</value><value> cd </value><value/></attr>` + "\n \t" + `<attr name="g"><value>ef</value></attr>`
+	docs := map[string]string{
+		"values":           doc(rec("<id>1</id>", three)),
+		"value in id":      doc(rec("<id><value>1</value></id>", three)),
+		"id then value":    doc(rec("<id>1</id>\n<value>x</value>", three)),
+		"value in section": doc(rec("<id>1</id>", "<value>x</value>"+three)),
+		"value in request": doc("<addRequest><value>x</value></addRequest>"),
+		"value in root":    doc("<value>x</value>\n<value/>"),
+		"value in skipped": doc(rec("<id>1</id>", `<attr name="sn"><b><value>x</value></b></attr>`+three)),
+		"value in value":   doc(rec("<id>1</id>", `<attr name="sn"><value><value>x</value></value></attr>`)),
+		"value unclosed":   doc(rec("<id>1</id>", `<attr name="sn"><value>x</attr>`)),
+		"value then text":  doc(rec("<id>1</id>", `<attr name="sn"><value>x</value>y</attr>`)),
+		"text in section":  doc(rec("<id>1</id>", " x "+three)),
+		"value of pieces":  doc(rec("<id>1<!--c--> <!--d-->2</id>", `<attr name="sn"><value>a<!--c--> <!--d-->b</value></attr>`)),
+	}
+	for name, d := range docs {
+		for _, opts := range []ParseOptions{{},
+			{MaxValuesPerAttr: 1}, {MaxValuesPerAttr: 2}, {MaxValuesPerAttr: 3},
+			{MaxValueBytes: 1}, {MaxValueBytes: 2}, {MaxValueBytes: 3}, {MaxValueBytes: 4},
+			{MaxRecordBytes: 6}, {MaxRecordBytes: 7}, {MaxRecordBytes: 8}, {MaxRecordBytes: 9},
+			{MaxDepth: 3}, {MaxDepth: 4}, {MaxDepth: 5},
+		} {
+			checkSame(t, fmt.Sprintf("%s %+v", name, opts), []byte(d), opts)
+		}
+	}
+}
+
 // The plain inputs must stay on the fast path; the others may hand over.
 func TestScanStaysFast(t *testing.T) {
 	cases := scanCases()
