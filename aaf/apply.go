@@ -95,7 +95,7 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 	a := &applier{itx: itx, known: map[string]*idmap.Map[storedRecord]{"structure": {}, "person": {}}, families: map[string]bool{},
 		famIDs: map[string]uint8{},
 		res:    &ApplyResult{Families: map[Family]*ApplyCounts{}}, opts: opts, ctx: ctx,
-		stored: map[string]map[string][]string{}, in: make(chan applyItem, 512), done: make(chan struct{})}
+		stored: map[string]map[string][]string{}, in: make(chan []applyItem, 4), done: make(chan struct{})}
 	if kind == Delta {
 		a.delta = true
 	} else if err := itx.Checksums(ctx, func(s directory.StoredSum) {
@@ -115,26 +115,13 @@ func beginApply(ctx context.Context, bulk directory.Bulk, kind Kind, opts ApplyO
 // copy is needed. The first error stops the work; record returns it to the
 // parser, which stops too.
 //
-// Records are taken in batches of what is already waiting, so that the
-// stored attributes the batch's modifyRequests need come in one query
-// rather than one per record (a Delta is mostly modifyRequests).
+// Records come in batches (applyBatch): one channel hand-over per batch
+// rather than per record, which cost the two goroutines a wake-up each
+// time, and the stored attributes a batch's modifyRequests need come in one
+// query rather than one per record (a Delta is mostly modifyRequests).
 func (a *applier) work() {
 	defer close(a.done)
-	batch := make([]applyItem, 0, cap(a.in))
-	for it := range a.in {
-		batch = append(batch[:0], it)
-	gather:
-		for len(batch) < cap(batch) {
-			select {
-			case it, ok := <-a.in:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, it)
-			default:
-				break gather
-			}
-		}
+	for batch := range a.in {
 		if err := a.prefetch(batch); err != nil {
 			a.err = err
 			return
@@ -190,6 +177,9 @@ func storeKind(f Family) string {
 func (a *applier) drain() error {
 	if !a.closed {
 		a.closed = true
+		if len(a.pending) > 0 {
+			_ = a.send() // an error is work's, returned below
+		}
 		close(a.in)
 	}
 	<-a.done
@@ -260,10 +250,11 @@ type applier struct {
 	ctx      context.Context
 	delta    bool // no stored checksums: every record is applied
 
-	in     chan applyItem // parser → work
-	done   chan struct{}  // closed when work has returned
-	err    error          // work's error, read after done
-	closed bool
+	in      chan []applyItem // parser → work
+	pending []applyItem      // records not handed over yet
+	done    chan struct{}    // closed when work has returned
+	err     error            // work's error, read after done
+	closed  bool
 }
 
 // storedRecord is a stored record as the applier keeps it, 15 bytes: a
@@ -294,24 +285,40 @@ type applyItem struct {
 }
 
 // record hands one record to the apply goroutine; it has the parser
-// callback's shape. When the apply goroutine lags (its queue is more than
-// half full: a first import, where each record is staged), the parser's
-// goroutine computes an addRequest's checksum itself, a fifth of the apply
-// work; when the parser is the slower one (a re-import of unchanged
-// records, which cost the applier almost nothing) it leaves it. A
-// modifyRequest's checksum needs the stored attributes, so it always waits.
+// callback's shape. Import has the parse workers take addRequests'
+// checksums (prepareSum). Otherwise (Apply), when the apply goroutine lags
+// (its queue is more than half full: a first import, where each record is
+// staged), the parser's goroutine computes an addRequest's checksum itself,
+// a fifth of the apply work; when the parser is the slower one (a re-import
+// of unchanged records, which cost the applier almost nothing) it leaves
+// it. A modifyRequest's checksum needs the stored attributes, so it always
+// waits.
 func (a *applier) record(r *Record) error {
-	it := applyItem{r: r}
-	if len(a.in) > cap(a.in)/2 && r.Op == OpAdd && r.Family != MatiereEducNat && r.Family != MefEducNat {
+	it := applyItem{r: r, sum: r.sum}
+	if it.sum == "" && len(a.in) > cap(a.in)/2 && checksummed(r) {
 		it.sum = checksum(r.Attrs)
 	}
+	a.pending = append(a.pending, it)
+	if len(a.pending) < applyBatch {
+		return nil
+	}
+	return a.send()
+}
+
+// send hands the pending records over.
+func (a *applier) send() error {
 	select {
-	case a.in <- it:
+	case a.in <- a.pending:
+		a.pending = make([]applyItem, 0, applyBatch)
 		return nil
 	case <-a.done:
 		return a.err
 	}
 }
+
+// applyBatch is how many records go to the apply goroutine at once; with
+// the channel's 4 batches, at most 640 records wait.
+const applyBatch = 128
 
 func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	a.res.Records++
@@ -385,6 +392,21 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	b := a.personOf(r, sum)
 	b.New = !exists && !a.delta // a Complet has read every stored id
 	return a.itx.PutPerson(ctx, b)
+}
+
+// checksummed says whether a record's checksum can be taken from its own
+// attributes: an addRequest of a structure or person (a modifyRequest's
+// needs the stored attributes it replaces into).
+func checksummed(r *Record) bool {
+	return r.Op == OpAdd && r.Family != MatiereEducNat && r.Family != MefEducNat
+}
+
+// prepareSum takes a record's checksum on the parsing goroutine
+// (ParseOptions.prepare).
+func prepareSum(r *Record) {
+	if checksummed(r) {
+		r.sum = checksum(r.Attrs)
+	}
 }
 
 // sumKey is a checksum as kept in memory: its 12 bytes rather than their

@@ -532,3 +532,30 @@ func TestCompositeField(t *testing.T) {
 		}
 	}
 }
+
+// Check parses files ahead on other goroutines; its report must not depend
+// on how many: same records, problems in the same order, same counts.
+func TestCheckReportIndependentOfWorkers(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(samplesDir(t), "entcore-aaf-test-2013"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var reports []string
+	for _, workers := range []int{1, 2, 5} {
+		rep, _ := Check(ctx, d, CheckOptions{Parse: ParseOptions{Workers: workers}, AllowMissingChunks: true})
+		if rep == nil || rep.WarningCount == 0 || rep.Records == 0 {
+			t.Fatalf("workers %d: report %+v, want the sample's records and warnings", workers, rep)
+		}
+		rep.DurationMS = 0
+		b, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, string(b))
+	}
+	if reports[0] != reports[1] || reports[0] != reports[2] {
+		t.Errorf("reports differ with the number of parse workers:\n1: %.400s\n2: %.400s\n5: %.400s", reports[0], reports[1], reports[2])
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Errors callers test with errors.Is.
@@ -522,23 +524,35 @@ func (d *Delivery) ContentHash(ctx context.Context) (string, error) {
 	if d.contentHash != "" {
 		return d.contentHash, nil
 	}
+	// Two files at a time: the files are independent, and before a
+	// re-import's parse this pass has the machine to itself.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
 	for _, f := range d.Files {
-		if f.sha256 != nil {
-			continue
+		if f.sha256 == nil {
+			g.Go(func() error { return hashFile(gctx, f) })
 		}
-		rc, err := f.Open()
-		if err != nil {
-			return "", fmt.Errorf("aaf: %w", err)
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, ctxReader{ctx, rc})
-		rc.Close()
-		if err != nil {
-			return "", fmt.Errorf("aaf: hash %s: %w", f.Name, err)
-		}
-		f.sha256, f.Size = h.Sum(nil), n
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
 	}
 	return d.finishHash(), nil
+}
+
+// hashFile records the SHA-256 and size of one file.
+func hashFile(ctx context.Context, f *File) error {
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("aaf: %w", err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, ctxReader{ctx, rc})
+	if err != nil {
+		return fmt.Errorf("aaf: hash %s: %w", f.Name, err)
+	}
+	f.sha256, f.Size = h.Sum(nil), n
+	return nil
 }
 
 // finishHash combines the per-file digests once all are known.

@@ -107,6 +107,7 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 	}
 	defer func() { a.drain(); a.itx.Rollback() }()
 	copts := opts.Check
+	copts.Parse.prepare = prepareSum
 	copts.Baseline = store
 	if a.itx.Fresh() {
 		// Nothing to lose, and the store may hold the tables the baseline

@@ -13,7 +13,6 @@ import (
 	"iter"
 	"regexp"
 	"strings"
-	"sync"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -54,6 +53,8 @@ type Record struct {
 	// Repeated lists attribute names that appeared more than once (values were
 	// appended); Check warns about them.
 	Repeated []string
+
+	sum string // the import's checksum of Attrs, when taken during the parse
 }
 
 // First returns the first value of attr, or "".
@@ -116,6 +117,10 @@ type ParseOptions struct {
 	// records, problems and errors are the same. For differential tests and
 	// as an escape hatch.
 	Reference bool
+	// prepare runs on the goroutine that parsed a record, before the record
+	// is handed over, where parseAhead spreads it over its workers: the
+	// import takes each addRequest's checksum there.
+	prepare func(*Record)
 	// Issue receives envelope problems (DTD violations) that leave the rest of
 	// the file readable; parsing goes on. When nil, the first one is returned
 	// as an error: callers that do not collect problems never see a record
@@ -162,9 +167,9 @@ var ErrEnvelope = errors.New("envelope does not follow ficAlimMENESR.dtd")
 // each record, in order, from the calling goroutine. It stops at the first
 // error (fn's, or a fatal parse error). Reading a file to its end records
 // its SHA-256 (see ContentHash). With opts.Workers > 1, the next files are
-// parsed ahead on other goroutines (chunks are independent documents) while
-// records are still delivered strictly in order; memory stays bounded by
-// Workers × a few hundred records.
+// parsed ahead on other goroutines (parseAhead) while records, and problems
+// given to opts.Issue, are still delivered strictly in order, from the
+// calling goroutine.
 func (d *Delivery) Walk(ctx context.Context, opts ParseOptions, fn func(*Record) error) error {
 	if opts.Workers <= 1 || len(d.Files) < 2 {
 		for _, f := range d.Files {
@@ -178,87 +183,23 @@ func (d *Delivery) Walk(ctx context.Context, opts ParseOptions, fn func(*Record)
 	return d.walkParallel(ctx, opts, fn)
 }
 
-type recordBatch struct {
-	recs []*Record
-	err  error
-}
-
 func (d *Delivery) walkParallel(ctx context.Context, opts ParseOptions, fn func(*Record) error) error {
-	var wg sync.WaitGroup
-	defer wg.Wait() // runs after cancel below: workers blocked on a send see ctx.Done
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	const batchSize = 256
-	if opts.Issue != nil {
-		// Issues may come from several goroutines; serialise them.
-		var mu sync.Mutex
-		issue := opts.Issue
-		opts.Issue = func(p Problem) { mu.Lock(); defer mu.Unlock(); issue(p) }
-	}
-	chans := make([]chan recordBatch, len(d.Files))
-	for i := range chans {
-		chans[i] = make(chan recordBatch, 4)
-	}
-	sem := make(chan struct{}, opts.Workers)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i, f := range d.Files {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				for _, ch := range chans[i:] {
-					close(ch)
-				}
-				return
+	files, stop := d.parseAhead(ctx, opts, opts.Workers)
+	defer stop()
+	for _, ch := range files {
+		_, err, stopped := eachEvent(ctx, ch, func(ev parseEvent) error {
+			if ev.issue != nil {
+				opts.Issue(*ev.issue)
+				return nil
 			}
-			wg.Add(1)
-			go func(f *File, out chan recordBatch) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				defer close(out)
-				batch := make([]*Record, 0, batchSize)
-				send := func(b recordBatch) error {
-					select {
-					case out <- b:
-						return nil
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}
-				_, err := ParseFile(ctx, f, opts, func(r *Record) error {
-					batch = append(batch, r)
-					if len(batch) == batchSize {
-						if err := send(recordBatch{recs: batch}); err != nil {
-							return err
-						}
-						batch = make([]*Record, 0, batchSize)
-					}
-					return nil
-				})
-				if len(batch) > 0 && err == nil {
-					err = send(recordBatch{recs: batch})
-				}
-				if err != nil {
-					_ = send(recordBatch{err: err})
-				}
-			}(f, chans[i])
+			return fn(ev.rec)
+		})
+		if stopped != nil {
+			return stopped
 		}
-	}()
-	for _, ch := range chans {
-		for b := range ch {
-			if b.err != nil {
-				return b.err
-			}
-			for _, r := range b.recs {
-				if err := fn(r); err != nil {
-					return err
-				}
-			}
+		if err != nil {
+			return err
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 	d.finishHash()
 	return nil

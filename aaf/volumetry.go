@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/enthub/enthub/internal/idmap"
 )
 
 // Baseline is the directory as the last applied import left it, seen only
@@ -71,36 +73,67 @@ type VolumetryReport struct {
 // MinStructureAccounts accounts, would be disabled. Memory: one entry per
 // baseline account and per structure.
 func CheckVolumetry(ctx context.Context, base Baseline, present func(aafID string) bool, opts VolumetryOptions) (*VolumetryReport, error) {
-	opts = opts.withDefaults()
-	type counts struct{ active, gone int }
-	perStruct := map[string]*counts{}
-	accounts := map[string]bool{} // aafID → disappearing
+	b, err := readBaseline(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	return b.evaluate(present, opts), nil
+}
+
+// baselineSet is a baseline as read, before the delivery is known: Check
+// reads it while the delivery is parsed, on another connection.
+type baselineSet struct {
+	accounts idmap.Map[int32] // AAF id → account number
+	n        int32
+	pairs    []uint64 // account number << 32 | structure number, one per row
+	structs  []string
+	structNo map[string]uint32
+}
+
+func readBaseline(ctx context.Context, base Baseline) (*baselineSet, error) {
+	b := &baselineSet{structNo: map[string]uint32{}}
 	err := base.ActiveAAFAccounts(ctx, func(id, structure string) error {
-		gone, seen := accounts[id]
+		i, seen := b.accounts.Get(id)
 		if !seen {
-			gone = !present(id)
-			accounts[id] = gone
+			i = b.n
+			b.n++
+			b.accounts.Set(id, i)
 		}
 		if structure == "" {
 			return nil
 		}
-		c := perStruct[structure]
-		if c == nil {
-			c = &counts{}
-			perStruct[structure] = c
+		s, ok := b.structNo[structure]
+		if !ok {
+			s = uint32(len(b.structs))
+			b.structNo[structure] = s
+			b.structs = append(b.structs, structure)
 		}
-		c.active++
-		if gone {
-			c.gone++
-		}
+		b.pairs = append(b.pairs, uint64(i)<<32|uint64(s))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("aaf: volumetry baseline: %w", err)
 	}
-	rep := &VolumetryReport{Options: opts, Active: len(accounts)}
-	for _, gone := range accounts {
-		if gone {
+	return b, nil
+}
+
+// evaluate is CheckVolumetry once the delivery's ids are known.
+func (b *baselineSet) evaluate(present func(aafID string) bool, opts VolumetryOptions) *VolumetryReport {
+	opts = opts.withDefaults()
+	gone := make([]bool, b.n)
+	b.accounts.Each(func(id string, i int32) { gone[i] = !present(id) })
+	type counts struct{ active, gone int }
+	perStruct := make([]counts, len(b.structs))
+	for _, p := range b.pairs {
+		c := &perStruct[uint32(p)]
+		c.active++
+		if gone[p>>32] {
+			c.gone++
+		}
+	}
+	rep := &VolumetryReport{Options: opts, Active: int(b.n)}
+	for _, g := range gone {
+		if g {
 			rep.Disappearing++
 		}
 	}
@@ -111,7 +144,8 @@ func CheckVolumetry(ctx context.Context, base Baseline, present func(aafID strin
 		rep.Reasons = append(rep.Reasons, fmt.Sprintf("the whole perimeter would lose %d of %d active accounts (%.1f %%), above the %.0f %% limit",
 			rep.Disappearing, rep.Active, rep.Percent, opts.MaxDisabledPercent))
 	}
-	for s, c := range perStruct {
+	for i, c := range perStruct {
+		s := b.structs[i]
 		if c.active < opts.MinStructureAccounts {
 			continue
 		}
@@ -134,7 +168,7 @@ func CheckVolumetry(ctx context.Context, base Baseline, present func(aafID strin
 	}
 	rep.Refused = over && !opts.Force
 	rep.Forced = over && opts.Force
-	return rep, nil
+	return rep
 }
 
 func percent(part, whole int) float64 {
