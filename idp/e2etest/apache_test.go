@@ -262,6 +262,7 @@ type browser struct {
 	c               *http.Client
 	login, password string
 	retries         int // starts over after a redirect loop (see play)
+	restarts        int // how many times it did: each is one more login
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -309,6 +310,7 @@ func (b *browser) play(u string, login bool) (*http.Response, string) {
 			// once with a fresh browser, loudly; the audit log is dumped if
 			// the test still fails.
 			b.retries--
+			b.restarts++
 			b.t.Logf("RETRY: %s looped (%v); starting over once with a fresh browser", u, err)
 			b.c.Jar, _ = cookiejar.New(nil)
 			resp, err = b.c.Get(u)
@@ -378,6 +380,7 @@ func TestApacheRelyingPartiesSingleSignOn(t *testing.T) {
 		if !t.Failed() {
 			return
 		}
+		h.p.FlushAudit()
 		evs, _ := h.store.Events(context.Background(), directory.EventFilter{Limit: 200})
 		for _, e := range evs {
 			t.Logf("audit: %s %s outcome=%s reason=%q service=%s details=%v", e.Time.Format("15:04:05.000"), e.Type, e.Outcome, e.Reason, e.Service, e.Details)
@@ -419,8 +422,10 @@ func TestApacheRelyingPartiesSingleSignOn(t *testing.T) {
 	t.Logf("mod_auth_mellon page:\n%s", page)
 	h.p.FlushAudit()
 	logins, _ := h.store.Events(context.Background(), directory.EventFilter{Type: idp.EventLogin})
-	if len(logins) != 1 {
-		t.Fatalf("%d logins for three applications, want one", len(logins))
+	// A browser started over after a loop logged in once more, and only
+	// once: the three applications still share its one session.
+	if len(logins) != 1+b.restarts {
+		t.Fatalf("%d logins for three applications, want one (and one per restart: %d)", len(logins), b.restarts)
 	}
 
 	// One logout at enthub ends all three: CAS and OIDC through the back
