@@ -140,25 +140,28 @@ func (km *keyManager) ensure(ctx context.Context, withEC bool) error {
 			return fmt.Errorf("store shared secret: %w", err)
 		}
 	}
-	if !haveRSA {
-		k, err := km.generate("rsa-initial", now, now)
+	// first makes and stores a kind's first key; another instance starting
+	// at the same moment may store its own first (ErrReused), which is fine.
+	first := func(what, id string, generate func(string, time.Time, time.Time) (sso.Key, error)) error {
+		k, err := generate(id, now, now)
 		if err != nil {
 			return err
 		}
 		if err := km.store.PutKey(ctx, k); err != nil && !errors.Is(err, sso.ErrReused) {
-			return fmt.Errorf("store first signing key: %w", err)
+			return fmt.Errorf("store first %s: %w", what, err)
 		}
-		km.logger.Info("generated the first signing key", "key", k.ID)
+		km.logger.Info("generated the first "+what, "key", k.ID)
+		return nil
+	}
+	if !haveRSA {
+		if err := first("signing key", "rsa-initial", km.generate); err != nil {
+			return err
+		}
 	}
 	if withEC && !haveEC {
-		k, err := km.generateEC("ec-initial", now, now)
-		if err != nil {
+		if err := first("EC signing key", "ec-initial", km.generateEC); err != nil {
 			return err
 		}
-		if err := km.store.PutKey(ctx, k); err != nil && !errors.Is(err, sso.ErrReused) {
-			return fmt.Errorf("store first EC signing key: %w", err)
-		}
-		km.logger.Info("generated the first EC signing key", "key", k.ID)
 	}
 	if km.aead == nil {
 		km.logger.Warn("private keys are stored in clear in the database: set the key secret to encrypt them")

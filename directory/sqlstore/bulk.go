@@ -318,9 +318,22 @@ func (t *importTx) PutStructure(ctx context.Context, b directory.BulkStructure) 
 	if t.fresh != nil {
 		return t.fresh.putStructure(ctx, t, s)
 	}
-	return t.stage(ctx, "stg_structures", t.s.opts.NewID(), s.AAFID, s.UAI, s.Name, s.Type, s.TypeCode, s.City,
+	return t.stageStructure(ctx, t.s.opts.NewID(), s)
+}
+
+// stageStructure stages a structure under the id it gets if it is new.
+func (t *importTx) stageStructure(ctx context.Context, id string, s directory.Structure) error {
+	return t.stage(ctx, "stg_structures", id, s.AAFID, s.UAI, s.Name, s.Type, s.TypeCode, s.City,
 		s.PostalCode, s.Contract, s.Bassin, s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)),
 		marshalCol(orEmpty(s.Extra)), s.Checksum)
+}
+
+// writePerson writes a person known to be new straight into persons.
+func (t *importTx) writePerson(ctx context.Context, id string, p directory.Person) error {
+	return t.stage(ctx, "persons", id, p.AAFID, p.AAFFamily, string(directory.SourceAAF), p.LastName,
+		p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email,
+		p.Phone, p.Mobile, p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)),
+		marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now)
 }
 
 func (t *importTx) PutSubject(ctx context.Context, s directory.Subject) error {
@@ -346,10 +359,7 @@ func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error 
 	}
 	if b.New {
 		id := t.s.opts.NewID()
-		if err := t.stage(ctx, "persons", id, p.AAFID, p.AAFFamily, string(directory.SourceAAF), p.LastName,
-			p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email,
-			p.Phone, p.Mobile, p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)),
-			marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now); err != nil {
+		if err := t.writePerson(ctx, id, p); err != nil {
 			return err
 		}
 		if err := t.stage(ctx, "stg_pid", id, p.AAFID, p.AAFFamily, boolInt(b.CreateAccount)); err != nil {
@@ -795,14 +805,20 @@ type newAccount struct{ personID, base string }
 // whoNeedsAccounts lists, in AAF id order, the persons entitled to an
 // account (stg_want) who have none yet.
 func (t *importTx) whoNeedsAccounts(ctx context.Context) ([]newAccount, error) {
-	began := time.Now()
 	// NOT EXISTS rather than LEFT JOIN … IS NULL: the planner estimates an
 	// anti-join well, while the IS NULL filter over a table loaded in this
 	// transaction (no statistics yet) looked like 2,000 rows and got
 	// 270,000 index probes instead of one hash.
-	rows, err := t.tx.QueryContext(ctx, `SELECT p.id, p.first_name, p.last_name FROM stg_want w
+	return t.newAccounts(ctx, `SELECT p.id, p.first_name, p.last_name FROM stg_want w
 		JOIN persons p ON p.id = w.id
-		WHERE w.want = 1 AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = w.id) ORDER BY p.aaf_id`)
+		WHERE w.want = 1 AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = w.id) ORDER BY p.aaf_id`, nil)
+}
+
+// newAccounts reads (id, first name, last name) rows of q, keeps those
+// keep accepts (all when nil), with the base of their login.
+func (t *importTx) newAccounts(ctx context.Context, q string, keep func(personID string) bool) ([]newAccount, error) {
+	began := time.Now()
+	rows, err := t.tx.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("import accounts: %w", err)
 	}
@@ -813,7 +829,9 @@ func (t *importTx) whoNeedsAccounts(ctx context.Context) ([]newAccount, error) {
 		if err := rows.Scan(&id, &first, &last); err != nil {
 			return nil, fmt.Errorf("import accounts: %w", err)
 		}
-		todo = append(todo, newAccount{id, directory.LoginBase(t.opts.LoginPattern, first, last)})
+		if keep == nil || keep(id) {
+			todo = append(todo, newAccount{id, directory.LoginBase(t.opts.LoginPattern, first, last)})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("import accounts: %w", err)

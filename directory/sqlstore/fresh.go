@@ -206,9 +206,7 @@ func (f *freshImport) group(structure int, kind directory.GroupKind, code string
 func (f *freshImport) putStructure(ctx context.Context, t *importTx, s directory.Structure) error {
 	i := f.structure(s.AAFID)
 	f.structKnown[i] = true
-	return t.stage(ctx, "stg_structures", f.structIDs[i], s.AAFID, s.UAI, s.Name, s.Type, s.TypeCode, s.City,
-		s.PostalCode, s.Contract, s.Bassin, s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)),
-		marshalCol(orEmpty(s.Extra)), s.Checksum)
+	return t.stageStructure(ctx, f.structIDs[i], s)
 }
 
 // putPerson writes a person and their links. Duplicates inside the record
@@ -229,10 +227,7 @@ func (f *freshImport) putPerson(ctx context.Context, t *importTx, b directory.Bu
 		f.create.set(num)
 	}
 	id := f.id(uint64(num))
-	if err := t.stage(ctx, "persons", id, p.AAFID, p.AAFFamily, string(directory.SourceAAF), p.LastName,
-		p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email,
-		p.Phone, p.Mobile, p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)),
-		marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now); err != nil {
+	if err := t.writePerson(ctx, id, p); err != nil {
 		return err
 	}
 	type personaKey struct {
@@ -316,22 +311,17 @@ func (f *freshImport) finish(ctx context.Context, t *importTx, counts *directory
 			lostParents = append(lostParents, f.id(uint64(n)))
 		}
 	}
-	for _, d := range []struct {
-		what, q string
-		ids     []string
-	}{
-		{"personas of unknown structures", `DELETE FROM personas WHERE structure_id IN `, lostStructs},
-		{"memberships of unknown structures", `DELETE FROM memberships WHERE group_id IN `, lostGroups},
-		{"dangling relations", `DELETE FROM relations WHERE parent_id IN `, lostParents},
-	} {
-		n, err := t.execIn(ctx, d.what, d.q, d.ids)
-		if err != nil {
-			return err
-		}
-		if d.what == "dangling relations" {
-			counts.DanglingRelations = int(n)
-		}
+	if _, err := t.execIn(ctx, "personas of unknown structures", `DELETE FROM personas WHERE structure_id IN `, lostStructs); err != nil {
+		return err
 	}
+	if _, err := t.execIn(ctx, "memberships of unknown structures", `DELETE FROM memberships WHERE group_id IN `, lostGroups); err != nil {
+		return err
+	}
+	dangling, err := t.execIn(ctx, "dangling relations", `DELETE FROM relations WHERE parent_id IN `, lostParents)
+	if err != nil {
+		return err
+	}
+	counts.DanglingRelations = int(dangling)
 	began := time.Now()
 	for _, k := range slices.SortedFunc(maps.Keys(f.groups), func(a, b groupKey) int {
 		return strings.Compare(f.groups[a], f.groups[b])
@@ -364,32 +354,16 @@ func (f *freshImport) finish(ctx context.Context, t *importTx, counts *directory
 	}
 	f.parents = nil
 	t.s.opts.Logger.Debug("import merge step", "step", "groups and parent personas", "duration", time.Since(began))
-	began = time.Now()
 	// Who gets an account: the relation-account family by their relations,
 	// the others by their record. Logins are made in AAF id order, as the
 	// merge makes them, so both paths name namesakes alike.
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, first_name, last_name FROM persons ORDER BY aaf_id`)
-	if err != nil {
-		return fmt.Errorf("import accounts: %w", err)
-	}
-	var todo []newAccount
-	for rows.Next() {
-		var id, first, last string
-		if err := rows.Scan(&id, &first, &last); err != nil {
-			rows.Close()
-			return fmt.Errorf("import accounts: %w", err)
-		}
+	todo, err := t.newAccounts(ctx, `SELECT id, first_name, last_name FROM persons ORDER BY aaf_id`, func(id string) bool {
 		n, ok := f.number(id)
-		if !ok || !(f.create.has(n) || f.relation.has(n) && f.legal.has(n)) {
-			continue
-		}
-		todo = append(todo, newAccount{id, directory.LoginBase(t.opts.LoginPattern, first, last)})
+		return ok && (f.create.has(n) || f.relation.has(n) && f.legal.has(n))
+	})
+	if err != nil {
+		return err
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("import accounts: %w", err)
-	}
-	t.s.opts.Logger.Debug("import merge step", "step", "accounts: who", "rows", len(todo), "duration", time.Since(began))
 	began = time.Now()
 	counts.Accounts, err = t.createAccounts(ctx, todo)
 	t.s.opts.Logger.Debug("import merge step", "step", "accounts", "duration", time.Since(began))
