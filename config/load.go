@@ -1,18 +1,15 @@
 package config
 
 import (
-	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Example is a complete, commented configuration file; `enthub config
@@ -21,98 +18,136 @@ import (
 //go:embed example.yaml
 var Example string
 
-// Problems is every problem found in a configuration, each naming its key.
-type Problems []string
+// Options are what Read takes besides the file and the environment.
+type Options struct {
+	// Override applies the command line's flags, over the file and the
+	// environment.
+	Override func(*Config)
+	// Check adds the checks of the packages config cannot import (the
+	// wiring in cmd/enthub: password hashes, TLS key pairs, the services
+	// file…), so that every command, and `enthub config check`, refuses
+	// what `enthub serve` would. Read locates each problem by its Key.
+	Check func(Config) Problems
+	// Hostname names this machine, for a public_url derived from a wildcard
+	// http.listen (default os.Hostname).
+	Hostname func() (string, error)
+}
 
-func (p Problems) Error() string {
-	if len(p) == 1 {
-		return p[0]
+// Origin says where the keys of a loaded configuration were set, and what
+// Read decided on its own.
+type Origin struct {
+	File  string
+	Lines Lines             // key path → its line in File
+	Env   map[string]string // key path → the ENTHUB_… variable that set it
+	// Notes are what an operator should read at start: a public_url derived
+	// from http.listen, or one that disagrees with it.
+	Notes []string
+}
+
+// Set reports whether key was written in the file or the environment.
+func (o *Origin) Set(key string) bool {
+	_, inFile := o.Lines[key]
+	_, inEnv := o.Env[key]
+	return inFile || inEnv
+}
+
+// locate adds to p where its key was set: the variable, else the line.
+func (o *Origin) locate(p *Problem) {
+	if p.Env != "" || p.Line != 0 {
+		return
 	}
-	return fmt.Sprintf("%d configuration problems:\n  %s", len(p), strings.Join(p, "\n  "))
+	if env, ok := o.Env[p.Key]; ok {
+		p.Env = env
+		return
+	}
+	if line, ok := o.Lines[p.Key]; ok {
+		p.File, p.Line = o.File, line
+	}
 }
 
 // Load reads the file at path (none when path is empty) over the defaults,
 // applies the ENTHUB_… variables found in environ (os.Environ() form) and
 // validates the result. Every problem is reported at once, as Problems.
 func Load(path string, environ []string) (Config, error) {
+	cfg, _, err := Read(path, environ, Options{})
+	return cfg, err
+}
+
+// Read is Load with options, returning where each key was set. All the
+// problems of the file, the environment and the checks come in one
+// Problems, each with its line or variable: a value of the wrong type keeps
+// its default for the checks, so it is reported once, as itself.
+func Read(path string, environ []string, o Options) (Config, *Origin, error) {
 	cfg := Default()
+	origin := &Origin{File: path, Lines: Lines{}, Env: map[string]string{}}
 	var problems Problems
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return cfg, fmt.Errorf("config: %w", err)
+			return cfg, origin, fmt.Errorf("config: %w", err)
 		}
-		problems = append(problems, decodeYAML(path, data, &cfg)...)
+		var p Problems
+		origin.Lines, p = Decode(path, data, &cfg)
+		problems = append(problems, p...)
 	}
-	problems = append(problems, applyEnv(&cfg, environ)...)
-	if len(problems) == 0 {
-		problems = append(problems, cfg.Validate()...)
+	problems = append(problems, applyEnv(&cfg, environ, origin)...)
+	if o.Override != nil {
+		o.Override(&cfg)
+	}
+	if !origin.Set("public_url") {
+		hostname := o.Hostname
+		if hostname == nil {
+			hostname = os.Hostname
+		}
+		u, note := PublicURLFor(cfg.HTTP.Listen, cfg.HTTP.TLSCert != "", hostname)
+		if u != "" {
+			cfg.PublicURL = u
+		}
+		if u != "" && origin.Set("http.listen") {
+			origin.Notes = append(origin.Notes, "public_url is not set: derived from http.listen as "+u+note)
+		}
+	} else if w := cfg.publicURLMismatch(); w != "" {
+		origin.Notes = append(origin.Notes, w)
+	}
+	checks := cfg.Validate()
+	if o.Check != nil {
+		for _, x := range o.Check(cfg) {
+			if !reported(checks, x.Key) {
+				checks = append(checks, x)
+			}
+		}
+	}
+	for i := range checks {
+		if !reported(problems, checks[i].Key) { // a type error already said it
+			origin.locate(&checks[i])
+			problems = append(problems, checks[i])
+		}
 	}
 	if len(problems) > 0 {
-		return cfg, problems
+		// In the file's order, then the environment's and the defaults'.
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].order() < problems[j].order() })
+		return cfg, origin, problems
 	}
-	return cfg, nil
+	return cfg, origin, nil
 }
 
-// decodeYAML decodes data into cfg, reporting unknown keys with their line
-// rather than ignoring them: a misspelt key silently falling back to a
-// default is how outages start.
-func decodeYAML(name string, data []byte, cfg *Config) Problems {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Problems{fmt.Sprintf("%s: %v", name, err)}
+func (p Problem) order() int {
+	if p.File != "" && p.Line > 0 {
+		return p.Line
 	}
-	if len(root.Content) == 0 {
-		return nil // empty file: defaults
-	}
-	var problems Problems
-	checkKeys(name, root.Content[0], reflect.TypeOf(*cfg), "", &problems)
-	if len(problems) > 0 {
-		return problems
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, e := range te.Errors {
-				problems = append(problems, fmt.Sprintf("%s: %s", name, e))
-			}
-			return problems
-		}
-		return Problems{fmt.Sprintf("%s: %v", name, err)}
-	}
-	return nil
+	return math.MaxInt
 }
 
-// checkKeys walks a mapping node against a struct type.
-func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string, problems *Problems) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch {
-	case t.Kind() == reflect.Struct && t != reflect.TypeOf(time.Duration(0)):
-		if n.Kind != yaml.MappingNode {
-			if n.Tag != "!!null" {
-				*problems = append(*problems, fmt.Sprintf("%s:%d: %s: want a mapping", file, n.Line, strings.TrimSuffix(prefix, ".")))
-			}
-			return
-		}
-		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			f, ok := fields[k.Value]
-			if !ok {
-				*problems = append(*problems, fmt.Sprintf("%s:%d: %s%s: unknown key", file, k.Line, prefix, k.Value))
-				continue
-			}
-			checkKeys(file, v, f.Type, prefix+k.Value+".", problems)
-		}
-	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
-		for i, item := range n.Content {
-			checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i), problems)
+// reported says whether a problem of key is already in p: the wiring's
+// checks repeat some of config's own (a DN, a hash), and one problem said
+// twice reads as two.
+func reported(p Problems, key string) bool {
+	for _, x := range p {
+		if x.Key == key {
+			return true
 		}
 	}
+	return false
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
@@ -132,10 +167,10 @@ func EnvName(path string) string {
 	return "ENTHUB_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(path))
 }
 
-// applyEnv sets every scalar or list key that has an ENTHUB_… variable.
-// Lists are comma-separated. Variables that match no key are reported, so a
-// typo in a deployment manifest is seen at start.
-func applyEnv(cfg *Config, environ []string) Problems {
+// applyEnv sets every scalar or list key that has an ENTHUB_… variable,
+// and records it in origin. Lists are comma-separated. Variables that match
+// no key are reported, so a typo in a deployment manifest is seen at start.
+func applyEnv(cfg *Config, environ []string, origin *Origin) Problems {
 	env := map[string]string{}
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
@@ -156,8 +191,9 @@ func applyEnv(cfg *Config, environ []string) Problems {
 			return
 		}
 		used[name] = true
-		if err := setFromString(v, raw); err != nil {
-			problems = append(problems, fmt.Sprintf("%s (from %s): %v", path, name, err))
+		origin.Env[path] = name
+		if msg := setFromString(v, raw); msg != "" {
+			problems = append(problems, Problem{Env: name, Key: path, Msg: msg})
 		}
 	})
 	var unknown []string
@@ -168,7 +204,7 @@ func applyEnv(cfg *Config, environ []string) Problems {
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		problems = append(problems, fmt.Sprintf("%s: environment variable matches no configuration key", k))
+		problems = append(problems, Problem{Key: k, Msg: "environment variable matches no configuration key"})
 	}
 	return problems
 }
@@ -203,50 +239,52 @@ func Keys() []string {
 	return keys
 }
 
-func setFromString(v reflect.Value, raw string) error {
-	if v.Type() == reflect.TypeOf(time.Duration(0)) {
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (like 30s, 2h)", raw)
-		}
-		v.SetInt(int64(d))
-		return nil
-	}
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(raw)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return fmt.Errorf("%q is not a boolean (true or false)", raw)
-		}
-		v.SetBool(b)
-	case reflect.Int, reflect.Int64:
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", raw)
-		}
-		v.SetInt(n)
-	case reflect.Float64:
-		f, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", raw)
-		}
-		v.SetFloat(f)
-	case reflect.Slice:
+// setFromString sets v from an environment variable's value; it returns
+// what is wrong with raw, in the words Decode uses for the file.
+func setFromString(v reflect.Value, raw string) string {
+	if v.Kind() == reflect.Slice {
 		var parts []string
 		if strings.TrimSpace(raw) != "" {
 			parts = strings.Split(raw, ",")
 		}
 		s := reflect.MakeSlice(v.Type(), len(parts), len(parts))
 		for i, p := range parts {
-			if err := setFromString(s.Index(i), strings.TrimSpace(p)); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
+			if msg := setFromString(s.Index(i), strings.TrimSpace(p)); msg != "" {
+				return fmt.Sprintf("item %d: %s", i+1, msg)
 			}
 		}
 		v.Set(s)
-	default:
-		return fmt.Errorf("cannot be set from the environment")
+		return ""
 	}
-	return nil
+	var err error
+	switch {
+	case v.Type() == durationType:
+		var d time.Duration
+		if d, err = time.ParseDuration(raw); err == nil {
+			v.SetInt(int64(d))
+		}
+	case v.Kind() == reflect.String:
+		v.SetString(raw)
+	case v.Kind() == reflect.Bool:
+		var b bool
+		if b, err = strconv.ParseBool(raw); err == nil {
+			v.SetBool(b)
+		}
+	case v.Kind() == reflect.Int, v.Kind() == reflect.Int64:
+		var n int64
+		if n, err = strconv.ParseInt(raw, 10, 64); err == nil {
+			v.SetInt(n)
+		}
+	case v.Kind() == reflect.Float64:
+		var f float64
+		if f, err = strconv.ParseFloat(raw, 64); err == nil {
+			v.SetFloat(f)
+		}
+	default:
+		return "cannot be set from the environment"
+	}
+	if err != nil {
+		return typeWords(v.Type(), raw)
+	}
+	return ""
 }

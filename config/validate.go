@@ -18,12 +18,16 @@ import (
 // naming the key path: `ldap.listen: address "300.1.1.1:389" is not valid`.
 func (c Config) Validate() Problems {
 	var p Problems
-	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	add := func(key, format string, args ...any) {
+		p = append(p, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
 
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("public_url", "%q is not an http(s) URL", c.PublicURL)
 	} else if u.Path != "" && u.Path != "/" {
 		add("public_url", "%q: enthub must be served at the root of its host, without a path", c.PublicURL)
+	} else if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		add("public_url", "%q: no query (?…) or fragment (#…) allowed", c.PublicURL)
 	}
 	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 		add("db", "%q: want sqlite:PATH or postgres://HOST/DB", c.DB)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/ldap"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/idp"
 	"github.com/spf13/cobra"
@@ -29,20 +32,41 @@ func (a *app) configCommand() *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			_, err := config.Load(path, a.environ)
+			_, origin, err := config.Read(path, a.environ, a.readOptions())
 			var p config.Problems
 			switch {
 			case errors.As(err, &p):
 				fmt.Fprintf(a.stderr, "%s: %d problem(s):\n", displayName(path), len(p))
-				for _, line := range p {
-					fmt.Fprintf(a.stderr, "  %s\n", line)
+				for _, x := range p {
+					fmt.Fprintf(a.stderr, "  %s\n", x)
 				}
 				return errRefused
 			case err != nil:
 				return err
 			}
+			for _, n := range origin.Notes {
+				fmt.Fprintf(a.stderr, "warning: %s\n", n)
+			}
 			fmt.Fprintf(a.stdout, "%s: ok\n", displayName(path))
 			return nil
+		},
+	})
+	c.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration (file, environment, defaults), secrets masked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, origin, err := config.Read(a.configPath, a.environ, a.readOptions())
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			b, err := config.Show(cfg, origin)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "# effective configuration of %s; secrets masked\n", displayName(a.configPath))
+			_, err = a.stdout.Write(b)
+			return err
 		},
 	})
 	c.AddCommand(&cobra.Command{
@@ -56,6 +80,107 @@ func (a *app) configCommand() *cobra.Command {
 	})
 	return c
 }
+
+// readOptions are how every command reads the configuration: the global
+// flags over file and environment, and the checks serve's wiring makes, so
+// that `config check` and every command refuse what serve would.
+func (a *app) readOptions() config.Options {
+	return config.Options{
+		Override: func(cfg *config.Config) {
+			if a.dbURL != "" {
+				cfg.DB = a.dbURL
+			}
+			if a.logLevel != "" {
+				cfg.Log.Level = a.logLevel
+			}
+			if a.logFormat != "" {
+				cfg.Log.Format = a.logFormat
+			}
+		},
+		Check: wiringChecks,
+	}
+}
+
+// configExit is the exit code of a configuration refused: a usage error
+// when a flag of the command line holds a bad value, a refusal otherwise.
+func (a *app) configExit(err error) int {
+	var p config.Problems
+	errors.As(err, &p)
+	flags := map[string]string{"db": a.dbURL, "log.level": a.logLevel, "log.format": a.logFormat}
+	for _, x := range p {
+		if flags[x.Key] != "" {
+			return exitUsage
+		}
+	}
+	return exitFailed
+}
+
+// wiringChecks are the checks of the packages config cannot import, made
+// the way serve makes them: the LDAP front's (password hashes, DNs under
+// the base, attribute names), the push's, the TLS key pairs, the services
+// file and the identity provider's.
+func wiringChecks(cfg config.Config) config.Problems {
+	var p config.Problems
+	if cfg.LDAP.Enabled || cfg.LDAP.Push.URL != "" {
+		// The server is built, never served: its store is never read.
+		srv, err := ldap.NewServer(ldapConfig(cfg.LDAP), unreadStore{})
+		p = append(p, keyed(err, "ldap")...)
+		if srv == nil {
+			// The push's own checks, whatever the front's problems.
+			srv, _ = ldap.NewServer(ldap.Config{BaseDN: "dc=enthub"}, unreadStore{})
+		}
+		if srv != nil && cfg.LDAP.Push.URL != "" {
+			pc := cfg.LDAP.Push
+			_, err := ldap.NewPusher(srv, ldap.PushConfig{URL: pc.URL, BindDN: pc.BindDN, Password: pc.Password,
+				StartTLS: pc.StartTLS, SeeDisabled: pc.SeeDisabled, Attributes: pc.Attributes})
+			p = append(p, keyed(err, "ldap.push")...)
+		}
+	}
+	if cfg.HTTP.TLSCert != "" && cfg.HTTP.TLSKey != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil {
+			p = append(p, config.Problem{Key: "http.tls_cert", Msg: err.Error()})
+		}
+	}
+	services, err := loadServices(cfg.SSO.ServicesFile)
+	var sp config.Problems
+	switch {
+	case errors.As(err, &sp):
+		p = append(p, sp...)
+	case err != nil:
+		p = append(p, config.Problem{Key: "sso.services_file", Msg: err.Error()})
+	}
+	if len(cfg.Validate()) == 0 && err == nil {
+		if err := idpConfig(cfg, services).Validate(); err != nil {
+			p = append(p, config.Problem{Key: "sso", Msg: err.Error()})
+		}
+	}
+	return p
+}
+
+// keyed splits the errors of a package's Validate ("ldap.base_dn: …",
+// joined) into problems keyed by the configuration key they name.
+func keyed(err error, fallback string) config.Problems {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var p config.Problems
+	for _, e := range errs {
+		key, msg, ok := strings.Cut(e.Error(), ": ")
+		if !ok || strings.ContainsAny(key, " \"") {
+			key, msg = fallback, e.Error()
+		}
+		p = append(p, config.Problem{Key: key, Msg: msg})
+	}
+	return p
+}
+
+// unreadStore stands for the store of an LDAP server built only for its
+// checks; no method is ever called.
+type unreadStore struct{ directory.Reader }
 
 func displayName(path string) string {
 	if path == "" {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
@@ -16,7 +18,7 @@ import (
 )
 
 func (a *app) demoCommand() *cobra.Command {
-	var httpAddr, ldapAddr, dataDir string
+	var httpAddr, ldapAddr, dataDir, publicURL string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run everything on an embedded store with sample data (no configuration needed)",
@@ -33,6 +35,12 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			}
 			cfg.HTTP.Listen = httpAddr
 			cfg.LDAP.Listen = ldapAddr
+			if publicURL != "" {
+				cfg.PublicURL = strings.TrimRight(publicURL, "/")
+			}
+			// --public-url, else public_url of the file or environment,
+			// else the address the demo listens at, made reachable.
+			explicit := publicURL != "" || a.origin.Set("public_url")
 			if !cmd.Flags().Changed("db") && a.getenv("ENTHUB_DB") == "" {
 				cfg.DB = "sqlite:" + filepath.Join(dataDir, "enthub.db")
 			}
@@ -60,10 +68,22 @@ addresses, so a newcomer sees it work with no configuration file.`,
 				return err
 			}
 			st := &stack{demo: true}
+			var base, note string
+			st.publicURL = func(addr string) string {
+				base = cfg.PublicURL
+				if !explicit {
+					base, note = config.PublicURLFor(addr, false, os.Hostname)
+				}
+				return base
+			}
 			st.onReady = func(addr string) {
-				base := "http://" + addr
-				st.index = demoIndex(base, cfg)
+				shown := cfg
+				shown.LDAP.Listen = reachable(cfg.LDAP.Listen)
+				st.index = demoIndex(base, shown)
 				fmt.Fprintf(a.stdout, "enthub demo is running: %s\n", base)
+				if note != "" {
+					fmt.Fprintf(a.stdout, "  public URL:%s\n", note)
+				}
 				fmt.Fprintf(a.stdout, "  store:  %s\n", cfg.DB)
 				for _, e := range st.index {
 					fmt.Fprintf(a.stdout, "  %-28s %s\n", e.Name, e.URL)
@@ -79,7 +99,18 @@ addresses, so a newcomer sees it work with no configuration file.`,
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP listen address")
 	cmd.Flags().StringVar(&ldapAddr, "ldap", "127.0.0.1:3389", "LDAP listen address")
 	cmd.Flags().StringVar(&dataDir, "data", "enthub-demo", "folder of the demo's embedded store")
+	cmd.Flags().StringVar(&publicURL, "public-url", "", "URL browsers reach the demo at (e.g. http://my-pc.lan:8080 for a colleague's browser; default: public_url, else the --http address)")
 	return cmd
+}
+
+// reachable is addr as another program can dial it: a wildcard host
+// (0.0.0.0, ::) becomes this machine's name.
+func reachable(addr string) string {
+	u, _ := config.PublicURLFor(addr, false, os.Hostname)
+	if u == "" {
+		return addr
+	}
+	return strings.TrimPrefix(u, "http://")
 }
 
 // demoIndex lists what the demo runs, for its start page and its banner.

@@ -47,6 +47,8 @@ type app struct {
 	logFormat  string
 	cpuProfile string
 
+	origin *config.Origin // of the loaded configuration: serve logs its notes
+
 	progressShown bool
 	stopProfile   func()
 }
@@ -142,22 +144,11 @@ func wrapArgs(c *cobra.Command) {
 // loadConfig reads the configuration: defaults, then the file, then the
 // ENTHUB_… environment, then the global flags.
 func (a *app) loadConfig() (config.Config, error) {
-	cfg, err := config.Load(a.configPath, a.environ)
+	cfg, origin, err := config.Read(a.configPath, a.environ, a.readOptions())
 	if err != nil {
-		return cfg, &exitError{code: exitFailed, err: err}
+		return cfg, &exitError{code: a.configExit(err), err: err}
 	}
-	if a.dbURL != "" {
-		cfg.DB = a.dbURL
-	}
-	if a.logLevel != "" {
-		cfg.Log.Level = a.logLevel
-	}
-	if a.logFormat != "" {
-		cfg.Log.Format = a.logFormat
-	}
-	if p := cfg.Validate(); len(p) > 0 {
-		return cfg, &exitError{code: exitUsage, err: p}
-	}
+	a.origin = origin
 	return cfg, nil
 }
 

@@ -80,6 +80,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withStore(cmd.Context(), func(cfg config.Config, log *slog.Logger, store *sqlstore.Store) error {
+				for _, n := range a.origin.Notes {
+					log.Warn(n)
+				}
 				return a.runServices(cmd.Context(), cfg, log, store, nil)
 			})
 		},
@@ -91,9 +94,11 @@ type stack struct {
 	srv     *server.Server
 	index   []server.Entry
 	onReady func(httpAddr string)
-	// demo takes the public URL from the listener (the demo may listen on
-	// port 0), registers the demo relying parties and seeds the demo guest.
+	// demo registers the demo relying parties and seeds the demo guest.
 	demo bool
+	// publicURL, when set, gives the public URL from the listener's
+	// address (the demo may listen on port 0).
+	publicURL func(listenAddr string) string
 }
 
 // runServices starts the HTTP server with the SSO fronts, LDAP and the
@@ -124,8 +129,8 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		}
 		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
-	if st.demo {
-		cfg.PublicURL = "http://" + l.Addr().String()
+	if st.publicURL != nil {
+		cfg.PublicURL = st.publicURL(l.Addr().String())
 	}
 	var demo *demorp.Demo
 	var extra []idp.Service
