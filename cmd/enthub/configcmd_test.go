@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -146,5 +147,53 @@ ldap:
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("config show lacks %s:\n%s", re, out)
 		}
+	}
+}
+
+// demo --public-url is what the demo publishes (banner, OIDC issuer, CAS
+// and SAML URLs), so a colleague's browser, reaching this machine by its
+// name, gets links it can open; so is public_url from the environment.
+func TestDemoPublishesItsPublicURL(t *testing.T) {
+	data := t.TempDir()
+	httpAddr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(httpAddr)
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"flag", []string{"--public-url", "http://colleague-visible.lan:" + port + "/"}, nil, "http://colleague-visible.lan:" + port},
+		{"environment", nil, []string{"ENTHUB_PUBLIC_URL=http://ent-demo.lan:" + port}, "http://ent-demo.lan:" + port},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var out, errb syncBuffer
+			done := make(chan int, 1)
+			args := append([]string{"demo", "--http", httpAddr, "--ldap", freeAddr(t), "--data", data}, tc.args...)
+			go func() { done <- run(ctx, args, strings.NewReader(""), &out, &errb, tc.env) }()
+			waitFor(t, "http://"+httpAddr+"/readyz", done, &errb)
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Press Ctrl-C") && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !strings.Contains(out.String(), "enthub demo is running: "+tc.want+"\n") || strings.Contains(out.String(), "http://"+httpAddr+"/login") {
+				t.Errorf("banner does not publish %s:\n%s", tc.want, out.String())
+			}
+			resp, err := http.Get("http://" + httpAddr + "/.well-known/openid-configuration")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := new(strings.Builder)
+			_, _ = io.Copy(b, resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(b.String(), `"issuer":"`+tc.want+`"`) {
+				t.Errorf("OIDC issuer is not %s: %s", tc.want, b)
+			}
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("demo exited %d: %s", code, errb.String())
+			}
+		})
 	}
 }
