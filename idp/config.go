@@ -1,7 +1,6 @@
 package idp
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -284,7 +283,7 @@ func (c Config) compile() (Config, error) {
 	if c.ServicesReload < time.Second {
 		return c, fmt.Errorf("idp config: ServicesReload %s: at least 1s", c.ServicesReload)
 	}
-	services, err := compileServices("idp config: Services", c.Services)
+	services, err := compileServices("idp config", c.Services)
 	if err != nil {
 		return c, err
 	}
@@ -296,7 +295,7 @@ func (c Config) compile() (Config, error) {
 // (each service, and IDs, OIDC client IDs and SAML entity IDs unique), so
 // that `enthub services import` refuses what a start would.
 func ValidateServices(services []Service) error {
-	_, err := compileServices("services", services)
+	_, err := compileServices("", services)
 	return err
 }
 
@@ -304,7 +303,10 @@ func compileServices(what string, in []Service) ([]Service, error) {
 	seen := newUniqueness()
 	services := make([]Service, len(in))
 	for i, s := range in {
-		where := fmt.Sprintf("%s[%d] (%s)", what, i, s.ID)
+		where := serviceLabel(i, s.ID)
+		if what != "" {
+			where = what + ": " + where
+		}
 		if err := s.compile(); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
@@ -326,13 +328,13 @@ func newUniqueness() uniqueness {
 // check reports the identifier s shares with a service already added.
 func (u uniqueness) check(s *Service) error {
 	if u.ids[s.ID] {
-		return fmt.Errorf("ID %q used twice", s.ID)
+		return keyErr("id", "%q used twice", s.ID)
 	}
 	if s.Protocol == ProtocolOIDC && u.clients[s.OIDC.ClientID] {
-		return fmt.Errorf("OIDC.ClientID %q used twice", s.OIDC.ClientID)
+		return keyErr("oidc.client_id", "%q used twice", s.OIDC.ClientID)
 	}
 	if s.Protocol == ProtocolSAML && u.entities[s.SAML.EntityID] {
-		return fmt.Errorf("SAML.EntityID %q used twice", s.SAML.EntityID)
+		return keyErr("saml.entity_id", "%q used twice", s.SAML.EntityID)
 	}
 	return nil
 }
@@ -357,11 +359,11 @@ var serviceIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
 func (s *Service) compile() error {
 	if !serviceIDPattern.MatchString(s.ID) {
-		return fmt.Errorf("ID %q: want lower-case letters, digits, '.', '_' or '-'", s.ID)
+		return keyErr("id", "%q: want lower-case letters, digits, '.', '_' or '-', 63 at most", s.ID)
 	}
 	for i, p := range s.Profiles {
 		if !p.Valid() {
-			return fmt.Errorf("%s[%d] %q: unknown profile", "Profiles", i, p)
+			return keyErr(fmt.Sprintf("profiles[%d]", i), "%q: unknown profile (want %s)", p, profileNames())
 		}
 	}
 	if err := s.Release.validate(s.Protocol); err != nil {
@@ -371,47 +373,52 @@ func (s *Service) compile() error {
 	case ProtocolCAS:
 		for i, a := range s.Release.Attributes {
 			if !xmlName.MatchString(a.Name) {
-				return fmt.Errorf("Release.Attributes[%d]: %q is not a valid CAS attribute (XML element) name", i, a.Name)
+				return keyErr(fmt.Sprintf("release.attributes[%d].name", i), "%q is not a valid CAS attribute (XML element) name", a.Name)
 			}
 		}
 		if len(s.CAS.ServicePatterns) == 0 {
-			return errors.New("CAS.ServicePatterns: at least one pattern is required")
+			return keyErr("cas.service_patterns", "at least one pattern is required")
 		}
 		var err error
-		if s.CAS.patterns, err = compilePatterns("CAS.ServicePatterns", s.CAS.ServicePatterns); err != nil {
+		if s.CAS.patterns, err = compilePatterns("cas.service_patterns", s.CAS.ServicePatterns); err != nil {
 			return err
 		}
-		if s.CAS.proxyPatterns, err = compilePatterns("CAS.ProxyCallbackPatterns", s.CAS.ProxyCallbackPatterns); err != nil {
+		if s.CAS.proxyPatterns, err = compilePatterns("cas.proxy_callback_patterns", s.CAS.ProxyCallbackPatterns); err != nil {
 			return err
 		}
 	case ProtocolOIDC:
 		o := s.OIDC
 		if o.ClientID == "" {
-			return errors.New("OIDC.ClientID is required")
+			return keyErr("oidc.client_id", "is required")
 		}
 		if len(o.RedirectURIs) == 0 {
-			return errors.New("OIDC.RedirectURIs: at least one is required")
+			return keyErr("oidc.redirect_uris", "at least one is required")
 		}
-		for i, r := range append(append([]string{}, o.RedirectURIs...), o.PostLogoutRedirectURIs...) {
-			u, err := url.Parse(r)
-			if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
-				return fmt.Errorf("OIDC redirect URI #%d %q: want an absolute URL without fragment", i, r)
+		for _, list := range []struct {
+			key  string
+			uris []string
+		}{{"oidc.redirect_uris", o.RedirectURIs}, {"oidc.post_logout_redirect_uris", o.PostLogoutRedirectURIs}} {
+			for i, r := range list.uris {
+				u, err := url.Parse(r)
+				if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+					return keyErr(fmt.Sprintf("%s[%d]", list.key, i), "%q: want an absolute URL without fragment", r)
+				}
 			}
 		}
 		switch o.IDTokenSignedResponseAlg {
 		case "", "RS256", "ES256":
 		default:
-			return fmt.Errorf("OIDC.IDTokenSignedResponseAlg %q: want RS256 or ES256", o.IDTokenSignedResponseAlg)
+			return keyErr("oidc.id_token_signed_response_alg", "%q: want RS256 or ES256", o.IDTokenSignedResponseAlg)
 		}
 		if o.BackChannelLogoutURI != "" {
 			if u, err := url.Parse(o.BackChannelLogoutURI); err != nil || u.Host == "" {
-				return fmt.Errorf("OIDC.BackChannelLogoutURI %q: want an absolute URL", o.BackChannelLogoutURI)
+				return keyErr("oidc.back_channel_logout_uri", "%q: want an absolute URL", o.BackChannelLogoutURI)
 			}
 		}
 	case ProtocolSAML:
 		m := s.SAML
 		if m.EntityID == "" {
-			return errors.New("SAML.EntityID is required")
+			return keyErr("saml.entity_id", "is required")
 		}
 		n := 0
 		for _, v := range []string{m.MetadataXML, m.MetadataFile, m.MetadataURL} {
@@ -420,27 +427,27 @@ func (s *Service) compile() error {
 			}
 		}
 		if n != 1 {
-			return errors.New("SAML: exactly one of MetadataXML, MetadataFile, MetadataURL is required")
+			return keyErr("saml", "exactly one of metadata_xml, metadata_file, metadata_url is required")
 		}
 		switch m.NameIDFormat {
 		case "", "transient", "persistent", "attribute":
 		default:
-			return fmt.Errorf("SAML.NameIDFormat %q: want transient, persistent or attribute", m.NameIDFormat)
+			return keyErr("saml.name_id_format", "%q: want transient, persistent or attribute", m.NameIDFormat)
 		}
 		switch m.SignatureAlgorithm {
 		case "", "rsa-sha256", "rsa-sha1":
 		default:
-			return fmt.Errorf("SAML.SignatureAlgorithm %q: want rsa-sha256 or rsa-sha1", m.SignatureAlgorithm)
+			return keyErr("saml.signature_algorithm", "%q: want rsa-sha256 or rsa-sha1", m.SignatureAlgorithm)
 		}
 		var err error
-		if s.SAML.relayPatterns, err = compilePatterns("SAML.RelayStates", m.RelayStates); err != nil {
+		if s.SAML.relayPatterns, err = compilePatterns("saml.relay_states", m.RelayStates); err != nil {
 			return err
 		}
 		if m.DefaultRelayState != "" && !matchAny(s.SAML.relayPatterns, m.DefaultRelayState) {
-			return fmt.Errorf("SAML.DefaultRelayState %q matches none of SAML.RelayStates", m.DefaultRelayState)
+			return keyErr("saml.default_relay_state", "%q matches none of saml.relay_states", m.DefaultRelayState)
 		}
 	default:
-		return fmt.Errorf("Protocol %q: want cas, oidc or saml", s.Protocol)
+		return keyErr("protocol", "%q: want cas, oidc or saml", s.Protocol)
 	}
 	return nil
 }
@@ -449,11 +456,11 @@ func compilePatterns(field string, ps []string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(ps))
 	for i, p := range ps {
 		if !strings.HasPrefix(p, "^") || !strings.HasSuffix(p, "$") {
-			return nil, fmt.Errorf("%s[%d] %q: patterns must be anchored with ^ and $", field, i, p)
+			return nil, keyErr(fmt.Sprintf("%s[%d]", field, i), "%q: patterns must be anchored with ^ and $", p)
 		}
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d] %q: %w", field, i, p, err)
+			return nil, keyErr(fmt.Sprintf("%s[%d]", field, i), "%q is not a regular expression: %v", p, err)
 		}
 		out = append(out, re)
 	}

@@ -183,7 +183,7 @@ func TestOIDCNoECKeyUnlessAClientAsks(t *testing.T) {
 	}
 	bad := Config{PublicURL: f.base, Services: testServices()}
 	bad.Services[2].OIDC.IDTokenSignedResponseAlg = "HS256"
-	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "IDTokenSignedResponseAlg") {
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `oidc.id_token_signed_response_alg: "HS256": want RS256 or ES256`) {
 		t.Fatalf("HS256 accepted: %v", err)
 	}
 }

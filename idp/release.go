@@ -60,6 +60,21 @@ var Sources = map[string]string{
 	"session.upstream":       "how the user logged in (local, educonnect, …)",
 }
 
+// sourceNames lists the valid sources, for an error: an operator who
+// mistyped one learns the right name without reading the code.
+func sourceNames(proto Protocol) string {
+	names := make([]string, 0, len(Sources)+2)
+	for k := range Sources {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	names = append(names, "const:VALUE")
+	if proto == ProtocolOIDC {
+		names = append(names, "pairwise (principal only)")
+	}
+	return strings.Join(names, ", ")
+}
+
 func validSource(src string) bool {
 	if strings.HasPrefix(src, "const:") {
 		return true
@@ -70,27 +85,27 @@ func validSource(src string) bool {
 
 func (p ReleasePolicy) validate(proto Protocol) error {
 	if p.Principal != "" && !validSource(p.Principal) && !(p.Principal == "pairwise" && proto == ProtocolOIDC) {
-		return fmt.Errorf("%s %q: unknown source", "Release.Principal", p.Principal)
+		return keyErr("release.principal", "%q: unknown source; valid sources: %s", p.Principal, sourceNames(proto))
 	}
 	names := map[string]bool{}
 	for i, a := range p.Attributes {
 		if !validSource(a.Source) {
-			return fmt.Errorf("%s[%d] (%s): unknown source %q", "Release.Attributes", i, a.Name, a.Source)
+			return keyErr(fmt.Sprintf("release.attributes[%d].source", i), "%q: unknown source; valid sources: %s", a.Source, sourceNames(""))
 		}
 		if a.Name == "" {
-			return fmt.Errorf("%s[%d] (%s): a name is required", "Release.Attributes", i, a.Source)
+			return keyErr(fmt.Sprintf("release.attributes[%d].name", i), "a name is required (what %s is released as)", a.Source)
 		}
 		if names[a.Name] {
-			return fmt.Errorf("%s[%d]: name %q released twice", "Release.Attributes", i, a.Name)
+			return keyErr(fmt.Sprintf("release.attributes[%d].name", i), "%q released twice", a.Name)
 		}
 		names[a.Name] = true
 		switch a.NameFormat {
 		case "", "uri", "basic", "unspecified":
 		default:
-			return fmt.Errorf("%s[%d] (%s): NameFormat %q: want uri, basic or unspecified", "Release.Attributes", i, a.Name, a.NameFormat)
+			return keyErr(fmt.Sprintf("release.attributes[%d].name_format", i), "%q: want uri, basic or unspecified", a.NameFormat)
 		}
 		if proto == ProtocolOIDC && slices.Contains(reservedClaims, a.Name) {
-			return fmt.Errorf("%s[%d]: claim %q is set by the protocol", "Release.Attributes", i, a.Name)
+			return keyErr(fmt.Sprintf("release.attributes[%d].name", i), "claim %q is set by the protocol", a.Name)
 		}
 	}
 	return nil

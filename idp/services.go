@@ -1,48 +1,89 @@
 package idp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"strings"
 	"time"
 
+	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/idp/sso"
 	"gopkg.in/yaml.v3"
 )
 
 // ParseServices reads a YAML list of services (the format of
-// sso.services_file and of `enthub services import`): keys are the
-// Service yaml names, and an unknown key is an error naming its line. It
-// also returns each service's own YAML, as written, which is what the
-// store keeps. It does not validate: see ValidateServices.
+// sso.services_file and of `enthub services import`) as strictly as the
+// configuration: every unknown key and every value of the wrong type is
+// reported, all at once, as config.Problems naming the line, the service
+// and the YAML key. It also returns each service's own YAML, as written,
+// which is what the store keeps. It does not validate: see ReadServices.
 func ParseServices(b []byte) ([]Service, [][]byte, error) {
-	var out []Service
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&out); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil, nil
-		}
+	return parseServices("", b)
+}
+
+// ReadServices is ParseServices followed by the checks a start makes
+// (ValidateServices), each problem located at its line in file: every
+// service is checked, and every problem found is reported.
+func ReadServices(file string, b []byte) ([]Service, [][]byte, error) {
+	out, raw, err := parseServices(file, b)
+	if err != nil {
 		return nil, nil, err
 	}
+	var items []*yaml.Node
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err == nil && len(doc.Content) == 1 {
+		items = doc.Content[0].Content
+	}
+	var problems config.Problems
+	seen := newUniqueness()
+	for i := range out {
+		s := out[i]
+		err := s.compile()
+		if err == nil {
+			err = seen.add(&s)
+		}
+		if err != nil {
+			problems = append(problems, locate(file, items[i], i, s.ID, err))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, problems
+	}
+	return out, raw, nil
+}
+
+func parseServices(file string, b []byte) ([]Service, [][]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, nil, err
+		return nil, nil, config.Problems{{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	var raw [][]byte
-	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.SequenceNode {
-		for _, item := range doc.Content[0].Content {
-			t, err := yaml.Marshal(item)
-			if err != nil {
-				return nil, nil, fmt.Errorf("line %d: %w", item.Line, err)
-			}
-			raw = append(raw, t)
+	if len(doc.Content) == 0 {
+		return nil, nil, nil
+	}
+	list := doc.Content[0]
+	if list.Kind != yaml.SequenceNode {
+		return nil, nil, config.Problems{{File: file, Line: list.Line,
+			Msg: "want a YAML list of services, one \"- id: …\" each"}}
+	}
+	var problems config.Problems
+	out := make([]Service, len(list.Content))
+	raw := make([][]byte, len(list.Content))
+	for i, item := range list.Content {
+		_, p := config.DecodeNode(file, item, &out[i])
+		for _, x := range p {
+			x.Key = serviceLabel(i, out[i].ID) + ": " + x.Key
+			problems = append(problems, x)
 		}
+		t, err := yaml.Marshal(item)
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", item.Line, err)
+		}
+		raw[i] = t
 	}
-	if len(raw) != len(out) {
-		return nil, nil, fmt.Errorf("want a YAML list of services, read %d items but %d services", len(raw), len(out))
+	if len(problems) > 0 {
+		return nil, nil, problems
 	}
 	return out, raw, nil
 }
@@ -50,12 +91,62 @@ func ParseServices(b []byte) ([]Service, [][]byte, error) {
 // ParseService reads one service's YAML, as strictly as ParseServices.
 func ParseService(b []byte) (Service, error) {
 	var s Service
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil {
-		return s, err
+	if _, p := config.Decode("", b, &s); len(p) > 0 {
+		return s, p
 	}
 	return s, nil
+}
+
+// serviceLabel names a service of a list in a problem: its id, else its
+// place in the list.
+func serviceLabel(i int, id string) string {
+	if id == "" {
+		return fmt.Sprintf("service #%d", i+1)
+	}
+	return fmt.Sprintf("service %q", id)
+}
+
+// fieldError is a problem of one key of a service, named as in its YAML.
+type fieldError struct{ key, msg string }
+
+func (e *fieldError) Error() string { return e.key + ": " + e.msg }
+
+func keyErr(key, format string, args ...any) error {
+	return &fieldError{key: key, msg: fmt.Sprintf(format, args...)}
+}
+
+// locate places a service's problem at the line of its key in the file,
+// or of the nearest key above it that is written, or of the service.
+func locate(file string, item *yaml.Node, i int, id string, err error) config.Problem {
+	p := config.Problem{File: file, Line: item.Line, Key: serviceLabel(i, id), Msg: err.Error()}
+	var fe *fieldError
+	if !errors.As(err, &fe) {
+		return p
+	}
+	p.Key += ": " + fe.key
+	p.Msg = fe.msg
+	var s Service
+	lines, _ := config.DecodeNode(file, item, &s)
+	for key := fe.key; key != ""; {
+		if line, ok := lines[key]; ok {
+			p.Line = line
+			break
+		}
+		cut := strings.LastIndexAny(key, ".[")
+		if cut < 0 {
+			break
+		}
+		key = key[:cut]
+	}
+	return p
+}
+
+func profileNames() string {
+	names := make([]string, len(directory.Profiles))
+	for i, p := range directory.Profiles {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
 }
 
 // metadataTimeout bounds the fetch of one SP's metadata by URL, on top of

@@ -220,7 +220,7 @@ func TestParseServicesKeepsEachDefinition(t *testing.T) {
 			t.Fatalf("definition %d does not read back: %v\n%s", i, err, b)
 		}
 	}
-	if _, _, err := ParseServices([]byte("- id: x\n  protocl: cas\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+	if _, _, err := ParseServices([]byte("- id: x\n  protocl: cas\n")); err == nil || !strings.Contains(err.Error(), `line 2: service "x": protocl: unknown key (did you mean protocol?)`) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }

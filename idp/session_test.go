@@ -311,11 +311,11 @@ func TestConfigValidateNamesBadField(t *testing.T) {
 		{Config{PublicURL: "https://e", KeySecret: "short"}, "KeySecret"},
 		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolCAS, CAS: CASService{ServicePatterns: []string{"https://x/"}}}}}, "anchored"},
 		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolCAS, CAS: CASService{ServicePatterns: []string{"^https://x/$"}},
-			Release: ReleasePolicy{Attributes: []AttributeRule{{Source: "person.password", Name: "pw"}}}}}}, `unknown source "person.password"`},
-		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolOIDC, OIDC: OIDCService{ClientID: "c"}}}}, "RedirectURIs"},
-		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolSAML, SAML: SAMLService{EntityID: "e"}}}}, "Metadata"},
-		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: "ldap"}}}, "Protocol"},
-		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolCAS, Profiles: []directory.Profile{"eleves"}, CAS: CASService{ServicePatterns: []string{"^a$"}}}}}, "Profiles[0]"},
+			Release: ReleasePolicy{Attributes: []AttributeRule{{Source: "person.password", Name: "pw"}}}}}}, `release.attributes[0].source: "person.password": unknown source; valid sources: account.id, account.login,`},
+		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolOIDC, OIDC: OIDCService{ClientID: "c"}}}}, "oidc.redirect_uris: at least one is required"},
+		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolSAML, SAML: SAMLService{EntityID: "e"}}}}, "saml: exactly one of metadata_xml, metadata_file, metadata_url"},
+		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: "ldap"}}}, `protocol: "ldap": want cas, oidc or saml`},
+		{Config{PublicURL: "https://e", Services: []Service{{ID: "x", Protocol: ProtocolCAS, Profiles: []directory.Profile{"eleves"}, CAS: CASService{ServicePatterns: []string{"^a$"}}}}}, `profiles[0]: "eleves": unknown profile (want eleve, parent,`},
 	} {
 		err := tc.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

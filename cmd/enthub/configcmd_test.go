@@ -197,3 +197,28 @@ func TestDemoPublishesItsPublicURL(t *testing.T) {
 		})
 	}
 }
+
+// `enthub services import` accepts every example of idp/README.md, and a
+// bad file is refused with its line and YAML key.
+func TestServicesImportAcceptsTheDocumentedExamples(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "idp", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
+	examples := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	if len(examples) < 5 {
+		t.Fatalf("%d examples in idp/README.md", len(examples))
+	}
+	for i, m := range examples {
+		file := writeFile(t, "services.yaml", m[1])
+		if code, out, errs := enthub(t, nil, "services", "import", file, "--db", db); code != 0 || !strings.Contains(out, "imported") {
+			t.Errorf("example %d: import = %d %q %q", i+1, code, out, errs)
+		}
+	}
+	file := writeFile(t, "bad.yaml", "- id: grr\n  protocol: cas\n  cas:\n    service_pattern: ['^https://grr/.*$']\n")
+	code, _, errs := enthub(t, nil, "services", "import", file, "--db", db)
+	if code != 1 || !strings.Contains(errs, `bad.yaml:4: service "grr": cas.service_pattern: unknown key (did you mean service_patterns?)`) {
+		t.Errorf("bad import = %d %q", code, errs)
+	}
+}

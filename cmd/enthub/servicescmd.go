@@ -92,15 +92,12 @@ func (a *app) importServices(ctx context.Context, cfg config.Config, s *sqlstore
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	services, raw, err := idp.ParseServices(b)
+	services, raw, err := idp.ReadServices(path, b)
 	if err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", path, err)}
+		return &exitError{code: exitFailed, err: err}
 	}
 	if len(services) == 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%s: no services", path)}
-	}
-	if err := idp.ValidateServices(services); err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", path, err)}
 	}
 	file, err := loadServices(cfg.SSO.ServicesFile)
 	if err != nil {

@@ -74,9 +74,9 @@ func TestServicesImportListRemove(t *testing.T) {
 func TestServicesImportRefusesAllOrNothing(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
 	tests := []struct{ name, yaml, want string }{
-		{"unknown key", servicesYAML + "- id: grr\n  protocl: cas\n", "line 15: field protocl not found"},
-		{"invalid service", servicesYAML + "- id: grr\n  protocol: cas\n  cas: {service_patterns: ['https://grr']}\n", `services[2] (grr): CAS.ServicePatterns[0] "https://grr": patterns must be anchored`},
-		{"twice the same ID", servicesYAML + "- id: moodle\n  protocol: cas\n  cas: {service_patterns: ['^https://x/$']}\n", `ID "moodle" used twice`},
+		{"unknown key", servicesYAML + "- id: grr\n  protocl: cas\n", `s.yaml:15: service "grr": protocl: unknown key (did you mean protocol?)`},
+		{"invalid service", servicesYAML + "- id: grr\n  protocol: cas\n  cas: {service_patterns: ['https://grr']}\n", `s.yaml:16: service "grr": cas.service_patterns[0]: "https://grr": patterns must be anchored`},
+		{"twice the same ID", servicesYAML + "- id: moodle\n  protocol: cas\n  cas: {service_patterns: ['^https://x/$']}\n", `s.yaml:14: service "moodle": id: "moodle" used twice`},
 		{"empty", "", "no services"},
 	}
 	for _, tt := range tests {
@@ -98,7 +98,7 @@ func TestServicesImportRefusesAllOrNothing(t *testing.T) {
 		t.Fatalf("import = %d %s", code, errs)
 	}
 	twin := "- id: forum2\n  protocol: oidc\n  oidc: {client_id: forum, redirect_uris: ['https://f2/cb']}\n"
-	if code, _, errs := enthub(t, nil, "services", "import", writeFile(t, "s.yaml", twin), "--db", db); code != 1 || !strings.Contains(errs, `OIDC.ClientID "forum" used twice`) {
+	if code, _, errs := enthub(t, nil, "services", "import", writeFile(t, "s.yaml", twin), "--db", db); code != 1 || !strings.Contains(errs, `service "forum2": oidc.client_id: "forum" used twice`) {
 		t.Fatalf("client ID twin = %d %q", code, errs)
 	}
 }

@@ -15,8 +15,9 @@ import (
 
 // loadServices reads the relying-party registry: a YAML list of services
 // whose keys are the idp.Service yaml names. Unknown keys are errors, with
-// their line, as in the main configuration; `enthub services import`
-// reads its files the same way (idp.ParseServices).
+// their line, as in the main configuration, and each service is checked
+// as the start checks it; `enthub services import` reads its files the
+// same way (idp.ReadServices).
 func loadServices(path string) ([]idp.Service, error) {
 	if path == "" {
 		return nil, nil
@@ -25,7 +26,7 @@ func loadServices(path string) ([]idp.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sso.services_file: %w", err)
 	}
-	out, _, err := idp.ParseServices(b)
+	out, _, err := idp.ReadServices(path, b)
 	if err != nil {
 		return nil, fmt.Errorf("sso.services_file %s: %w", path, err)
 	}
