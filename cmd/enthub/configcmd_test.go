@@ -222,3 +222,15 @@ func TestServicesImportAcceptsTheDocumentedExamples(t *testing.T) {
 		t.Errorf("bad import = %d %q", code, errs)
 	}
 }
+
+// A wildcard address is never what the demo prints for others to dial.
+func TestDemoNeverPublishesAWildcard(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:3389", "[::]:3389", ":3389"} {
+		if got := reachable(addr); strings.Contains(got, "0.0.0.0") || strings.Contains(got, "[::]") || strings.HasPrefix(got, ":") || !strings.HasSuffix(got, ":3389") {
+			t.Errorf("reachable(%s) = %s", addr, got)
+		}
+	}
+	if got := reachable("127.0.0.1:3389"); got != "127.0.0.1:3389" {
+		t.Errorf("reachable(127.0.0.1:3389) = %s", got)
+	}
+}
