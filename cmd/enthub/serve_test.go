@@ -4,10 +4,14 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enthub/enthub/test/peer"
 )
 
 // served is an `enthub serve` running in the test process.
@@ -97,7 +101,8 @@ func proxy(t *testing.T, addr, target string) {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("proxy on %s: %v", addr, err)
+		t.Errorf("proxy on %s: %v", addr, err) // may run on a timer's goroutine: no Fatal
+		return
 	}
 	t.Cleanup(func() { l.Close() })
 	go func() {
@@ -118,4 +123,56 @@ func proxy(t *testing.T, addr, target string) {
 			}()
 		}
 	}()
+}
+
+// serve started before PostgreSQL waits for it, with a logged backoff,
+// instead of exiting: the boot order of a machine does not matter. Past
+// db_connect_timeout it gives up with the reason.
+func TestServeWaitsForPostgresStartingLate(t *testing.T) {
+	pg := peer.Postgres(t)
+	if code, _, errs := enthub(t, nil, "db", "migrate", "--db", pg); code != 0 {
+		t.Fatalf("db migrate = %d %s", code, errs)
+	}
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	late := freeAddr(t)
+	u.Host = late
+	time.AfterFunc(1500*time.Millisecond, func() { proxy(t, late, target) })
+	start := time.Now()
+	s := startServe(t, serveEnv(u.String(), "ENTHUB_DB_CONNECT_TIMEOUT=30s"), 40*time.Second)
+	log := s.stderr.String()
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Errorf("serve started in %s, before the database was up", took)
+	}
+	if n := strings.Count(log, `msg="database not reachable yet, retrying"`); n < 2 || !strings.Contains(log, `msg="database reachable"`) ||
+		!strings.Contains(log, "retry_in=250ms") || !strings.Contains(log, "retry_in=500ms") {
+		t.Errorf("the wait is not logged as a backoff (%d retries):\n%s", n, log)
+	}
+	resp, err := http.Get(s.base + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz after the late start: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code := s.stop(); code != 0 {
+		t.Errorf("serve exited %d", code)
+	}
+
+	// Nothing ever comes: serve gives up after the timeout, exit 1.
+	u.Host = freeAddr(t)
+	start = time.Now()
+	s, code, log := tryServe(t, serveEnv(u.String(), "ENTHUB_DB_CONNECT_TIMEOUT=1s"), 20*time.Second)
+	if s != nil || code != 1 || !strings.Contains(log, "gave up after") || !strings.Contains(log, u.Host) {
+		t.Errorf("serve without a database = %v, %d:\n%s", s != nil, code, log)
+	}
+	if took := time.Since(start); took < time.Second || took > 5*time.Second {
+		t.Errorf("serve gave up after %s, want about db_connect_timeout (1s)", took)
+	}
+	// 0 fails at once.
+	s, code, log = tryServe(t, serveEnv(u.String(), "ENTHUB_DB_CONNECT_TIMEOUT=0s"), 20*time.Second)
+	if s != nil || code != 1 || strings.Contains(log, "retrying") || !strings.Contains(log, "connect to") {
+		t.Errorf("serve with db_connect_timeout 0 = %v, %d:\n%s", s != nil, code, log)
+	}
 }
