@@ -23,6 +23,11 @@ type Config struct {
 	LDAP LDAP   `yaml:"ldap"`
 	AAF  AAF    `yaml:"aaf"`
 	SSO  SSO    `yaml:"sso"`
+
+	// DBConnectTimeout is how long serve waits for a database that refuses
+	// connections at start (PostgreSQL booting after enthub), retrying
+	// with backoff; 0 fails at once.
+	DBConnectTimeout time.Duration `yaml:"db_connect_timeout"`
 }
 
 // Log configures structured logging.
@@ -43,6 +48,9 @@ type HTTP struct {
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed (for
 	// rate limits and audit); empty means the peer address is used.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsListen serves /metrics on its own address (kept off the
+	// public listener); empty serves it on Listen.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // LDAP configures the LDAPv3 front.
@@ -176,5 +184,6 @@ func Default() Config {
 			SiteName:        "ENT",
 			ServicesReload:  15 * time.Second,
 		},
+		DBConnectTimeout: time.Minute,
 	}
 }

@@ -32,6 +32,9 @@ func (c Config) Validate() Problems {
 	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 		add("db", "%q: want sqlite:PATH or postgres://HOST/DB", c.DB)
 	}
+	if c.DBConnectTimeout < 0 || c.DBConnectTimeout > time.Hour {
+		add("db_connect_timeout", "%v: want 0 (no retry) up to 1h", c.DBConnectTimeout)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -43,6 +46,10 @@ func (c Config) Validate() Problems {
 
 	checkAddr(add, "http.listen", c.HTTP.Listen, true)
 	checkPair(add, "http", c.HTTP.TLSCert, c.HTTP.TLSKey)
+	checkAddr(add, "http.metrics_listen", c.HTTP.MetricsListen, false)
+	if c.HTTP.MetricsListen != "" && c.HTTP.MetricsListen == c.HTTP.Listen {
+		add("http.metrics_listen", "%q is http.listen: leave it empty to serve /metrics there", c.HTTP.MetricsListen)
+	}
 	checkPositive(add, "http.shutdown_timeout", int64(c.HTTP.ShutdownTimeout))
 	checkPositive(add, "http.read_timeout", int64(c.HTTP.ReadTimeout))
 	checkPositive(add, "http.write_timeout", int64(c.HTTP.WriteTimeout))

@@ -165,8 +165,133 @@ func (km *keyManager) ensure(ctx context.Context, withEC bool) error {
 	}
 	if km.aead == nil {
 		km.logger.Warn("private keys are stored in clear in the database: set the key secret to encrypt them")
+	} else if _, err := km.sealClear(ctx); err != nil {
+		return err
 	}
 	return km.load(ctx)
+}
+
+// sealClear seals, with the key secret, the keys stored in clear: those
+// made before the secret was set. It first opens every key already sealed,
+// so that a wrong secret is an error and changes nothing rather than
+// leaving keys sealed under two secrets. It logs and returns the ids sealed.
+func (km *keyManager) sealClear(ctx context.Context) ([]string, error) {
+	keys, err := km.store.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var clear []sso.Key
+	for _, k := range keys {
+		if !isSealed(k.Private) {
+			clear = append(clear, k)
+			continue
+		}
+		if _, err := km.open(k.ID, k.Private); err != nil {
+			return nil, fmt.Errorf("seal keys: %w (the key secret must be the one that sealed the stored keys)", err)
+		}
+	}
+	var ids []string
+	for _, k := range clear {
+		sealed, err := km.seal(k.Private)
+		if err != nil {
+			return ids, fmt.Errorf("seal key %s: %w", k.ID, err)
+		}
+		err = km.store.SealKey(ctx, k.ID, k.Private, sealed)
+		if errors.Is(err, sso.ErrNotFound) { // another instance sealed it first
+			continue
+		}
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, k.ID)
+	}
+	if len(ids) > 0 {
+		km.logger.Info(fmt.Sprintf("sealed %d keys", len(ids)), "keys", strings.Join(ids, ","))
+	}
+	return ids, nil
+}
+
+func isSealed(private []byte) bool { return strings.HasPrefix(string(private), sealedPrefix) }
+
+// SealKeys seals the private keys stored in clear with opts.Secret: what
+// `enthub keys seal` runs after ENTHUB_SSO_KEY_SECRET is set on a site
+// whose keys predate it (serve does the same at start). It returns the ids
+// sealed; a secret that does not open the keys already sealed is an error
+// and seals nothing.
+func SealKeys(ctx context.Context, store sso.KeyStore, opts KeyOptions, logger *slog.Logger) ([]string, error) {
+	if opts.Secret == "" {
+		return nil, errors.New("seal keys: no key secret (set ENTHUB_SSO_KEY_SECRET or sso.key_secret)")
+	}
+	km, err := newKeyManager(store, time.Now, opts, logger)
+	if err != nil {
+		return nil, err
+	}
+	return km.sealClear(ctx)
+}
+
+// KeyStatus describes a stored key for `enthub keys list`: never its
+// private material.
+type KeyStatus struct {
+	ID        string `json:"id"`
+	Algorithm string `json:"algorithm"`
+	// State is next (published, signs later), active (signs now),
+	// published (signed before, still published), or retired.
+	State      string     `json:"state"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ActiveFrom time.Time  `json:"active_from"`
+	RetireAt   *time.Time `json:"retire_at,omitempty"`
+	// Sealed says the private key is encrypted with the key secret.
+	Sealed bool `json:"sealed"`
+}
+
+// ListKeys describes the stored keys as of now, oldest first.
+func ListKeys(ctx context.Context, store sso.KeyStore, now time.Time) ([]KeyStatus, error) {
+	keys, err := store.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	times := func(k sso.Key) (time.Time, *time.Time) { return k.ActiveFrom, k.RetireAt }
+	active := map[string]bool{}
+	for _, kind := range []string{"rsa", "ec", "secret"} {
+		var of []sso.Key
+		for _, k := range keys {
+			if k.Kind == kind {
+				of = append(of, k)
+			}
+		}
+		if len(of) > 0 {
+			active[of[activeIndex(of, now, times)].ID] = true
+		}
+	}
+	out := make([]KeyStatus, 0, len(keys))
+	for _, k := range keys {
+		st := KeyStatus{ID: k.ID, Algorithm: keyAlgorithm(k.Kind), CreatedAt: k.CreatedAt, ActiveFrom: k.ActiveFrom,
+			RetireAt: k.RetireAt, Sealed: isSealed(k.Private)}
+		switch {
+		case k.RetireAt != nil && !k.RetireAt.After(now):
+			st.State = "retired"
+		case active[k.ID]:
+			st.State = "active"
+		case k.ActiveFrom.After(now):
+			st.State = "next"
+		default:
+			st.State = "published"
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func keyAlgorithm(kind string) string {
+	switch kind {
+	case "rsa":
+		return "RS256" // also SAML's rsa-sha256
+	case "ec":
+		return "ES256"
+	case "secret":
+		return "HMAC-SHA256" // the shared secret: CSRF tokens, pairwise subjects, handles
+	}
+	return kind
 }
 
 // generate makes an RSA-2048 key and a self-signed certificate valid ten
@@ -233,7 +358,7 @@ func (km *keyManager) seal(plain []byte) ([]byte, error) {
 }
 
 func (km *keyManager) open(id string, stored []byte) ([]byte, error) {
-	s, ok := strings.CutPrefix(string(stored), sealedPrefix)
+	s, ok := strings.CutPrefix(string(stored), sealedPrefix) // not sealed: made before the key secret was set
 	if !ok {
 		return stored, nil
 	}

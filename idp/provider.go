@@ -56,6 +56,9 @@ type Deps struct {
 	// After paces the poll of the store's service registrations (default
 	// time.After); tests drive it by hand.
 	After func(time.Duration) <-chan time.Time
+	// OnEvent, if set, is told of every audit event as it is recorded:
+	// cmd counts logins by upstream and protocol for /metrics with it.
+	OnEvent func(directory.Event)
 }
 
 // Provider is the identity provider: mount it with Routes.
@@ -75,6 +78,7 @@ type Provider struct {
 	reloadMu sync.Mutex // one reload at a time; guards svcGen
 	svcGen   int64      // the store generation services was built from
 	stop     context.CancelFunc
+	logins   *loginCache // names accounts by login in the log
 	watchwg  sync.WaitGroup
 	oidc     *oidcFront
 	saml     *samlFront
@@ -116,7 +120,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	if deps.After == nil {
 		deps.After = time.After
 	}
-	p := &Provider{cfg: cfg, deps: deps, now: deps.Now, rand: deps.Rand, log: deps.Logger, pages: deps.Pages}
+	p := &Provider{cfg: cfg, deps: deps, now: deps.Now, rand: deps.Rand, log: deps.Logger, pages: deps.Pages,
+		logins: &loginCache{dir: deps.Directory}}
 	if p.pages == nil {
 		p.pages = plainPages{}
 	}
@@ -291,7 +296,10 @@ func (p *Provider) audit(ctx context.Context, e directory.Event) {
 	if e.Outcome != "ok" {
 		level = slog.LevelWarn
 	}
-	p.log.Log(ctx, level, e.Type, "account", e.AccountID, "service", e.Service, "outcome", e.Outcome, "reason", e.Reason, "remote", e.Remote)
+	p.log.Log(ctx, level, e.Type, "login", p.logins.of(ctx, e), "account", e.AccountID, "service", e.Service, "outcome", e.Outcome, "reason", e.Reason, "remote", e.Remote)
+	if p.deps.OnEvent != nil {
+		p.deps.OnEvent(e)
+	}
 	p.audmu.RLock()
 	defer p.audmu.RUnlock()
 	if p.audq == nil { // closed: write it now

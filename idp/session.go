@@ -277,7 +277,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	view := LoginView{Request: reqID, Login: login, Service: pd.ServiceName}
 	if !p.checkCSRF(r) {
 		p.audit(ctx, directory.Event{Type: EventLogin, Outcome: "refused", Reason: "csrf token missing or wrong", Remote: remoteIP(r),
-			Details: map[string]string{"login": truncate(login, 64)}})
+			Details: map[string]string{"login": truncate(login, 64), "protocol": protocolOf(pend)}})
 		view.Status, view.Error = http.StatusForbidden, LoginErrCSRF
 		p.showLogin(w, r, view)
 		return
@@ -299,7 +299,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 			reason, view.Error = "locked", LoginErrLocked
 		}
 		p.audit(ctx, directory.Event{Type: EventLogin, Outcome: "refused", Reason: reason, Remote: remoteIP(r),
-			Details: map[string]string{"login": truncate(login, 64)}})
+			Details: map[string]string{"login": truncate(login, 64), "upstream": upstreamHere, "protocol": protocolOf(pend)}})
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
 		view.Status, view.RetryAfter = http.StatusTooManyRequests, wait
 		p.showLogin(w, r, view)
@@ -309,7 +309,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	if reason != "" {
 		p.recordFailure(ctx, loginKey, ipKey)
 		e := directory.Event{Type: EventLogin, AccountID: acc.ID, Outcome: "refused", Reason: reason, Remote: remoteIP(r),
-			Details: map[string]string{"login": truncate(login, 64), "upstream": upstreamHere}}
+			Details: map[string]string{"login": truncate(login, 64), "upstream": upstreamHere, "protocol": protocolOf(pend)}}
 		p.audit(ctx, e)
 		view.Status, view.Error = http.StatusUnauthorized, LoginErrBadCredentials
 		p.showLogin(w, r, view)
@@ -325,7 +325,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := p.sessionEvent(r, EventLogin, sess, "", "ok", "")
-	e.Details = map[string]string{"upstream": upstreamHere}
+	e.Details = map[string]string{"login": acc.Login, "upstream": upstreamHere, "protocol": protocolOf(pend)}
 	p.audit(ctx, e)
 	p.proceed(w, r, sess, pend)
 }

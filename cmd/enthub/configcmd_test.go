@@ -13,16 +13,6 @@ import (
 	"time"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // waitFor polls url until it answers 200, or the command ends.
 func waitFor(t *testing.T, url string, done <-chan int, errb *syncBuffer) {
 	t.Helper()
@@ -206,6 +196,9 @@ func TestServicesImportAcceptsTheDocumentedExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
+	if code, _, errs := enthub(t, nil, "db", "migrate", "--db", db); code != 0 {
+		t.Fatalf("db migrate = %d %q", code, errs)
+	}
 	examples := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
 	if len(examples) < 5 {
 		t.Fatalf("%d examples in idp/README.md", len(examples))

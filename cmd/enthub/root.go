@@ -51,6 +51,9 @@ type app struct {
 
 	progressShown bool
 	stopProfile   func()
+	// command is the path of the command running ("enthub dir stats"),
+	// which decides how its store is opened (see storePolicy).
+	command string
 }
 
 func (a *app) getenv(k string) string {
@@ -92,6 +95,7 @@ OIDC and CAS identity provider of every school application.`,
 	pf.StringVar(&a.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file")
 	pf.MarkHidden("cpu-profile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		a.command = cmd.CommandPath()
 		if a.cpuProfile == "" {
 			return nil
 		}
@@ -106,6 +110,8 @@ OIDC and CAS identity provider of every school application.`,
 		a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 		return nil
 	}
+	keys := a.keysCommand()
+	keys.AddCommand(a.keysListCommand(), a.keysSealCommand())
 	root.AddCommand(
 		a.versionCommand(),
 		a.serveCommand(),
@@ -114,7 +120,8 @@ OIDC and CAS identity provider of every school application.`,
 		a.dbCommand(),
 		a.dirCommand(),
 		a.aafCommand(),
-		a.keysCommand(),
+		keys,
+		a.auditCommand(),
 		a.servicesCommand(),
 		a.hashPasswordCommand(),
 	)
@@ -180,9 +187,32 @@ func (a *app) withStore(ctx context.Context, fn func(cfg config.Config, log *slo
 	return fn(cfg, log, store)
 }
 
-// openStore opens (and migrates) the configured store.
+// storePolicy says whether a command may create and migrate its store,
+// and whether it waits for a database that is not up yet. Only the
+// commands that set a site up create: any other one meeting a missing
+// SQLite file or an empty database is reading the wrong --db, and says so
+// rather than answering from a new empty directory. The long-running
+// ones wait, so that the boot order of a machine does not matter; the
+// others fail at once, their user is watching.
+func storePolicy(command string) (create, wait bool) {
+	switch command {
+	case "enthub serve", "enthub demo":
+		return true, true
+	case "enthub db migrate", "enthub aaf import":
+		return true, false
+	}
+	return false, false
+}
+
+// openStore opens the configured store as storePolicy says for the
+// running command: migrated, or refused unless it exists and is current.
 func (a *app) openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
-	s, err := sqlstore.Open(ctx, cfg.DB, sqlstore.Options{Logger: log})
+	create, wait := storePolicy(a.command)
+	opts := sqlstore.Options{Logger: log, Existing: !create}
+	if wait {
+		opts.ConnectTimeout = cfg.DBConnectTimeout
+	}
+	s, err := sqlstore.Open(ctx, cfg.DB, opts)
 	if err != nil {
 		return nil, &exitError{code: exitFailed, err: err}
 	}

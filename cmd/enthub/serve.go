@@ -99,6 +99,7 @@ type stack struct {
 	// publicURL, when set, gives the public URL from the listener's
 	// address (the demo may listen on port 0).
 	publicURL func(listenAddr string) string
+	metrics   *opsMetrics
 }
 
 // runServices starts the HTTP server with the SSO fronts, LDAP and the
@@ -115,8 +116,10 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		st.srv = server.New(server.Options{
 			Logger: log, Store: store, Version: buildVersion(), TrustedProxies: proxies,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout, ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
+			SeparateMetrics: cfg.HTTP.MetricsListen != "",
 		})
 	}
+	st.metrics = newOpsMetrics(st.srv.Registry, cfg, store, log)
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)}
@@ -162,8 +165,19 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		st.srv.Mux.Handle("GET /{$}", server.Index("enthub — démonstration",
 			"Ce qui tourne sur cette instance de démonstration :", st.index))
 	}
+	var ml net.Listener
+	if cfg.HTTP.MetricsListen != "" {
+		if ml, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
+			l.Close()
+			return &exitError{code: exitFailed, err: fmt.Errorf("http.metrics_listen %s: %w", cfg.HTTP.MetricsListen, err)}
+		}
+		log.Info("metrics served apart", "metrics_listen", ml.Addr().String())
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
+	if ml != nil {
+		g.Go(func() error { return st.srv.ServeMetrics(gctx, ml) })
+	}
 	g.Go(func() error { return purgeSSO(gctx, sso, log) })
 	if err := a.startScheduler(gctx, g, cfg, log, store, st.srv); err != nil {
 		return err
@@ -171,10 +185,11 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	serveLDAP := cfg.LDAP.Enabled && (cfg.LDAP.Listen != "" || cfg.LDAP.LDAPSListen != "")
 	if serveLDAP || cfg.LDAP.Push.URL != "" {
 		lsrv, err := ldap.NewServer(ldapConfig(cfg.LDAP), store, ldap.WithLogger(log.With("component", "ldap")),
-			ldap.WithAuditor(storeAuditor{store: store, log: log}))
+			ldap.WithAuditor(storeAuditor{store: store, log: log}), st.metrics.ldapObserver())
 		if err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
+		registerLDAP(st.srv.Registry, lsrv)
 		if serveLDAP {
 			g.Go(func() error { return lsrv.ListenAndServe(gctx) })
 			log.Info("LDAP started", "listen", cfg.LDAP.Listen, "ldaps", cfg.LDAP.LDAPSListen, "base", cfg.LDAP.BaseDN)

@@ -37,7 +37,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestServicesImportListRemove(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
+	db := migratedDB(t)
 	file := writeFile(t, "services.yaml", servicesYAML)
 	if code, out, errs := enthub(t, nil, "services", "import", file, "--db", db); code != 0 || !strings.Contains(out, "2 services imported") {
 		t.Fatalf("import = %d %q %q", code, out, errs)
@@ -72,7 +72,7 @@ func TestServicesImportListRemove(t *testing.T) {
 // An import is checked as strictly as sso.services_file at start, and a
 // refused file stores nothing.
 func TestServicesImportRefusesAllOrNothing(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
+	db := migratedDB(t)
 	tests := []struct{ name, yaml, want string }{
 		{"unknown key", servicesYAML + "- id: grr\n  protocl: cas\n", `s.yaml:15: service "grr": protocl: unknown key (did you mean protocol?)`},
 		{"invalid service", servicesYAML + "- id: grr\n  protocol: cas\n  cas: {service_patterns: ['https://grr']}\n", `s.yaml:16: service "grr": cas.service_patterns[0]: "https://grr": patterns must be anchored`},
@@ -106,7 +106,7 @@ func TestServicesImportRefusesAllOrNothing(t *testing.T) {
 // A service of sso.services_file wins over a stored one with its ID: the
 // import warns, list shows it shadowed.
 func TestServicesImportShadowedByFile(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "e.db")
+	db := migratedDB(t)
 	cfg := writeFile(t, "enthub.yaml", "sso:\n  services_file: "+writeFile(t, "file.yaml", "- id: moodle\n  protocol: cas\n  cas: {service_patterns: ['^https://m/$']}\n")+"\n")
 	code, _, errs := enthub(t, nil, "services", "import", writeFile(t, "s.yaml", servicesYAML), "--db", db, "--config", cfg)
 	if code != 0 || !strings.Contains(errs, `"moodle" is also in sso.services_file`) {

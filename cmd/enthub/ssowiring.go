@@ -53,7 +53,7 @@ func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger, store *s
 		return nil, err
 	}
 	p, err := idp.New(ctx, idpConfig(cfg, append(services, extra...)), idp.Deps{Directory: store, SSO: store, Pages: pages,
-		Logger: log.With("component", "sso")})
+		Logger: log.With("component", "sso"), OnEvent: st.metrics.loginEvent})
 	if err != nil {
 		return nil, &exitError{code: exitFailed, err: err}
 	}

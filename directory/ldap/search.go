@@ -247,6 +247,12 @@ const inlineCandidates = 256
 // it is small (inlineCandidates) or on its own goroutine.
 func (c *conn) search(ctx context.Context, msgID int64, op []byte, ctls []control) error {
 	c.s.stats.searches.Add(1)
+	start, async := time.Now(), false
+	defer func() {
+		if !async {
+			c.s.observed("search", start)
+		}
+	}()
 	q, err := parseSearch(msgID, op, ctls)
 	if err != nil {
 		return err
@@ -305,9 +311,11 @@ func (c *conn) search(ctx context.Context, msgID int64, op []byte, ctls []contro
 		return ctx.Err()
 	}
 	aq := q // only this copy goes to the heap, not the inline searches' q
+	async = true
 	go func() {
 		defer func() { <-c.opSem }()
 		defer c.finishOp(msgID, cancel)
+		defer c.s.observed("search", start)
 		if err := c.run(opCtx, &aq, st, timeLimit); err != nil {
 			c.log.DebugContext(ctx, "ldap: search ended", "err", err)
 			c.nc.Close()

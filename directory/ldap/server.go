@@ -49,6 +49,7 @@ type Server struct {
 	stats struct {
 		searches, binds, bindFailures, connections atomic.Int64
 	}
+	observe func(op string, d time.Duration) // see WithObserver
 }
 
 // Option customises a Server.
@@ -62,6 +63,19 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // WithAuditor receives failed binds and persons' binds.
 func WithAuditor(a Auditor) Option { return func(s *Server) { s.audit = a } }
+
+// WithObserver is told of every operation answered (bind, search,
+// compare, extended, write — refused) with its duration, for the metrics.
+func WithObserver(fn func(op string, d time.Duration)) Option {
+	return func(s *Server) { s.observe = fn }
+}
+
+// observed reports an operation that began at start.
+func (s *Server) observed(op string, start time.Time) {
+	if s.observe != nil {
+		s.observe(op, time.Since(start))
+	}
+}
 
 // WithTLSConfig sets the TLS configuration for LDAPS and StartTLS,
 // overriding Config.TLSCertFile/TLSKeyFile.
@@ -714,14 +728,18 @@ func (c *conn) handle(ctx context.Context, msg []byte) (quit bool, err error) {
 		return false, nil
 	case opBindRequest:
 		c.opsWG.Wait() // RFC 4511 §4.2.1: outstanding operations finish first
+		defer c.s.observed("bind", time.Now())
 		return false, c.bind(ctx, msgID, op)
 	case opSearchRequest:
-		return false, c.search(ctx, msgID, op, ctls)
+		return false, c.search(ctx, msgID, op, ctls) // observed there: it may end on another goroutine
 	case opCompareRequest:
+		defer c.s.observed("compare", time.Now())
 		return false, c.compare(msgID, op)
 	case opExtendedRequest:
+		defer c.s.observed("extended", time.Now())
 		return c.extended(ctx, msgID, op)
 	case opModifyRequest, opAddRequest, opDelRequest, opModDNRequest:
+		defer c.s.observed("write", time.Now())
 		return false, c.result(msgID, respTag, resultUnwillingToPerform, "", readOnlyMessage, true)
 	}
 	return false, fmt.Errorf("%w: unknown protocol operation 0x%02x", errBER, opTag)

@@ -11,16 +11,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/enthub/enthub/directory"
-	_ "github.com/lib/pq"  // PostgreSQL driver, registered as "postgres"
+	"github.com/lib/pq"    // PostgreSQL driver, registered as "postgres"
 	_ "modernc.org/sqlite" // pure-Go SQLite, registered as "sqlite"
 )
 
@@ -58,6 +62,21 @@ type Options struct {
 	// NoMigrate opens without applying migrations (the database must then
 	// already be current); `enthub db migrate` is the explicit path.
 	NoMigrate bool
+	// Existing refuses a database that is not already an enthub store: a
+	// missing SQLite file (its folder is not created either) or a schema
+	// that is not current. Every command but the few that set a store up
+	// opens this way, so a mistyped --db is an error, not an empty
+	// directory answering "0 accounts". It implies NoMigrate.
+	Existing bool
+	// ConnectTimeout is how long Open keeps retrying a database that
+	// refuses connections (PostgreSQL still starting at boot), with
+	// exponential backoff from ConnectRetryMin up to ConnectRetryMax; 0
+	// tries once. Other errors (bad password, unknown database) are not
+	// retried: waiting would not fix them.
+	ConnectTimeout time.Duration
+	// ConnectRetryMin and ConnectRetryMax bound the wait between attempts
+	// (defaults 250 ms and 10 s).
+	ConnectRetryMin, ConnectRetryMax time.Duration
 }
 
 // Store is a directory.Store over database/sql.
@@ -91,7 +110,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	d, dsn, err := parseURL(rawURL)
+	d, dsn, err := parseURL(rawURL, !opts.Existing)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +133,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, d: d, opts: opts}
 	s.reader = reader{db: prepared{s}, queries: queries{d: d}}
-	if err := db.PingContext(ctx); err != nil {
+	if err := s.connect(ctx, rawURL); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to %s: %w", redact(rawURL), err)
+		return nil, err
+	}
+	if opts.Existing {
+		if err := s.checkExisting(ctx, rawURL); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	if !opts.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -127,8 +153,86 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// parseURL maps the --db URL to a driver and its DSN.
-func parseURL(raw string) (dialect, string, error) {
+// ErrNoStore is returned by Open with Options.Existing when the URL names
+// no enthub store: a missing SQLite file, an empty database.
+var ErrNoStore = errors.New("no enthub store")
+
+// checkExisting is the Existing check once connected: some schema step
+// must be applied, and every one this binary knows.
+func (s *Store) checkExisting(ctx context.Context, rawURL string) error {
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: read the schema version: %w", redact(rawURL), err)
+	}
+	if v == 0 {
+		return fmt.Errorf("%w at %s: the database holds no enthub schema (check --db or ENTHUB_DB; "+
+			"enthub db migrate, serve or aaf import create one)", ErrNoStore, redact(rawURL))
+	}
+	if err := s.Ping(ctx); err != nil {
+		return fmt.Errorf("%s: %w", redact(rawURL), err)
+	}
+	return nil
+}
+
+// connect pings the database, retrying for Options.ConnectTimeout while
+// it refuses connections, each wait logged and twice the last.
+func (s *Store) connect(ctx context.Context, rawURL string) error {
+	wait, most := s.opts.ConnectRetryMin, s.opts.ConnectRetryMax
+	if wait <= 0 {
+		wait = 250 * time.Millisecond
+	}
+	if most <= 0 {
+		most = 10 * time.Second
+	}
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		err := s.db.PingContext(ctx)
+		if err == nil {
+			if attempt > 1 {
+				s.opts.Logger.Info("database reachable", "url", redact(rawURL), "attempts", attempt, "after", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		left := s.opts.ConnectTimeout - time.Since(start)
+		if !retryable(err) || left <= 0 {
+			if attempt > 1 {
+				return fmt.Errorf("connect to %s: gave up after %d attempts in %s: %w", redact(rawURL), attempt,
+					time.Since(start).Round(time.Millisecond), err)
+			}
+			return fmt.Errorf("connect to %s: %w", redact(rawURL), err)
+		}
+		wait = min(wait, left)
+		s.opts.Logger.Warn("database not reachable yet, retrying", "url", redact(rawURL), "attempt", attempt,
+			"retry_in", wait, "gives_up_in", left.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("connect to %s: %w (last error: %w)", redact(rawURL), ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, most)
+	}
+}
+
+// retryable says whether a failed connection may succeed later: the
+// server is not listening yet, or is starting up or shutting down
+// (SQLSTATE class 57P: 57P01 admin shutdown, 57P03 cannot connect now).
+func retryable(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return strings.HasPrefix(string(pqErr.Code), "57P")
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
+}
+
+// parseURL maps the --db URL to a driver and its DSN. For SQLite, create
+// says whether a missing file (and its folder) may be created.
+func parseURL(raw string, create bool) (dialect, string, error) {
 	switch {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		return postgresDialect, raw, nil
@@ -140,7 +244,15 @@ func parseURL(raw string) (dialect, string, error) {
 		if i := strings.IndexByte(path, '?'); i >= 0 {
 			path = path[:i]
 		}
-		if dir := filepath.Dir(path); dir != "." {
+		if !create {
+			if _, err := os.Stat(path); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return dialect{}, "", fmt.Errorf("%w at %s: file %s does not exist (check --db or ENTHUB_DB; "+
+						"enthub db migrate, serve or aaf import create one)", ErrNoStore, raw, path)
+				}
+				return dialect{}, "", fmt.Errorf("database URL %q: %w", raw, err)
+			}
+		} else if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				return dialect{}, "", fmt.Errorf("database URL %q: %w", raw, err)
 			}
@@ -148,7 +260,9 @@ func parseURL(raw string) (dialect, string, error) {
 		// WAL lets readers run while the importer writes; the busy timeout
 		// makes a second writer wait instead of failing at once.
 		q := url.Values{}
-		q.Add("_pragma", "journal_mode(WAL)")
+		if create { // it writes; a store enthub made is in WAL mode already (it persists)
+			q.Add("_pragma", "journal_mode(WAL)")
+		}
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")

@@ -614,6 +614,13 @@ func (s *Store) RetireKey(ctx context.Context, id string, at time.Time) error {
 	return s.execOne(ctx, "key "+id, `UPDATE sso_keys SET retire_at = $2 WHERE id = $1`, id, micros(at))
 }
 
+// SealKey swaps clear private material for its sealed form, only if the
+// row still holds the clear one.
+func (s *Store) SealKey(ctx context.Context, id string, clear, sealed []byte) error {
+	return s.execOne(ctx, "seal key "+id, `UPDATE sso_keys SET private_key = $3 WHERE id = $1 AND private_key = $2`,
+		id, string(clear), string(sealed))
+}
+
 // --- login throttling -----------------------------------------------------------
 
 // AddLoginFailure counts one failed login.

@@ -235,6 +235,10 @@ type KeyStore interface {
 	PutKey(ctx context.Context, k Key) error
 	Keys(ctx context.Context) ([]Key, error)
 	RetireKey(ctx context.Context, id string, at time.Time) error
+	// SealKey replaces a key's private material by its sealed form if it
+	// still holds clear, and reports ErrNotFound otherwise (another
+	// instance sealed it first).
+	SealKey(ctx context.Context, id string, clear, sealed []byte) error
 }
 
 // ThrottleStore counts failed logins.

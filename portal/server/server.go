@@ -45,6 +45,9 @@ type Options struct {
 	// rightmost address of the header that is not itself a trusted proxy,
 	// so rate limits and audit see the user, not the load balancer.
 	TrustedProxies []netip.Prefix
+	// SeparateMetrics keeps /metrics off Mux: ServeMetrics serves it on a
+	// listener of its own (http.metrics_listen), out of the public's reach.
+	SeparateMetrics bool
 }
 
 // Server is the HTTP server. Mount handlers on Mux before Serve.
@@ -100,8 +103,22 @@ func New(opts Options) *Server {
 		fmt.Fprintln(w, "ok")
 	})
 	s.Mux.HandleFunc("GET /readyz", s.ready)
-	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if !opts.SeparateMetrics {
+		s.Mux.Handle("GET /metrics", s.metricsHandler())
+	}
 	return s
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})
+}
+
+// ServeMetrics serves /metrics alone on l (Options.SeparateMetrics) until
+// ctx is cancelled.
+func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler())
+	return s.serve(ctx, l, mux)
 }
 
 // ready answers 200 when the store answers and is migrated, 503 with the
@@ -166,8 +183,12 @@ func (s *Server) Handler() http.Handler {
 // Serve serves on l until ctx is cancelled, then drains in-flight requests
 // for at most ShutdownTimeout.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serve(ctx, l, s.Handler())
+}
+
+func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,
@@ -182,7 +203,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.opts.Logger.Info("shutting down HTTP", "drain", s.opts.ShutdownTimeout)
+	s.opts.Logger.Info("shutting down HTTP", "addr", l.Addr().String(), "drain", s.opts.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {

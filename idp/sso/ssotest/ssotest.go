@@ -309,6 +309,13 @@ func testKeys(t *testing.T, s sso.Store) {
 		string(keys[0].Private) != "PEM" || keys[1].RetireAt != nil {
 		t.Fatalf("keys read back as %+v", keys)
 	}
+	must(t, s.SealKey(ctx, "k1", []byte("PEM"), []byte("enc:PEM")))
+	if err := s.SealKey(ctx, "k1", []byte("PEM"), []byte("enc:other")); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("sealing a key sealed meanwhile: %v", err)
+	}
+	if keys, _ := s.Keys(ctx); string(keys[0].Private) != "enc:PEM" || string(keys[1].Private) != "P2" {
+		t.Fatalf("after sealing k1: %+v", keys)
+	}
 }
 
 func testServiceDefs(t *testing.T, s sso.Store) {
