@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 // A dry run reports exactly what the real import of the same delivery then
 // does on the same store — a first Complet, a Delta, a re-import, a
 // Complet restoring what the Delta removed, deliveries refused by the date
-// order and by the volumetry guard — and changes nothing, not even the
-// journal.
+// order and by the volumetry guard, the latter forced — and changes
+// nothing, not even the journal.
 func TestDryRunReportsWhatTheImportDoes(t *testing.T) {
 	complet := generated(t, sept(16), false)
 	delta := generated(t, sept(17), true)
@@ -26,10 +27,11 @@ func TestDryRunReportsWhatTheImportDoes(t *testing.T) {
 	}
 	steps := []struct {
 		name, path string
+		force      bool
 		outcome    string
 		check      func(t *testing.T, rep *ImportReport)
 	}{
-		{"first Complet", complet, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
+		{"first Complet", complet, false, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
 			for _, f := range []Family{MatiereEducNat, MefEducNat} {
 				if c := rep.Apply.Families[f]; c == nil || c.Added == 0 || c.Updated != 0 || c.Unchanged != 0 {
 					t.Errorf("%s into an empty directory: %+v, want every row added", f, c)
@@ -39,22 +41,27 @@ func TestDryRunReportsWhatTheImportDoes(t *testing.T) {
 				t.Error("no account created")
 			}
 		}},
-		{"Delta", delta, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
+		{"Delta", delta, false, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
 			if rep.Apply.AccountsCreated == 0 || rep.Apply.Families[Eleve].Disabled == 0 {
 				t.Errorf("Delta: %d accounts created, students %+v; want arrivals and departures", rep.Apply.AccountsCreated, rep.Apply.Families[Eleve])
 			}
 		}},
-		{"re-import", delta, OutcomeNoop, nil},
-		{"Complet after the Delta", restore, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
+		{"re-import", delta, false, OutcomeNoop, nil},
+		{"Complet after the Delta", restore, false, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
 			if rep.Apply.Families[Eleve].Restored == 0 || rep.Apply.Families[MatiereEducNat].Unchanged == 0 {
 				t.Errorf("students %+v, subjects %+v; want restored students and unchanged subjects",
 					rep.Apply.Families[Eleve], rep.Apply.Families[MatiereEducNat])
 			}
 		}},
-		{"older Complet", stale, OutcomeRefused, nil},
-		{"Complet losing 40 % of the students", truncated, OutcomeRefused, func(t *testing.T, rep *ImportReport) {
+		{"older Complet", stale, false, OutcomeRefused, nil},
+		{"Complet losing 40 % of the students", truncated, false, OutcomeRefused, func(t *testing.T, rep *ImportReport) {
 			if rep.Check == nil || rep.Check.Volumetry == nil || !rep.Check.Volumetry.Refused {
 				t.Errorf("want a volumetry refusal, got %q", rep.Reason)
+			}
+		}},
+		{"the same, forced", truncated, true, OutcomeApplied, func(t *testing.T, rep *ImportReport) {
+			if !strings.HasPrefix(rep.Reason, "forced: the whole perimeter would lose") || !strings.Contains(rep.Reason, "; school 0130000A CLG JEAN MOULIN") || rep.Apply.Families[Eleve].Disabled == 0 {
+				t.Errorf("forced: reason %q, students %+v", rep.Reason, rep.Apply.Families[Eleve])
 			}
 		}},
 	}
@@ -63,7 +70,7 @@ func TestDryRunReportsWhatTheImportDoes(t *testing.T) {
 			ctx := context.Background()
 			for i, st := range steps {
 				now := time.Date(2024, 9, 21, 2, i, 0, 0, time.UTC)
-				opts := ImportOptions{Now: func() time.Time { return now }}
+				opts := ImportOptions{Now: func() time.Time { return now }, Force: st.force}
 				before := storetest.Dump(t, s.DB())
 				journal, _ := s.Imports(ctx, 1000)
 				opts.DryRun = true
