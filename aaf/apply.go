@@ -29,7 +29,7 @@ type ApplyOptions struct {
 	Parse ParseOptions
 	// Progress, when set, is called after every record with the running count.
 	Progress func(records int)
-	// DryRun computes everything and rolls back.
+	// DryRun computes everything, the store's merge included, and rolls back.
 	DryRun bool
 }
 
@@ -186,13 +186,11 @@ func (a *applier) drain() error {
 	return a.err
 }
 
-// finish merges and commits (or, with DryRun, rolls back). The caller has
-// drained the applier.
+// finish merges and commits. With DryRun it merges too, so that accounts
+// created, disabled and restored are counted as the real import counts
+// them, then rolls back. The caller has drained the applier.
 func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
 	res := a.res
-	if a.opts.DryRun {
-		return res, a.itx.Rollback()
-	}
 	if kind == Complet {
 		if err := a.absentees(ctx); err != nil {
 			return nil, err
@@ -201,7 +199,7 @@ func (a *applier) finish(ctx context.Context, kind Kind) (*ApplyResult, error) {
 	// The merge makes the logins of every new account, in memory: let the
 	// checksums (one per stored person) go first.
 	a.known, a.stored = nil, nil
-	counts, err := a.itx.Finish(ctx, directory.FinishOptions{Complet: kind == Complet})
+	counts, err := a.itx.Finish(ctx, directory.FinishOptions{Complet: kind == Complet, DryRun: a.opts.DryRun})
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +225,22 @@ func (a *applier) absentees(ctx context.Context) error {
 		}
 	})
 	return err
+}
+
+// count adds what the store says a Put did.
+func (c *ApplyCounts) count(ch directory.Change, err error) error {
+	if err != nil {
+		return err
+	}
+	switch ch {
+	case directory.Added:
+		c.Added++
+	case directory.Updated:
+		c.Updated++
+	default:
+		c.Unchanged++
+	}
+	return nil
 }
 
 func (r *ApplyResult) family(f Family) *ApplyCounts {
@@ -354,12 +368,10 @@ func (a *applier) apply(ctx context.Context, r *Record, sum string) error {
 	}
 	switch r.Family {
 	case MatiereEducNat:
-		counts.Updated++
-		return a.itx.PutSubject(ctx, directory.Subject{Code: r.ID, Label: r.First("ENTLibelleMatiere")})
+		return counts.count(a.itx.PutSubject(ctx, directory.Subject{Code: r.ID, Label: r.First("ENTLibelleMatiere")}))
 	case MefEducNat:
-		counts.Updated++
-		return a.itx.PutMEF(ctx, directory.MEF{Code: r.ID, Label: r.First("ENTLibelleMef"),
-			Rattach: r.First("ENTMEFRattach"), Stat11: r.First("ENTMEFSTAT11")})
+		return counts.count(a.itx.PutMEF(ctx, directory.MEF{Code: r.ID, Label: r.First("ENTLibelleMef"),
+			Rattach: r.First("ENTMEFRattach"), Stat11: r.First("ENTMEFSTAT11")}))
 	}
 	if sum == "" {
 		sum = checksum(r.Attrs)

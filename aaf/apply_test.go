@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,9 +44,26 @@ func TestImportSample2013(t *testing.T) {
 			ctx := context.Background()
 			day := time.Date(2013, 1, 18, 2, 0, 0, 0, time.UTC)
 			opts := ImportOptions{Check: CheckOptions{AllowMissingChunks: true}, Now: func() time.Time { return day }}
+			opts.DryRun = true
+			dry, err := Import(ctx, s, []string{dir}, opts)
+			if err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			opts.DryRun = false
 			rep, err := Import(ctx, s, []string{dir}, opts)
 			if err != nil {
 				t.Fatalf("import: %v (%+v)", err, rep)
+			}
+			if d, r := comparable(t, dry), comparable(t, rep); d != r {
+				t.Errorf("the dry run reported\n%s\nthe import\n%s", d, r)
+			}
+			for _, f := range []Family{MatiereEducNat, MefEducNat} {
+				if c := rep.Apply.Families[f]; c.Added == 0 || c.Updated+c.Unchanged != 0 {
+					t.Errorf("%s into an empty directory: %+v, want every row added", f, c)
+				}
+			}
+			if rep.Origin.Date != "2013-01-17" || rep.Origin.Scope != "academie=- degre=- prefix=FULL_ENTTSSERVICES+clean-FULL_ENTTSSERVICES" {
+				t.Errorf("origin = %+v", rep.Origin)
 			}
 			if rep.Outcome != OutcomeApplied || rep.Apply.Families[Eleve].Added != 642 || rep.Apply.Families[PersEducNat].Added != 701 || rep.Apply.Families[EtabEducNat].Added != 10 {
 				t.Fatalf("first import: %s, families %+v", rep.Outcome, rep.Apply.Families)
@@ -75,9 +93,12 @@ func TestImportSample2013(t *testing.T) {
 				t.Fatal(err)
 			}
 			for fam, c := range forced.Apply.Families {
-				if c.Added+c.Updated+c.Disabled+c.Restored != 0 && fam != MatiereEducNat && fam != MefEducNat {
+				if c.Added+c.Updated+c.Disabled+c.Restored != 0 {
 					t.Errorf("forced re-import changed %s: %+v", fam, c)
 				}
+			}
+			if recs, _ := s.Imports(ctx, 1); len(recs) != 1 || !strings.HasPrefix(recs[0].Reason, "forced: already applied on 2013-01-18") {
+				t.Errorf("journal = %+v, want the forced re-import saying what it overrode", recs)
 			}
 			if forced.Apply.AccountsCreated != 0 {
 				t.Errorf("forced re-import created %d accounts", forced.Apply.AccountsCreated)

@@ -16,6 +16,7 @@ import (
 type Store interface {
 	directory.Bulk
 	ImportByHash(ctx context.Context, hash string) (directory.ImportRecord, error)
+	LastApplied(ctx context.Context, scope string) (directory.ImportRecord, error)
 	Update(ctx context.Context, fn func(directory.Tx) error) error
 }
 
@@ -23,10 +24,14 @@ type Store interface {
 type ImportOptions struct {
 	Check CheckOptions
 	Apply ApplyOptions
-	// Force applies a delivery the volumetry guard refuses, and re-applies
-	// one already applied.
+	// Order is the guard against a delivery older than the last one applied.
+	Order OrderOptions
+	// Force applies a delivery the volumetry guard or the date order
+	// refuses, and re-applies one already applied; the journal says what
+	// was overridden.
 	Force bool
-	// DryRun checks and computes the report without writing anything.
+	// DryRun does everything an import does, refusals and the merge
+	// included, and reports it, but writes nothing, not even the journal.
 	DryRun bool
 	Now    func() time.Time
 }
@@ -37,14 +42,18 @@ const (
 	OutcomeRefused = "refused"
 	OutcomeFailed  = "failed"
 	OutcomeNoop    = "noop"
-	OutcomeDryRun  = "dry-run"
 )
 
 // ImportReport is what `enthub aaf import` prints (--json for machines).
 type ImportReport struct {
-	Outcome     string       `json:"outcome"`
-	Reason      string       `json:"reason,omitempty"`
+	// Outcome is what the import did, or with DryRun what it would do.
+	Outcome string `json:"outcome"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Forced lists the refusals --force overrode.
+	Forced      []string     `json:"forced,omitempty"`
 	Kind        Kind         `json:"kind"`
+	Origin      *Origin      `json:"origin,omitempty"`
 	ContentHash string       `json:"content_hash"`
 	Check       *Report      `json:"check"`
 	Apply       *ApplyResult `json:"apply,omitempty"`
@@ -55,15 +64,23 @@ type ImportReport struct {
 	RecordsPerSecond float64          `json:"records_per_second,omitempty"`
 }
 
+// forceHint ends the reason of a refusal --force overrides.
+const forceHint = " (enthub aaf import --force applies it anyway)"
+
 // Import checks a delivery and, when it passes, applies it in one
 // transaction, then journals the outcome. A refused delivery changes
-// nothing but the journal.
+// nothing but the journal. Before any parse it skips a delivery already
+// applied and refuses one older than the last applied of its scope.
 func Import(ctx context.Context, store Store, paths []string, opts ImportOptions) (*ImportReport, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	start := opts.Now()
-	rep := &ImportReport{}
+	rep := &ImportReport{DryRun: opts.DryRun}
+	scopeBy, err := opts.Order.scopeBy()
+	if err != nil {
+		return rep, err
+	}
 	d, err := Open(ctx, paths...)
 	if err != nil {
 		rep.Outcome, rep.Reason = OutcomeRefused, err.Error()
@@ -85,12 +102,34 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 		return rep, err
 	}
 	lap("hash")
-	if !opts.Force && !opts.DryRun {
-		if prev, err := store.ImportByHash(ctx, rep.ContentHash); err == nil {
-			rep.Outcome = OutcomeNoop
-			rep.Reason = fmt.Sprintf("already applied on %s", prev.StartedAt.UTC().Format(time.RFC3339))
+	prev, err := store.ImportByHash(ctx, rep.ContentHash)
+	switch {
+	case err == nil:
+		already := fmt.Sprintf("already applied on %s", prev.StartedAt.UTC().Format(time.RFC3339))
+		if !opts.Force {
+			rep.Outcome, rep.Reason = OutcomeNoop, already
 			rep.DurationMS = opts.Now().Sub(start).Milliseconds()
 			return rep, nil
+		}
+		rep.Forced = append(rep.Forced, already)
+	case !errors.Is(err, directory.ErrNotFound):
+		return rep, fmt.Errorf("aaf: journal: %w", err)
+	}
+	origin := d.origin(ctx, opts.Check.Parse, scopeBy)
+	rep.Origin = &origin
+	if !opts.Order.Off {
+		older, err := checkOrder(ctx, store, d.Kind, origin)
+		if err != nil {
+			return rep, err
+		}
+		if older != "" && !opts.Force {
+			rep.Outcome, rep.Reason = OutcomeRefused, older+forceHint
+			rep.DurationMS = opts.Now().Sub(start).Milliseconds()
+			journal(ctx, store, rep, d, start, opts)
+			return rep, fmt.Errorf("%w: %s", ErrRefused, rep.Reason)
+		}
+		if older != "" {
+			rep.Forced = append(rep.Forced, older)
 		}
 	}
 	aopts := opts.Apply
@@ -134,6 +173,9 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 		journal(ctx, store, rep, d, start, opts)
 		return rep, fmt.Errorf("%w: %s", ErrRefused, rep.Reason)
 	}
+	if v := check.Volumetry; v != nil && v.Forced {
+		rep.Forced = append(rep.Forced, v.Reasons...)
+	}
 	res, err := a.finish(ctx, d.Kind)
 	lap("merge")
 	rep.DurationMS = opts.Now().Sub(start).Milliseconds()
@@ -147,9 +189,8 @@ func Import(ctx context.Context, store Store, paths []string, opts ImportOptions
 		rep.RecordsPerSecond = float64(res.Records) / (float64(rep.DurationMS) / 1000)
 	}
 	rep.Outcome = OutcomeApplied
-	if opts.DryRun {
-		rep.Outcome = OutcomeDryRun
-		return rep, nil
+	if len(rep.Forced) > 0 {
+		rep.Reason = "forced: " + strings.Join(rep.Forced, "; ")
 	}
 	journal(ctx, store, rep, d, start, opts)
 	return rep, nil
@@ -163,7 +204,7 @@ func (noBaseline) ActiveAAFAccounts(context.Context, func(string, string) error)
 // refusalReason summarises why Check refused, naming the first problem.
 func refusalReason(r *Report) string {
 	if r.Volumetry != nil && r.Volumetry.Refused && len(r.Volumetry.Reasons) > 0 {
-		return strings.Join(r.Volumetry.Reasons, "; ") + " (enthub aaf import --force applies it anyway)"
+		return strings.Join(r.Volumetry.Reasons, "; ") + forceHint
 	}
 	if len(r.Errors) > 0 {
 		p := r.Errors[0]
@@ -184,13 +225,13 @@ func journal(ctx context.Context, store Store, rep *ImportReport, d *Delivery, s
 	}
 	rec := &directory.ImportRecord{StartedAt: start, FinishedAt: opts.Now(), Kind: string(rep.Kind),
 		ContentHash: rep.ContentHash, Outcome: rep.Outcome, Reason: rep.Reason}
+	if rep.Origin != nil {
+		rec.ExportDate, rec.Scope = rep.Origin.Date, rep.Origin.Scope
+	}
 	if d != nil {
 		for _, f := range d.Files {
 			rec.Files = append(rec.Files, f.Name)
 		}
-	}
-	if rep.Check != nil {
-		rec.ExportDate = rep.Check.Date
 	}
 	rec.Report, _ = json.Marshal(rep)
 	_ = store.Update(context.WithoutCancel(ctx), func(tx directory.Tx) error { return tx.PutImport(ctx, rec) })

@@ -54,7 +54,7 @@ func TestRefusedDeliveryLeavesDirectoryUnchanged(t *testing.T) {
 				edit(t, f, func(s string) string { return dropRecords(s, 0.4) })
 			}
 			return []string{dir}
-		}, []string{"structure 52000 would lose", "%", "--force"}},
+		}, []string{"school 0130000A CLG JEAN MOULIN (AAF id 52000) would lose", "%", "--force"}},
 		{"bad checksum", func(t *testing.T, dir string) []string {
 			zip := filepath.Join(t.TempDir(), "ENT2D.20240917.Complet.zip")
 			files := map[string]string{}

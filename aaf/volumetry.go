@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/internal/idmap"
 )
 
@@ -18,6 +19,13 @@ type Baseline interface {
 	// account in two schools is reported twice. An error from fn stops the walk
 	// and is returned.
 	ActiveAAFAccounts(ctx context.Context, fn func(aafID, structureAAFID string) error) error
+}
+
+// structureLister is a Baseline that can also name its structures (the
+// store can): a refusal then names each school by UAI and name, which is
+// what an operator looks up, rather than by its AAF id.
+type structureLister interface {
+	ListStructures(ctx context.Context) ([]directory.Structure, error)
 }
 
 // VolumetryOptions sets the guard against a truncated Complet export.
@@ -44,7 +52,11 @@ func (o VolumetryOptions) withDefaults() VolumetryOptions {
 
 // StructureVolumetry is one structure's loss.
 type StructureVolumetry struct {
+	// Structure is the AAF id (ENTStructureJointure); UAI and Name are ""
+	// when the baseline cannot name it.
 	Structure    string  `json:"structure"`
+	UAI          string  `json:"uai,omitempty"`
+	Name         string  `json:"name,omitempty"`
 	Active       int     `json:"active"`
 	Disappearing int     `json:"disappearing"`
 	Percent      float64 `json:"percent"`
@@ -59,7 +71,7 @@ type VolumetryReport struct {
 	Percent      float64          `json:"percent"`
 	// StructuresChecked counts structures with at least MinStructureAccounts accounts.
 	StructuresChecked int `json:"structures_checked"`
-	// OverLimit lists the checked structures above the limit, worst first.
+	// OverLimit lists the checked structures above the limit, by UAI.
 	OverLimit []StructureVolumetry `json:"over_limit,omitempty"`
 	// Refused is true when over the limit and not forced; Forced when over the limit and forced.
 	Refused bool     `json:"refused"`
@@ -88,6 +100,7 @@ type baselineSet struct {
 	pairs    []uint64 // account number << 32 | structure number, one per row
 	structs  []string
 	structNo map[string]uint32
+	names    map[string]directory.Structure // by AAF id, when the baseline names them
 }
 
 func readBaseline(ctx context.Context, base Baseline) (*baselineSet, error) {
@@ -113,6 +126,18 @@ func readBaseline(ctx context.Context, base Baseline) (*baselineSet, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("aaf: volumetry baseline: %w", err)
+	}
+	if l, ok := base.(structureLister); ok {
+		all, err := l.ListStructures(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("aaf: volumetry baseline: %w", err)
+		}
+		b.names = make(map[string]directory.Structure, len(b.structs))
+		for _, st := range all {
+			if _, ok := b.structNo[st.AAFID]; ok {
+				b.names[st.AAFID] = st
+			}
+		}
 	}
 	return b, nil
 }
@@ -151,24 +176,42 @@ func (b *baselineSet) evaluate(present func(aafID string) bool, opts VolumetryOp
 		}
 		rep.StructuresChecked++
 		if p := percent(c.gone, c.active); p > opts.MaxDisabledPercent {
-			rep.OverLimit = append(rep.OverLimit, StructureVolumetry{Structure: s, Active: c.active, Disappearing: c.gone, Percent: p})
+			st := b.names[s]
+			rep.OverLimit = append(rep.OverLimit, StructureVolumetry{Structure: s, UAI: st.UAI, Name: st.Name,
+				Active: c.active, Disappearing: c.gone, Percent: p})
 		}
 	}
+	// By UAI, the order of the rectorat's lists; unnamed ones last.
 	sort.Slice(rep.OverLimit, func(i, j int) bool {
 		a, b := rep.OverLimit[i], rep.OverLimit[j]
-		if a.Percent != b.Percent {
-			return a.Percent > b.Percent
+		if (a.UAI == "") != (b.UAI == "") {
+			return b.UAI == ""
+		}
+		if a.UAI != b.UAI {
+			return a.UAI < b.UAI
 		}
 		return a.Structure < b.Structure
 	})
 	for _, s := range rep.OverLimit {
 		over = true
-		rep.Reasons = append(rep.Reasons, fmt.Sprintf("structure %s would lose %d of %d active accounts (%.1f %%), above the %.0f %% limit",
-			s.Structure, s.Disappearing, s.Active, s.Percent, opts.MaxDisabledPercent))
+		rep.Reasons = append(rep.Reasons, fmt.Sprintf("%s would lose %d of %d active accounts (%.1f %%), above the %.0f %% limit",
+			s.label(), s.Disappearing, s.Active, s.Percent, opts.MaxDisabledPercent))
 	}
 	rep.Refused = over && !opts.Force
 	rep.Forced = over && opts.Force
 	return rep
+}
+
+// label names a school as an operator knows it: "school 0130001A CLG
+// INTEGRATION (AAF id 52000)", or by its AAF id alone when unnamed.
+func (s StructureVolumetry) label() string {
+	switch {
+	case s.UAI != "" && s.Name != "":
+		return fmt.Sprintf("school %s %s (AAF id %s)", s.UAI, s.Name, s.Structure)
+	case s.UAI != "":
+		return fmt.Sprintf("school %s (AAF id %s)", s.UAI, s.Structure)
+	}
+	return "structure with AAF id " + s.Structure
 }
 
 func percent(part, whole int) float64 {

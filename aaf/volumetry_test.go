@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/enthub/enthub/directory"
 )
 
 // fakeBaseline is the directory after the last import: accounts per structure.
@@ -62,16 +65,16 @@ func TestCheckVolumetry(t *testing.T) {
 		{"5 % of a school is normal turnover", (&fakeBaseline{}).school("A", "a", 1000), dropFirst("a", 50), VolumetryOptions{}, false, false, nil},
 		{"a Complet dropping 40 % of one school", (&fakeBaseline{}).school("A", "a", 1000).school("B", "b", 1000).school("C", "c", 1000).school("D", "d", 1000).school("E", "e", 1000),
 			dropFirst("b", 400), VolumetryOptions{}, true, false,
-			[]string{"structure B would lose 400 of 1000 active accounts (40.0 %), above the 10 % limit"}},
+			[]string{"structure with AAF id B would lose 400 of 1000 active accounts (40.0 %), above the 10 % limit"}},
 		{"small structures are not judged alone", (&fakeBaseline{}).school("A", "a", 1000).school("TINY", "t", 49), dropFirst("t", 30), VolumetryOptions{}, false, false, nil},
 		{"exactly 50 accounts are judged", (&fakeBaseline{}).school("A", "a", 1000).school("S50", "s", 50), dropFirst("s", 30), VolumetryOptions{}, true, false,
-			[]string{"structure S50 would lose 30 of 50 active accounts (60.0 %)"}},
+			[]string{"structure with AAF id S50 would lose 30 of 50 active accounts (60.0 %)"}},
 		{"whole perimeter over the limit", (&fakeBaseline{}).school("A", "a", 30).school("B", "b", 30).school("C", "c", 30), merge(dropFirst("a", 5), dropFirst("b", 5)), VolumetryOptions{}, true, false,
 			[]string{"the whole perimeter would lose 10 of 90 active accounts (11.1 %)"}},
-		{"forced", (&fakeBaseline{}).school("A", "a", 100), dropFirst("a", 60), VolumetryOptions{Force: true}, false, true, []string{"structure A would lose 60 of 100"}},
+		{"forced", (&fakeBaseline{}).school("A", "a", 100), dropFirst("a", 60), VolumetryOptions{Force: true}, false, true, []string{"structure with AAF id A would lose 60 of 100"}},
 		{"threshold configurable", (&fakeBaseline{}).school("A", "a", 100), dropFirst("a", 20), VolumetryOptions{MaxDisabledPercent: 25}, false, false, nil},
 		{"account in two schools counted once in the perimeter", (&fakeBaseline{}).school("A", "x", 100).school("B", "x", 100), dropFirst("x", 20), VolumetryOptions{}, true, false,
-			[]string{"whole perimeter would lose 20 of 100", "structure A would lose 20 of 100", "structure B would lose 20 of 100"}},
+			[]string{"whole perimeter would lose 20 of 100", "structure with AAF id A would lose 20 of 100", "structure with AAF id B would lose 20 of 100"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,6 +99,49 @@ func TestCheckVolumetry(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// namedBaseline is a fakeBaseline that names its structures, as the store does.
+type namedBaseline struct {
+	*fakeBaseline
+	structs []directory.Structure
+}
+
+func (n namedBaseline) ListStructures(context.Context) ([]directory.Structure, error) {
+	return n.structs, nil
+}
+
+// Refusals name each school over the limit once, by UAI and name, in UAI
+// order whatever their losses; a school the store cannot name keeps its
+// AAF id and comes last.
+func TestVolumetryNamesSchoolsByUAI(t *testing.T) {
+	base := namedBaseline{
+		fakeBaseline: (&fakeBaseline{}).school("S1", "a", 100).school("S2", "b", 100).school("S3", "c", 100).school("S4", "d", 100).
+			school("OK", "e", 2000),
+		structs: []directory.Structure{
+			{AAFID: "S1", UAI: "0130003C", Name: "CLG JEAN MOULIN"},
+			{AAFID: "S2", UAI: "0130001A", Name: "LYC MISTRAL"},
+			{AAFID: "S3", UAI: "0130002B", Name: "CLG ARAGO"},
+			{AAFID: "OK", UAI: "0130009Z", Name: "LYC CALME"},
+		},
+	}
+	missing := merge(dropFirst("a", 60), dropFirst("b", 20), dropFirst("c", 40), dropFirst("d", 30))
+	rep, err := CheckVolumetry(context.Background(), base, presentExcept(missing), VolumetryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"school 0130001A LYC MISTRAL (AAF id S2) would lose 20 of 100 active accounts (20.0 %), above the 10 % limit",
+		"school 0130002B CLG ARAGO (AAF id S3) would lose 40 of 100 active accounts (40.0 %), above the 10 % limit",
+		"school 0130003C CLG JEAN MOULIN (AAF id S1) would lose 60 of 100 active accounts (60.0 %), above the 10 % limit",
+		"structure with AAF id S4 would lose 30 of 100 active accounts (30.0 %), above the 10 % limit",
+	}
+	if !slices.Equal(rep.Reasons, want) {
+		t.Errorf("reasons:\n%s\nwant:\n%s", strings.Join(rep.Reasons, "\n"), strings.Join(want, "\n"))
+	}
+	if o := rep.OverLimit; len(o) != 4 || o[0].UAI != "0130001A" || o[0].Name != "LYC MISTRAL" || o[3].UAI != "" {
+		t.Errorf("over limit = %+v", o)
+	}
 }
 
 func merge(ms ...map[string]bool) map[string]bool {
@@ -138,12 +184,12 @@ func TestCheckRefusesCompletDroppingFortyPercentOfASchool(t *testing.T) {
 	}
 	var msg string
 	for _, p := range rep.Errors {
-		if p.Code == CodeVolumetry && strings.Contains(p.Message, "structure 52000") {
+		if p.Code == CodeVolumetry && strings.Contains(p.Message, "structure with AAF id 52000") {
 			msg = p.Message
 		}
 	}
 	active := rep.Volumetry.OverLimit[0].Active
-	if want := fmt.Sprintf("structure 52000 would lose 40 of %d active accounts (%.1f %%)", active, 4000/float64(active)); !strings.Contains(msg, want) {
+	if want := fmt.Sprintf("structure with AAF id 52000 would lose 40 of %d active accounts (%.1f %%)", active, 4000/float64(active)); !strings.Contains(msg, want) {
 		t.Errorf("message %q lacks %q", msg, want)
 	}
 	// --force: applied with a warning.

@@ -68,8 +68,11 @@ type ImportTx interface {
 	Checksums(ctx context.Context, fn func(StoredSum)) error
 
 	PutStructure(ctx context.Context, s BulkStructure) error
-	PutSubject(ctx context.Context, s Subject) error
-	PutMEF(ctx context.Context, m MEF) error
+	// PutSubject and PutMEF insert or replace one nomenclature entry and
+	// say which it was: the report counts them like records, and an entry
+	// that did not change costs no write.
+	PutSubject(ctx context.Context, s Subject) (Change, error)
+	PutMEF(ctx context.Context, m MEF) (Change, error)
 	// PutPerson inserts or replaces a person and everything derived from
 	// their record (personas, memberships, relations as a child).
 	PutPerson(ctx context.Context, p BulkPerson) error
@@ -94,6 +97,16 @@ type ImportTx interface {
 	Finish(ctx context.Context, f FinishOptions) (BulkCounts, error)
 	Rollback() error
 }
+
+// Change says what a Put did to the stored row.
+type Change int
+
+// What a Put did.
+const (
+	Unchanged Change = iota
+	Added
+	Updated
+)
 
 // StoredSum is a stored AAF record as Checksums gives it.
 type StoredSum struct {
@@ -158,6 +171,9 @@ type FinishOptions struct {
 	// Complet: the delivery is a full export (its absentees were given to
 	// Delete), so AAF groups left without a member are removed.
 	Complet bool
+	// DryRun does everything a Finish does and counts it, then rolls back
+	// instead of committing: the counts are exactly the real import's.
+	DryRun bool
 }
 
 // BulkCounts is what Finish did, per AAF family.

@@ -247,10 +247,14 @@ type ImportRecord struct {
 	Kind        string // Complet or Delta
 	Files       []string
 	ContentHash string
-	ExportDate  string
-	Outcome     string // applied, refused, failed, noop, dry-run
-	Reason      string
-	Report      []byte // the JSON report as printed by `enthub aaf import --json`
+	ExportDate  string // YYYY-MM-DD, "" when the delivery carries no date
+	// Scope is the perimeter deliveries are ordered within (académie,
+	// degree, file prefix): a delivery older than the last one applied in
+	// its scope is refused.
+	Scope   string
+	Outcome string // applied, refused, failed, noop
+	Reason  string
+	Report  []byte // the JSON report as printed by `enthub aaf import --json`
 }
 
 // Event is an audit event: logins, logouts, tickets issued or refused,

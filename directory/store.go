@@ -66,6 +66,11 @@ type Reader interface {
 	// Imports lists the import journal, newest first, at most limit entries.
 	Imports(ctx context.Context, limit int) ([]ImportRecord, error)
 	ImportByHash(ctx context.Context, contentHash string) (ImportRecord, error)
+	// LastApplied is the import of that scope, carrying an export date,
+	// applied last; ErrNotFound when there is none. An older delivery
+	// applied with --force is the last one: what follows it is compared
+	// with it, as the directory is then of its day.
+	LastApplied(ctx context.Context, scope string) (ImportRecord, error)
 
 	// Events lists audit events matching the filter, newest first.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)

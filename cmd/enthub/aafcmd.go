@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/enthub/enthub/aaf"
@@ -123,7 +124,7 @@ func (a *app) aafCommand() *cobra.Command {
 	gf.BoolVar(&gen.Overwrite, "overwrite", false, "replace AAF files already in --out")
 	gf.StringVar(&date, "date", "", "export date YYYY-MM-DD")
 
-	c.AddCommand(check, imp, generate)
+	c.AddCommand(check, imp, generate, a.aafJournalCommand())
 	return c
 }
 
@@ -173,29 +174,44 @@ func printCheck(w io.Writer, r *aaf.Report) {
 	}
 	fmt.Fprintf(w, "%s: %s delivery of %s, %d records in %d files, %d error(s), %d warning(s)\n",
 		verdict, r.Kind, r.Date, r.Records, len(r.Files), r.ErrorCount, r.WarningCount)
+	// The volumetry's reasons are problems too: they are printed once,
+	// below, whatever the cap on the warnings shown.
 	for _, p := range r.Errors {
-		fmt.Fprintf(w, "  error: %s\n", p)
+		if p.Code != aaf.CodeVolumetry {
+			fmt.Fprintf(w, "  error: %s\n", p)
+		}
 	}
 	if r.Volumetry != nil {
 		for _, reason := range r.Volumetry.Reasons {
 			fmt.Fprintf(w, "  volumetry: %s\n", reason)
 		}
 	}
-	for i, p := range r.Warnings {
-		if i == 20 {
-			fmt.Fprintf(w, "  … %d more warnings (--json lists them)\n", r.WarningCount-20)
+	shown := 0
+	for _, p := range r.Warnings {
+		if p.Code == aaf.CodeVolumetry {
+			continue
+		}
+		if shown == 20 {
+			fmt.Fprintf(w, "  … more warnings (%d in all; --json lists them)\n", r.WarningCount)
 			break
 		}
+		shown++
 		fmt.Fprintf(w, "  warning: %s\n", p)
 	}
 }
 
 func printImport(w io.Writer, r *aaf.ImportReport) {
+	if r.DryRun {
+		fmt.Fprint(w, "dry run, nothing written; the import would end: ")
+	}
 	fmt.Fprintf(w, "%s", r.Outcome)
 	if r.Reason != "" {
 		fmt.Fprintf(w, ": %s", r.Reason)
 	}
 	fmt.Fprintln(w)
+	if o := r.Origin; o != nil && o.Date != "" {
+		fmt.Fprintf(w, "  %s of %s (%s)\n", r.Kind, o.Date, o.Scope)
+	}
 	if r.Check != nil && r.Outcome == aaf.OutcomeRefused {
 		printCheck(w, r.Check)
 	}
@@ -217,6 +233,65 @@ func printImport(w io.Writer, r *aaf.ImportReport) {
 		float64(r.PhasesMS["hash"])/1000, float64(r.PhasesMS["parse"])/1000, float64(r.PhasesMS["merge"])/1000)
 	if r.Check != nil && r.Check.WarningCount > 0 {
 		fmt.Fprintf(w, "  %d warning(s) (--json lists them)\n", r.Check.WarningCount)
+	}
+}
+
+// aafJournalCommand reads the import journal: what each delivery came to
+// and why, without SQL.
+func (a *app) aafJournalCommand() *cobra.Command {
+	var asJSON bool
+	var limit int
+	c := &cobra.Command{
+		Use:   "journal [--json] [--limit N]",
+		Short: "List the deliveries imported or refused, newest first, with counts and reasons",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit <= 0 {
+				return usageErr("--limit %d: want a positive number", limit)
+			}
+			return a.withStore(cmd.Context(), func(cfg config.Config, log *slog.Logger, store *sqlstore.Store) error {
+				entries, err := aaf.Journal(cmd.Context(), store, limit)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, entries)
+				}
+				printJournal(a.stdout, entries)
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entries as JSON")
+	c.Flags().IntVar(&limit, "limit", 50, "how many deliveries to list")
+	return c
+}
+
+// printJournal prints one line per delivery, its reason and what --force
+// overrode on the lines below it.
+func printJournal(w io.Writer, entries []aaf.JournalEntry) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "no delivery journalled yet")
+		return
+	}
+	// Fixed widths rather than a tabwriter: the reason lines between the
+	// rows would reset its columns.
+	const row = "%-19s  %-7s  %-11s  %-7s  %8s  %8s  %8s  %8s  %8s  %16s\n"
+	fmt.Fprintf(w, row, "started (UTC)", "kind", "export date", "outcome", "records", "added", "updated", "disabled", "restored", "accounts created")
+	for _, e := range entries {
+		date := e.ExportDate
+		if date == "" {
+			date = "-"
+		}
+		fmt.Fprintf(w, row, e.StartedAt.Format("2006-01-02 15:04:05"), e.Kind, date, e.Outcome, strconv.Itoa(e.Records),
+			strconv.Itoa(e.Totals.Added), strconv.Itoa(e.Totals.Updated), strconv.Itoa(e.Totals.Disabled),
+			strconv.Itoa(e.Totals.Restored), strconv.Itoa(e.AccountsCreated))
+		if e.Scope != "" {
+			fmt.Fprintf(w, "    scope: %s\n", e.Scope)
+		}
+		if e.Reason != "" {
+			fmt.Fprintf(w, "    reason: %s\n", e.Reason)
+		}
 	}
 }
 

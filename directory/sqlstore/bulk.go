@@ -336,17 +336,47 @@ func (t *importTx) writePerson(ctx context.Context, id string, p directory.Perso
 		marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now)
 }
 
-func (t *importTx) PutSubject(ctx context.Context, s directory.Subject) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO subjects (code, label) VALUES ($1, $2)
-		ON CONFLICT (code) DO UPDATE SET label = excluded.label`, s.Code, s.Label)
-	return conflict(err, "subject "+s.Code)
+func (t *importTx) PutSubject(ctx context.Context, s directory.Subject) (directory.Change, error) {
+	return t.putNomenclature(ctx, "subject "+s.Code, `SELECT label FROM subjects WHERE code = $1`, []any{s.Code},
+		[]any{s.Label}, `INSERT INTO subjects (code, label) VALUES ($1, $2)
+		ON CONFLICT (code) DO UPDATE SET label = excluded.label`)
 }
 
-func (t *importTx) PutMEF(ctx context.Context, m directory.MEF) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO mefs (code, label, rattach, stat11) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (code) DO UPDATE SET label = excluded.label, rattach = excluded.rattach, stat11 = excluded.stat11`,
-		m.Code, m.Label, m.Rattach, m.Stat11)
-	return conflict(err, "MEF "+m.Code)
+func (t *importTx) PutMEF(ctx context.Context, m directory.MEF) (directory.Change, error) {
+	return t.putNomenclature(ctx, "MEF "+m.Code, `SELECT label, rattach, stat11 FROM mefs WHERE code = $1`, []any{m.Code},
+		[]any{m.Label, m.Rattach, m.Stat11}, `INSERT INTO mefs (code, label, rattach, stat11) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (code) DO UPDATE SET label = excluded.label, rattach = excluded.rattach, stat11 = excluded.stat11`)
+}
+
+// putNomenclature reads the stored values of one subject or MEF (key),
+// and writes vals only when they differ: a daily Complet repeats the
+// whole nomenclature, almost always unchanged. The tables hold a few
+// thousand rows, so one lookup each costs little.
+func (t *importTx) putNomenclature(ctx context.Context, what, read string, key, vals []any, upsert string) (directory.Change, error) {
+	stored := make([]string, len(vals))
+	ptrs := make([]any, len(vals))
+	for i := range stored {
+		ptrs[i] = &stored[i]
+	}
+	change := directory.Updated
+	switch err := t.tx.QueryRowContext(ctx, read, key...).Scan(ptrs...); {
+	case errors.Is(err, sql.ErrNoRows):
+		change = directory.Added
+	case err != nil:
+		return 0, fmt.Errorf("import: read %s: %w", what, err)
+	default:
+		same := true
+		for i, v := range vals {
+			same = same && stored[i] == v.(string)
+		}
+		if same {
+			return directory.Unchanged, nil
+		}
+	}
+	if _, err := t.tx.ExecContext(ctx, upsert, append(key, vals...)...); err != nil {
+		return 0, conflict(err, what)
+	}
+	return change, nil
 }
 
 func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error {
@@ -448,8 +478,8 @@ func (t *importTx) Rollback() error {
 }
 
 // Finish merges the staging tables into the directory, set-based, and
-// commits; a first import (fresh) has written most rows already and only
-// completes them.
+// commits (with DryRun, rolls back once everything is counted); a first
+// import (fresh) has written most rows already and only completes them.
 func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (counts directory.BulkCounts, err error) {
 	defer func() {
 		if err != nil {
@@ -497,6 +527,10 @@ func (t *importTx) Finish(ctx context.Context, f directory.FinishOptions) (count
 	if _, err := t.exec(ctx, "entitlement rule", `INSERT INTO meta (name, value) VALUES ('parent_resp_legal', $1)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, t.entitlementRule()); err != nil {
 		return counts, err
+	}
+	if f.DryRun {
+		// Everything above ran in the transaction; none of it stays.
+		return counts, t.Rollback()
 	}
 	if t.s.d.name == "postgres" {
 		if err := t.refreshStatistics(ctx); err != nil {

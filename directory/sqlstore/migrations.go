@@ -193,6 +193,12 @@ CREATE INDEX events_time ON events (time);
 CREATE INDEX events_type_time ON events (type, time);
 CREATE INDEX events_account ON events (account_id, time);
 `},
+	// The date-order guard compares a delivery with the last applied one of
+	// its scope; journal entries written before it have none ('').
+	{2, "imports scope", `
+ALTER TABLE imports ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+CREATE INDEX imports_scope ON imports (scope, started_at);
+`},
 }
 
 // allMigrations is every step of every part of the schema, in version

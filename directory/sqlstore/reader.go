@@ -320,13 +320,13 @@ func (r reader) Stats(ctx context.Context) (directory.Stats, error) {
 	return st, rows.Err()
 }
 
-const importCols = `id, started_at, finished_at, kind, files, content_hash, export_date, outcome, reason, report`
+const importCols = `id, started_at, finished_at, kind, files, content_hash, export_date, scope, outcome, reason, report`
 
 func scanImport(row interface{ Scan(...any) error }) (directory.ImportRecord, error) {
 	var r directory.ImportRecord
 	var files, report string
 	if err := row.Scan(&r.ID, (*timeCol)(&r.StartedAt), (*timeCol)(&r.FinishedAt), &r.Kind, &files,
-		&r.ContentHash, &r.ExportDate, &r.Outcome, &r.Reason, &report); err != nil {
+		&r.ContentHash, &r.ExportDate, &r.Scope, &r.Outcome, &r.Reason, &report); err != nil {
 		return r, err
 	}
 	if report != "" {
@@ -351,6 +351,13 @@ func (r reader) ImportByHash(ctx context.Context, hash string) (directory.Import
 	rec, err := scanImport(r.db.QueryRowContext(ctx, `SELECT `+importCols+` FROM imports
 		WHERE content_hash = $1 AND outcome = 'applied' ORDER BY started_at DESC LIMIT 1`, hash))
 	return rec, notFound(err, "import with hash "+hash)
+}
+
+func (r reader) LastApplied(ctx context.Context, scope string) (directory.ImportRecord, error) {
+	rec, err := scanImport(r.db.QueryRowContext(ctx, `SELECT `+importCols+` FROM imports
+		WHERE scope = $1 AND outcome = 'applied' AND export_date <> ''
+		ORDER BY started_at DESC, id DESC LIMIT 1`, scope))
+	return rec, notFound(err, "applied import of scope "+scope)
 }
 
 func (r reader) Events(ctx context.Context, f directory.EventFilter) ([]directory.Event, error) {

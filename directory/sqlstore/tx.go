@@ -271,11 +271,11 @@ func (t *tx) PutImport(ctx context.Context, r *directory.ImportRecord) error {
 		r.ID = t.s.opts.NewID()
 	}
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO imports (id, started_at, finished_at, kind, files, content_hash,
-		export_date, outcome, reason, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		export_date, scope, outcome, reason, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, outcome = excluded.outcome,
 		reason = excluded.reason, report = excluded.report`,
 		r.ID, r.StartedAt.UTC(), r.FinishedAt.UTC(), r.Kind, marshalCol(nonNil(r.Files)), r.ContentHash,
-		r.ExportDate, r.Outcome, r.Reason, string(r.Report))
+		r.ExportDate, r.Scope, r.Outcome, r.Reason, string(r.Report))
 	return conflict(err, "import "+r.ID)
 }
 

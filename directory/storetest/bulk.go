@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -42,6 +43,16 @@ func bulkDelivery(day int) (structs []directory.BulkStructure, persons []directo
 	return structs, persons
 }
 
+// bulkOf is the store's bulk import; a store without one skips the test.
+func bulkOf(t *testing.T, s directory.Store) directory.Bulk {
+	t.Helper()
+	b, ok := s.(directory.Bulk)
+	if !ok {
+		t.Skip("store has no bulk import")
+	}
+	return b
+}
+
 func runBulk(t *testing.T, b directory.Bulk, now time.Time, complet bool, structs []directory.BulkStructure, persons []directory.BulkPerson, deletes ...string) directory.BulkCounts {
 	t.Helper()
 	order := make([]any, 0, len(structs)+len(persons))
@@ -68,6 +79,12 @@ func importOptions(now time.Time, complet bool, respLegal ...int) directory.Impo
 // record left), and the deletes given. It reports whether the store took
 // its first-import path.
 func importDelivery(t *testing.T, b directory.Bulk, opts directory.ImportOptions, order []any, deletes ...string) (directory.BulkCounts, bool) {
+	t.Helper()
+	return finishDelivery(t, b, opts, false, order, deletes...)
+}
+
+// finishDelivery is importDelivery, finishing as a dry run when dryRun.
+func finishDelivery(t *testing.T, b directory.Bulk, opts directory.ImportOptions, dryRun bool, order []any, deletes ...string) (directory.BulkCounts, bool) {
 	t.Helper()
 	ctx := context.Background()
 	itx, err := b.BeginImport(ctx, opts)
@@ -122,18 +139,102 @@ func importDelivery(t *testing.T, b directory.Bulk, opts directory.ImportOptions
 		}
 	}
 	fresh := itx.Fresh()
-	counts, err := itx.Finish(ctx, directory.FinishOptions{Complet: opts.Complet})
+	counts, err := itx.Finish(ctx, directory.FinishOptions{Complet: opts.Complet, DryRun: dryRun})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return counts, fresh
 }
 
-func testBulkImport(t *testing.T, s directory.Store) {
-	b, ok := s.(directory.Bulk)
-	if !ok {
-		t.Skip("store has no bulk import")
+// A dry-run Finish counts exactly what the real one then does (accounts
+// created, disabled, restored), first import included, and leaves the
+// directory as it was.
+func testBulkDryRun(t *testing.T, s directory.Store) {
+	b := bulkOf(t, s)
+	ctx := context.Background()
+	day := time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC)
+	deliveries := []struct {
+		name    string
+		day     int
+		complet bool
+		deletes []string
+	}{
+		{"first Complet", 1, true, nil},
+		{"Complet without the teacher", 2, true, nil},
+		{"Complet with the teacher back", 1, true, nil},
+		{"Delta deleting a student", 0, false, []string{"E1"}},
 	}
+	for i, d := range deliveries {
+		var order []any
+		if d.day != 0 {
+			structs, persons := bulkDelivery(d.day)
+			for _, st := range structs {
+				order = append(order, st)
+			}
+			for _, p := range persons {
+				order = append(order, p)
+			}
+		}
+		opts := importOptions(day.Add(time.Duration(i)*24*time.Hour), d.complet, 1, 2)
+		stats, _ := s.Stats(ctx)
+		gen, _ := s.Generation(ctx)
+		dry, dryFresh := finishDelivery(t, b, opts, true, order, d.deletes...)
+		if after, _ := s.Stats(ctx); !reflect.DeepEqual(after, stats) {
+			t.Errorf("%s: the dry run changed the directory: %+v → %+v", d.name, stats, after)
+		}
+		if g, _ := s.Generation(ctx); g != gen {
+			t.Errorf("%s: the dry run moved the generation %d → %d", d.name, gen, g)
+		}
+		real, realFresh := finishDelivery(t, b, opts, false, order, d.deletes...)
+		if !reflect.DeepEqual(dry, real) || dryFresh != realFresh {
+			t.Errorf("%s: dry run counted %+v (fresh %v), the import did %+v (fresh %v)", d.name, dry, dryFresh, real, realFresh)
+		}
+		if sum(real.Disabled)+sum(real.Restored)+real.Accounts == 0 {
+			t.Errorf("%s: nothing created, disabled or restored: the test proves nothing", d.name)
+		}
+	}
+}
+
+// A subject or MEF is added, then unchanged, then updated, and the store
+// says which.
+func testBulkNomenclature(t *testing.T, s directory.Store) {
+	b := bulkOf(t, s)
+	ctx := context.Background()
+	steps := []struct {
+		subject, mef string
+		want         directory.Change
+	}{
+		{"MATHEMATIQUES", "3EME", directory.Added},
+		{"MATHEMATIQUES", "3EME", directory.Unchanged},
+		{"MATHS", "TROISIEME", directory.Updated},
+	}
+	for i, st := range steps {
+		itx, err := b.BeginImport(ctx, importOptions(time.Date(2026, 9, 1+i, 2, 0, 0, 0, time.UTC), false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := itx.PutSubject(ctx, directory.Subject{Code: "061300", Label: st.subject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm, err := itx.PutMEF(ctx, directory.MEF{Code: "10310019110", Label: st.mef, Rattach: "10310019110"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs != st.want || cm != st.want {
+			t.Errorf("step %d: subject %v, MEF %v; want %v", i+1, cs, cm, st.want)
+		}
+		if _, err := itx.Finish(ctx, directory.FinishOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sub, _ := s.Subject(ctx, "061300"); sub.Label != "MATHS" {
+		t.Errorf("subject = %+v, want the updated label", sub)
+	}
+}
+
+func testBulkImport(t *testing.T, s directory.Store) {
+	b := bulkOf(t, s)
 	ctx := context.Background()
 	day1 := time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC)
 	structs, persons := bulkDelivery(1)
@@ -273,10 +374,7 @@ func sum(m map[string]int) int {
 // The import looks again only at adults whose record or children changed,
 // so both must reach it.
 func testBulkParentEntitlements(t *testing.T, s directory.Store) {
-	b, ok := s.(directory.Bulk)
-	if !ok {
-		t.Skip("store has no bulk import")
-	}
+	b := bulkOf(t, s)
 	ctx := context.Background()
 	school := directory.BulkStructure{Structure: directory.Structure{AAFID: "S1", Name: "CLG A", Checksum: "s1"}}
 	student := func(id string, rel directory.BulkRelation) directory.BulkPerson {

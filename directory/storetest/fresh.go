@@ -147,10 +147,7 @@ func snapshot(t *testing.T, s directory.Store) []string {
 // untidy delivery, then that the merge, rewriting every record of the same
 // delivery, leaves exactly the same directory.
 func testBulkFirstImport(t *testing.T, s directory.Store) {
-	b, ok := s.(directory.Bulk)
-	if !ok {
-		t.Skip("store has no bulk import")
-	}
+	b := bulkOf(t, s)
 	day1 := time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC)
 	c, fresh := importDelivery(t, b, importOptions(day1, true, 1, 2), untidyDelivery())
 	if !fresh {

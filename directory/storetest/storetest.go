@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"DeletePersonCascades", testDeletePersonCascades},
 		{"StatsCountActiveByProfileAndStructure", testStats},
 		{"ImportJournal", testImportJournal},
+		{"LastAppliedPerScope", testLastApplied},
 		{"AuditEvents", testEvents},
 		{"EachWalksEverything", testEach},
 		{"GenerationBumpsOnDirectoryWritesOnly", testGeneration},
@@ -41,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"BulkImport", testBulkImport},
 		{"BulkFirstImport", testBulkFirstImport},
 		{"BulkParentEntitlements", testBulkParentEntitlements},
+		{"BulkDryRunCountsWhatTheImportDoes", testBulkDryRun},
+		{"BulkNomenclatureChanges", testBulkNomenclature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -454,6 +457,42 @@ func testImportJournal(t *testing.T, s directory.Store) {
 	}
 	if _, err := s.ImportByHash(ctx, "h2"); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("a refused delivery counts as applied: %v", err)
+	}
+}
+
+// LastApplied is the dated delivery of a scope applied last, even when an
+// earlier one carries a later date (an older delivery forced in); refused
+// ones, undated ones and other scopes do not count.
+func testLastApplied(t *testing.T, s directory.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
+	const scope = "academie=13 degre=2D prefix=ENT2D"
+	recs := []directory.ImportRecord{
+		{ContentHash: "c20", ExportDate: "2024-09-20", Scope: scope, Outcome: "applied", Kind: "Complet"},
+		{ContentHash: "d17", ExportDate: "2024-09-17", Scope: scope, Outcome: "applied", Kind: "Delta"}, // forced
+		{ContentHash: "c25", ExportDate: "2024-09-25", Scope: scope, Outcome: "refused", Kind: "Complet"},
+		{ContentHash: "o30", ExportDate: "2024-09-30", Scope: "academie=13 degre=1D prefix=ENT1D", Outcome: "applied"},
+		{ContentHash: "n00", Scope: scope, Outcome: "applied"}, // no date
+	}
+	if _, err := s.LastApplied(ctx, scope); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("LastApplied on an empty journal = %v, want ErrNotFound", err)
+	}
+	update(t, s, func(ctx context.Context, tx directory.Tx) error {
+		for i := range recs {
+			recs[i].StartedAt = t0.Add(time.Duration(i) * time.Hour)
+			recs[i].FinishedAt = recs[i].StartedAt.Add(time.Minute)
+			if err := tx.PutImport(ctx, &recs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got, err := s.LastApplied(ctx, scope)
+	if err != nil || got.ContentHash != "d17" || got.Scope != scope || got.ExportDate != "2024-09-17" {
+		t.Errorf("LastApplied = %+v, %v; want the Delta of 2024-09-17", got, err)
+	}
+	if _, err := s.LastApplied(ctx, "academie=06 degre=2D prefix=ENT2D"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("LastApplied of an unknown scope = %v, want ErrNotFound", err)
 	}
 }
 
