@@ -89,11 +89,17 @@ func (a *app) aafCommand() *cobra.Command {
 
 	var gen aaf.GenerateOptions
 	var date string
+	var likeDemoFlag bool
 	generate := &cobra.Command{
 		Use:   "generate --out DIR --students N [--seed S] [--delta]",
 		Short: "Write a realistic synthetic delivery (same seed, same bytes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if likeDemoFlag {
+				if err := likeDemo(cmd, &gen); err != nil {
+					return err
+				}
+			}
 			if gen.Out == "" || gen.Students <= 0 {
 				return usageErr("aaf generate: --out and a positive --students are required")
 			}
@@ -123,6 +129,7 @@ func (a *app) aafCommand() *cobra.Command {
 	gf.StringVar(&gen.ZipPath, "zip", "", "also write this zip archive with a .sha256 beside it")
 	gf.BoolVar(&gen.Overwrite, "overwrite", false, "replace AAF files already in --out")
 	gf.StringVar(&date, "date", "", "export date YYYY-MM-DD")
+	gf.BoolVar(&likeDemoFlag, "like-demo", false, "the demo's students, schools and seed, so the delivery imports into the demo's directory: with --delta the Delta of 2024-09-17, else a Complet of 2024-09-18")
 
 	c.AddCommand(check, imp, generate, a.aafJournalCommand())
 	return c

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/config"
@@ -87,6 +88,9 @@ addresses, so a newcomer sees it work with no configuration file.`,
 				fmt.Fprintf(a.stdout, "  store:  %s\n", cfg.DB)
 				for _, e := range st.index {
 					fmt.Fprintf(a.stdout, "  %-28s %s\n", e.Name, e.URL)
+					if e.Command != "" {
+						fmt.Fprintf(a.stdout, "  %-28s %s\n", "", e.Command)
+					}
 				}
 				fmt.Fprintf(a.stdout, "  demo guest login:            %s / %s\n", demorp.GuestLogin, demorp.GuestPassword)
 				fmt.Fprintf(a.stdout, "  demo LDAP reader:            cn=reader,%s / demo\n", cfg.LDAP.BaseDN)
@@ -127,8 +131,14 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 		{Name: "Métriques Prometheus", URL: base + "/metrics"},
 		{Name: "Annuaire (base de données)", URL: cfg.DB, Description: "SQLite embarqué, rempli au premier démarrage par un export AAF généré (4 collèges)."},
 		{Name: "Annuaire LDAP", URL: "ldap://" + cfg.LDAP.Listen + "/" + cfg.LDAP.BaseDN,
-			Description: "Compte de lecture (démonstration) : cn=reader," + cfg.LDAP.BaseDN + " / demo — ldapsearch -x -H ldap://" + cfg.LDAP.Listen + " -D cn=reader," + cfg.LDAP.BaseDN + " -w demo -b ou=people," + cfg.LDAP.BaseDN + " '(ENTPersonProfils=National_ENS)' cn"},
-		{Name: "Dépôt AAF", URL: cfg.AAF.Inbox, Description: "Déposez-y une archive AAF (avec son .sha256) : elle est vérifiée puis importée."},
+			Description: "Compte de lecture (démonstration) : cn=reader," + cfg.LDAP.BaseDN + " / demo. ldapsearch montre les valeurs accentuées en base64 (sn:: …) : décodez-les avec base64 -d.",
+			Command:     "ldapsearch -o ldif-wrap=no -x -H ldap://" + cfg.LDAP.Listen + " -D cn=reader," + cfg.LDAP.BaseDN + " -w demo -b ou=people," + cfg.LDAP.BaseDN + " '(ENTPersonProfils=National_ENS)' cn"},
+		{Name: "Dépôt AAF", URL: cfg.AAF.Inbox,
+			Description: "Déposez-y une archive AAF (avec son .sha256) : elle est vérifiée puis importée. La livraison qui convient à cet annuaire " +
+				"est le Delta du 17/09/2024 qui suit l'import de démonstration ; sans --delta, et avec …/ENT2D.20240918.Complet.zip, " +
+				"un Complet du 18/09/2024 (à déposer après le Delta) :",
+			Command: "enthub aaf generate --like-demo --delta --out " + filepath.Join(os.TempDir(), "aaf-delta") +
+				" --zip " + filepath.Join(cfg.AAF.Inbox, "ENT2D.20240917.Delta.zip")},
 	}
 }
 
@@ -141,7 +151,9 @@ func (a *app) seedDemo(ctx context.Context, store *sqlstore.Store, dataDir strin
 		return err
 	}
 	out := filepath.Join(dataDir, "aaf-demo")
-	if _, err := aaf.Generate(ctx, aaf.GenerateOptions{Out: out, Students: 2400, Schools: 4, Seed: 2026, Overwrite: true}); err != nil {
+	gen := demoDelivery()
+	gen.Out, gen.Overwrite = out, true
+	if _, err := aaf.Generate(ctx, gen); err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	}
 	rep, err := aaf.Import(ctx, store, []string{out}, importOptions(cfg))
@@ -150,5 +162,34 @@ func (a *app) seedDemo(ctx context.Context, store *sqlstore.Store, dataDir strin
 	}
 	fmt.Fprintf(a.stdout, "demo directory imported: %d records, %d accounts (try: enthub dir stats --db %s)\n",
 		rep.Apply.Records, rep.Apply.AccountsCreated, cfg.DB)
+	return nil
+}
+
+// demoDelivery is the delivery the demo builds its directory from. `enthub
+// aaf generate --like-demo` starts from it, so that what it writes fits the
+// demo's directory: the Delta that follows it, or a later Complet.
+func demoDelivery() aaf.GenerateOptions {
+	return aaf.GenerateOptions{Students: 2400, Schools: 4, Seed: 2026}
+}
+
+// likeDemoCompletDate dates a --like-demo Complet after the demo's own
+// (16/09/2024, which would be the same bytes, "already applied") and after
+// the Delta that follows it (17/09/2024), so it is applied in either order.
+var likeDemoCompletDate = time.Date(2024, 9, 18, 0, 0, 0, 0, time.UTC)
+
+// likeDemo sets gen to the demo's parameters for `aaf generate
+// --like-demo`; it refuses the flags it would override rather than
+// silently ignore them.
+func likeDemo(cmd *cobra.Command, gen *aaf.GenerateOptions) error {
+	for _, f := range []string{"students", "schools", "seed"} {
+		if cmd.Flags().Changed(f) {
+			return usageErr("aaf generate: --like-demo sets --%s itself; drop one of them", f)
+		}
+	}
+	d := demoDelivery()
+	gen.Students, gen.Schools, gen.Seed = d.Students, d.Schools, d.Seed
+	if !gen.Delta {
+		gen.Date = likeDemoCompletDate // --date, parsed after, still wins
+	}
 	return nil
 }

@@ -148,6 +148,15 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want 200 containing %q", path, resp.StatusCode, b, want)
 		}
 	}
+	if resp, err := http.Get(base + "/nulle/part"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.Contains(string(b), "Page introuvable") {
+			t.Errorf("GET /nulle/part = %d %q, want the French 404 page", resp.StatusCode, b)
+		}
+	}
 	// The demo's LDAP answers its printed reader account.
 	var conn *goldap.Conn
 	var err error

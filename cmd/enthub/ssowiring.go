@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -58,6 +59,7 @@ func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger, store *s
 		return nil, &exitError{code: exitFailed, err: err}
 	}
 	p.Routes(st.srv.Mux)
+	st.srv.NotFound = http.HandlerFunc(pages.NotFound)
 	return p, nil
 }
 

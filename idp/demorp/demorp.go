@@ -310,7 +310,7 @@ func (d *Demo) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v.Rows = append(v.Rows, kv{"id_token." + k, fmt.Sprint(claims[k])})
+		v.Rows = append(v.Rows, kv{"id_token." + k, claimText(k, claims[k])})
 	}
 	v.Raw = tr.IDToken
 	d.render(w, v)
@@ -339,7 +339,24 @@ func (d *Demo) verify(raw string) (map[string]any, error) {
 		return nil, err
 	}
 	m := map[string]any{}
-	return m, json.Unmarshal(payload, &m)
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec.UseNumber() // 1790000000, not 1.79e+09
+	return m, dec.Decode(&m)
+}
+
+// timeClaims are the claims that hold a time as seconds since 1970 (RFC 7519
+// and OpenID Connect Core).
+var timeClaims = map[string]bool{"exp": true, "iat": true, "nbf": true, "auth_time": true, "updated_at": true}
+
+// claimText shows a claim's value as a person reads it: a time claim as a
+// date in UTC followed by its raw value, a number as written in the token.
+func claimText(name string, v any) string {
+	if n, ok := v.(json.Number); ok && timeClaims[name] {
+		if sec, err := n.Int64(); err == nil {
+			return time.Unix(sec, 0).UTC().Format("02/01/2006 15:04:05") + " UTC (" + n.String() + ")"
+		}
+	}
+	return fmt.Sprint(v)
 }
 
 // --- SAML ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ func TestDemoRelyingPartiesShowWhatTheyReceived(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"/demo/cas/", "cas:uai"},
 		{"/demo/oidc/", "id_token.given_name"},
+		{"/demo/oidc/", " UTC ("}, // iat, exp, auth_time as dates, not 1.79e+09
 		{"/demo/saml/", "GARPersonIdentifiant"},
 		{"/saml/idp/sso?providerId=" + h.url + "/demo/saml/metadata&RelayState=" + h.url + "/demo/saml/", "RelayState"},
 	} {

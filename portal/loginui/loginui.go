@@ -121,21 +121,20 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request, v idp.LoginView) {
 	p.render(w, r, "login.html", v.Status, t["login.title"], errText, v)
 }
 
+// waitText says how long to wait, rounded up to the unit a person reads
+// best: seconds under two minutes, minutes under two hours, then hours.
 func waitText(l string, d time.Duration) string {
-	s := int(d.Round(time.Second).Seconds())
-	if s < 1 {
-		s = 1
+	s := int((d + time.Second - 1) / time.Second)
+	switch {
+	case s < 1:
+		return count(l, 1, "second")
+	case s < 120:
+		return count(l, s, "second")
+	case s < 120*60:
+		return count(l, (s+59)/60, "minute")
+	default:
+		return count(l, (s+3599)/3600, "hour")
 	}
-	if s < 120 {
-		if l == "en" {
-			return fmt.Sprintf("%d seconds", s)
-		}
-		return fmt.Sprintf("%d secondes", s)
-	}
-	if l == "en" {
-		return fmt.Sprintf("%d minutes", (s+59)/60)
-	}
-	return fmt.Sprintf("%d minutes", (s+59)/60)
 }
 
 type personaBody struct {
@@ -171,6 +170,16 @@ type messageBody struct {
 	idp.MessageView
 	Text string
 }
+
+// NotFound is the page for an address nothing serves: the server shows it
+// instead of Go's plain "404 page not found".
+func (p *Pages) NotFound(w http.ResponseWriter, r *http.Request) {
+	p.Message(w, r, idp.MessageView{Status: http.StatusNotFound, Code: msgNotFound, Detail: r.URL.Path})
+}
+
+// msgNotFound is the catalogue code of the page for an unknown address; it
+// is the portal's own, the identity provider never asks for it.
+const msgNotFound = "not_found"
 
 // Message renders an information or refusal page.
 func (p *Pages) Message(w http.ResponseWriter, r *http.Request, v idp.MessageView) {

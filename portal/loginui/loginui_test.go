@@ -71,3 +71,94 @@ func TestPersonaAndMessagePages(t *testing.T) {
 		t.Fatalf("message page %d:\n%s", w.Code, b)
 	}
 }
+
+// The login page's sentence reads as one sentence, with and without the
+// application that asked, in both languages.
+func TestLoginIntroIsOneSentence(t *testing.T) {
+	p := newPages(t)
+	tests := []struct {
+		lang, service, want string
+	}{
+		{"fr", "Pronote", "<p>Pour accéder à <strong class=\"service\">Pronote</strong>, connectez-vous avec l&#39;identifiant et le mot de passe que votre établissement vous a remis.</p>"},
+		{"fr", "", "<p>Connectez-vous avec l&#39;identifiant et le mot de passe que votre établissement vous a remis.</p>"},
+		{"en", "Pronote", "<p>To reach <strong class=\"service\">Pronote</strong>, log in with the username and password your school gave you.</p>"},
+		{"en", "", "<p>Log in with the username and password your school gave you.</p>"},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		p.Login(w, httptest.NewRequest("GET", "/login?lang="+tt.lang, nil), idp.LoginView{Action: "/login", Service: tt.service})
+		if b := w.Body.String(); !strings.Contains(b, tt.want) {
+			t.Errorf("%s login page for %q lacks\n%s\n%s", tt.lang, tt.service, tt.want, b)
+		}
+	}
+}
+
+func TestCountPlurals(t *testing.T) {
+	tests := []struct {
+		lang string
+		n    int
+		unit string
+		want string
+	}{
+		{"fr", 0, "second", "0 seconde"},
+		{"fr", 1, "second", "1 seconde"},
+		{"fr", 2, "second", "2 secondes"},
+		{"fr", 1, "minute", "1 minute"},
+		{"fr", 2, "hour", "2 heures"},
+		{"en", 0, "second", "0 seconds"},
+		{"en", 1, "second", "1 second"},
+		{"en", 2, "second", "2 seconds"},
+		{"en", 1, "hour", "1 hour"},
+	}
+	for _, tt := range tests {
+		if got := count(tt.lang, tt.n, tt.unit); got != tt.want {
+			t.Errorf("count(%s, %d, %s) = %q, want %q", tt.lang, tt.n, tt.unit, got, tt.want)
+		}
+	}
+}
+
+// What a throttled or locked person reads: the count agrees with its word.
+func TestRetryDelayReadsRight(t *testing.T) {
+	p := newPages(t)
+	tests := []struct {
+		lang  string
+		error string
+		wait  time.Duration
+		want  string
+	}{
+		{"fr", idp.LoginErrThrottled, 400 * time.Millisecond, "Réessayez dans 1 seconde."},
+		{"fr", idp.LoginErrThrottled, time.Second, "Réessayez dans 1 seconde."},
+		{"fr", idp.LoginErrThrottled, 2 * time.Second, "Réessayez dans 2 secondes."},
+		{"fr", idp.LoginErrLocked, 119 * time.Second, "Réessayez dans 119 secondes."},
+		{"fr", idp.LoginErrLocked, 15 * time.Minute, "Réessayez dans 15 minutes."},
+		{"fr", idp.LoginErrLocked, 3 * time.Hour, "Réessayez dans 3 heures."},
+		{"en", idp.LoginErrThrottled, time.Second, "Try again in 1 second."},
+		{"en", idp.LoginErrThrottled, 2 * time.Second, "Try again in 2 seconds."},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		p.Login(w, httptest.NewRequest("POST", "/login?lang="+tt.lang, nil), idp.LoginView{Status: 429, Action: "/login", Error: tt.error, RetryAfter: tt.wait})
+		if b := w.Body.String(); !strings.Contains(b, tt.want) {
+			t.Errorf("%s %s after %v: page lacks %q", tt.lang, tt.error, tt.wait, tt.want)
+		}
+	}
+}
+
+func TestNotFoundPage(t *testing.T) {
+	p := newPages(t)
+	for _, tt := range []struct{ acceptLanguage, want, not string }{
+		{"", "<h1>Page introuvable</h1>", "Page not found"},
+		{"fr-FR,fr;q=0.9,en;q=0.5", "<h1>Page introuvable</h1>", "Page not found"},
+		{"en-GB,en;q=0.9", "<h1>Page not found</h1>", "Page introuvable"},
+	} {
+		r := httptest.NewRequest("GET", "/nulle/part", nil)
+		r.Header.Set("Accept-Language", tt.acceptLanguage)
+		w := httptest.NewRecorder()
+		p.NotFound(w, r)
+		b := w.Body.String()
+		if w.Code != http.StatusNotFound || !strings.Contains(b, tt.want) || strings.Contains(b, tt.not) ||
+			!strings.Contains(b, "<code>/nulle/part</code>") || !strings.Contains(b, `name="viewport"`) {
+			t.Errorf("Accept-Language %q: %d\n%s", tt.acceptLanguage, w.Code, b)
+		}
+	}
+}

@@ -1,12 +1,15 @@
 package loginui
 
+import "fmt"
+
 // texts holds every string of the pages, French first.
 var texts = map[string]map[string]string{
 	"fr": {
 		"skip":                        "Aller au contenu",
 		"login.title":                 "Connexion",
 		"login.intro":                 "Connectez-vous avec l'identifiant et le mot de passe que votre établissement vous a remis.",
-		"login.for":                   "pour accéder à",
+		"login.for":                   "Pour accéder à",
+		"login.for.intro":             "connectez-vous avec l'identifiant et le mot de passe que votre établissement vous a remis.",
 		"login.login":                 "Identifiant",
 		"login.login.hint":            "Par exemple : prenom.nom",
 		"login.password":              "Mot de passe",
@@ -50,6 +53,8 @@ var texts = map[string]map[string]string{
 		"msg.account_disabled.text":   "Ce compte n'est plus actif. Adressez-vous à votre établissement.",
 		"msg.server_error.title":      "Service momentanément indisponible",
 		"msg.server_error.text":       "Une erreur est survenue. Réessayez dans quelques instants.",
+		"msg.not_found.title":         "Page introuvable",
+		"msg.not_found.text":          "Aucune page ne correspond à cette adresse. Vérifiez-la, ou revenez à l'application d'où vous veniez. Adresse demandée :",
 		"msg.link":                    "Continuer",
 		"footer":                      "Espace numérique de travail",
 	},
@@ -57,7 +62,8 @@ var texts = map[string]map[string]string{
 		"skip":                        "Skip to content",
 		"login.title":                 "Log in",
 		"login.intro":                 "Log in with the username and password your school gave you.",
-		"login.for":                   "to reach",
+		"login.for":                   "To reach",
+		"login.for.intro":             "log in with the username and password your school gave you.",
 		"login.login":                 "Username",
 		"login.login.hint":            "For example: firstname.lastname",
 		"login.password":              "Password",
@@ -101,7 +107,40 @@ var texts = map[string]map[string]string{
 		"msg.account_disabled.text":   "This account is no longer active. Ask your school.",
 		"msg.server_error.title":      "Service temporarily unavailable",
 		"msg.server_error.text":       "Something went wrong. Try again in a moment.",
+		"msg.not_found.title":         "Page not found",
+		"msg.not_found.text":          "No page has this address. Check it, or go back to the application you came from. Requested address:",
 		"msg.link":                    "Continue",
 		"footer":                      "Digital workspace",
 	},
+}
+
+// units are the words that follow a count, singular then plural. Every
+// count shown to a person is written by count, never by hand.
+var units = map[string]map[string][2]string{
+	"fr": {
+		"second": {"seconde", "secondes"},
+		"minute": {"minute", "minutes"},
+		"hour":   {"heure", "heures"},
+	},
+	"en": {
+		"second": {"second", "seconds"},
+		"minute": {"minute", "minutes"},
+		"hour":   {"hour", "hours"},
+	},
+}
+
+// count writes n followed by unit in the form n takes in lang: French
+// keeps the singular for 0 and 1 ("0 seconde", "1 seconde", "2 secondes"),
+// English for 1 only ("0 seconds", "1 second") — the CLDR plural rules of
+// the two languages.
+func count(lang string, n int, unit string) string {
+	forms, ok := units[lang][unit]
+	if !ok {
+		forms = units["fr"][unit]
+	}
+	form := forms[1]
+	if n == 1 || (lang == "fr" && n == 0) {
+		form = forms[0]
+	}
+	return fmt.Sprintf("%d %s", n, form)
 }

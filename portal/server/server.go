@@ -50,10 +50,15 @@ type Options struct {
 	SeparateMetrics bool
 }
 
-// Server is the HTTP server. Mount handlers on Mux before Serve.
+// Server is the HTTP server. Mount handlers on Mux, and set NotFound,
+// before Serve.
 type Server struct {
 	Mux      *http.ServeMux
 	Registry *prometheus.Registry
+	// NotFound answers an address no pattern of Mux matches, in place of
+	// Go's plain-text "404 page not found" (the portal's French/English
+	// page). A handler's own 404 and the mux's 405 are left as they are.
+	NotFound http.Handler
 	opts     Options
 
 	requests    *prometheus.CounterVec
@@ -164,7 +169,11 @@ func (s *Server) Handler() http.Handler {
 		r.RemoteAddr = s.clientAddr(r)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(WithLogger(r.Context(), s.opts.Logger.With("request_id", id)))
-		s.Mux.ServeHTTP(rec, r)
+		var out http.ResponseWriter = rec
+		if s.NotFound != nil {
+			out = &notFoundWriter{ResponseWriter: rec, r: r, page: s.NotFound}
+		}
+		s.Mux.ServeHTTP(out, r)
 		route := r.Pattern // set by the mux in place; empty when nothing matched
 		if route == "" {
 			route = "unmatched"
@@ -236,6 +245,38 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// notFoundWriter swaps the mux's own 404 — written when no pattern
+// matched, so the mux left r.Pattern empty — for the NotFound page, and
+// drops the plain-text body that follows it.
+type notFoundWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	page     http.Handler
+	replaced bool
+}
+
+func (w *notFoundWriter) WriteHeader(code int) {
+	if code != http.StatusNotFound || w.r.Pattern != "" || w.replaced {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.replaced = true
+	h := w.ResponseWriter.Header()
+	h.Del("Content-Type")
+	h.Del("X-Content-Type-Options")
+	w.page.ServeHTTP(w.ResponseWriter, w.r)
+}
+
+func (w *notFoundWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *notFoundWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func newRequestID() string {
 	var b [8]byte
