@@ -296,7 +296,7 @@ func TestOIDCDiscoveryDerivedFromRegistry(t *testing.T) {
 		"code_challenge_methods_supported":      {"S256"},
 		"scopes_supported":                      {"email", "offline_access", "openid", "profile"},
 		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "none"},
-		"claims_supported": {"amr", "at_hash", "aud", "auth_time", "azp", "email", "exp", "family_name", "given_name", "iat", "iss",
+		"claims_supported": {"amr", "at_hash", "aud", "auth_time", "azp", "c_hash", "client_id", "email", "exp", "family_name", "given_name", "iat", "iss",
 			"nonce", "preferred_username", "sid", "sub", "uai"},
 	}
 	for k, v := range want {
@@ -401,6 +401,10 @@ func TestOIDCDiscoveryEveryAdvertisedFeatureWorks(t *testing.T) {
 		if !seen[c] {
 			t.Errorf("claim %s advertised but in no ID token or userinfo", c)
 		}
+		delete(seen, c)
+	}
+	for c := range seen {
+		t.Errorf("claim %s received but not advertised", c)
 	}
 
 	// Introspection and revocation with each advertised method.

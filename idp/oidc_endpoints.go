@@ -249,7 +249,7 @@ func (f *oidcFront) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 
 // idTokenClaims are the claims op puts in every ID token, whatever the
 // client's release policy.
-var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash", "sid"}
+var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "client_id", "at_hash", "c_hash", "sid"}
 
 // discovery publishes what the registry in use can serve, derived from
 // it: op's document lists features no client here can use (implicit and
