@@ -202,6 +202,9 @@ func TestOIDCAuthorizeErrorsShownToPersonArePages(t *testing.T) {
 		"web, http for https":       {"client_id": {"spa"}, "redirect_uri": {"http://spa.example.org/cb"}, "response_type": {"code"}, "scope": {"openid"}},
 		"no client_id":              {"redirect_uri": {chamiloCB}, "response_type": {"code"}, "scope": {"openid"}},
 		"request object, no client": {"request": {"eyJhbGciOiJub25lIn0.e30."}},
+		// op cannot read it, so cannot trust its redirect_uri: its plain
+		// text becomes our page.
+		"unreadable max_age": {"client_id": {"chamilo"}, "redirect_uri": {chamiloCB}, "response_type": {"code"}, "scope": {"openid"}, "max_age": {"soon"}},
 	} {
 		resp, page := f.get(c, f.base+"/oidc/authorize?"+q.Encode())
 		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
