@@ -34,6 +34,8 @@ func (p Problem) String() string {
 		return fmt.Sprintf("%s:%d: %s%s", p.File, p.Line, key, p.Msg)
 	case p.File != "" && p.Key == "":
 		return p.File + ": " + p.Msg
+	case p.Line > 0:
+		return fmt.Sprintf("line %d: %s%s", p.Line, key, p.Msg)
 	}
 	return key + p.Msg
 }

@@ -1,7 +1,9 @@
 package idp
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -129,7 +131,16 @@ type CASService struct {
 type OIDCService struct {
 	ClientID string `yaml:"client_id"`
 	// ClientSecret is empty for a public client, which must use PKCE.
-	ClientSecret           string   `yaml:"client_secret"`
+	ClientSecret string `yaml:"client_secret"`
+	// ApplicationType is web (default: a server or a browser app, https
+	// redirects; http only for a confidential client) or native (a desktop,
+	// command-line or phone app, RFC 8252: public, PKCE required, redirects
+	// to the loopback interface on any port — http://127.0.0.1/cb matches
+	// http://127.0.0.1:53127/cb — or to a private-use scheme named after a
+	// domain the app owns, fr.example.app:/cb).
+	ApplicationType string `yaml:"application_type"`
+	// RedirectURIs and PostLogoutRedirectURIs are compared exactly, but
+	// for a native client's loopback ones, whose port is not compared.
 	RedirectURIs           []string `yaml:"redirect_uris"`
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
 	BackChannelLogoutURI   string   `yaml:"back_channel_logout_uri"`
@@ -394,14 +405,24 @@ func (s *Service) compile() error {
 		if len(o.RedirectURIs) == 0 {
 			return keyErr("oidc.redirect_uris", "at least one is required")
 		}
+		native := false
+		switch o.ApplicationType {
+		case "", "web":
+		case "native":
+			native = true
+			if o.ClientSecret != "" {
+				return keyErr("oidc.client_secret", "a native client (oidc.application_type: native) runs on the user's device and cannot keep a secret: leave it empty, PKCE is required instead (RFC 8252 §8.5)")
+			}
+		default:
+			return keyErr("oidc.application_type", "%q: want web or native", o.ApplicationType)
+		}
 		for _, list := range []struct {
 			key  string
 			uris []string
 		}{{"oidc.redirect_uris", o.RedirectURIs}, {"oidc.post_logout_redirect_uris", o.PostLogoutRedirectURIs}} {
 			for i, r := range list.uris {
-				u, err := url.Parse(r)
-				if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
-					return keyErr(fmt.Sprintf("%s[%d]", list.key, i), "%q: want an absolute URL without fragment", r)
+				if err := checkRedirectURI(r, native, o.ClientSecret == ""); err != nil {
+					return keyErr(fmt.Sprintf("%s[%d]", list.key, i), "%q: %v", r, err)
 				}
 			}
 		}
@@ -448,6 +469,43 @@ func (s *Service) compile() error {
 		}
 	default:
 		return keyErr("protocol", "%q: want cas, oidc or saml", s.Protocol)
+	}
+	return nil
+}
+
+// checkRedirectURI refuses, at registration, a redirect URI that the
+// authorization endpoint would refuse for this kind of client: a client
+// registered with one fails on every login, and only its users notice.
+func checkRedirectURI(raw string, native, public bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Fragment != "" {
+		return errors.New("want an absolute URI without fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return errors.New("want an absolute URL with a host")
+		}
+	case "http":
+		if u.Host == "" {
+			return errors.New("want an absolute URL with a host")
+		}
+		if native {
+			if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+				return errors.New("a native client's http redirect must go to the loopback interface, 127.0.0.1 or [::1] (RFC 8252 §7.3; not localhost, §8.3)")
+			}
+		} else if public {
+			return errors.New("a public web client must use https; a desktop or command-line app redirecting to 127.0.0.1 registers OIDC.ApplicationType native (RFC 8252)")
+		}
+	default:
+		if !native {
+			return errors.New("a web client's redirect must be https (or http for a confidential client); private-use schemes are for OIDC.ApplicationType native")
+		}
+		// RFC 8252 §7.1: a reverse domain name the app owns, so that no
+		// other app claims it (and never javascript:, data:, file:).
+		if !strings.Contains(u.Scheme, ".") {
+			return errors.New("a private-use scheme must be a reverse domain name the app owns, such as fr.example.app (RFC 8252 §7.1)")
+		}
 	}
 	return nil
 }

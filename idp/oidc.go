@@ -60,17 +60,7 @@ func newOIDCFront(p *Provider) (*oidcFront, error) {
 		op.WithCustomEndpoints(op.NewEndpoint("oidc/authorize"), op.NewEndpoint("oidc/token"), op.NewEndpoint("oidc/userinfo"),
 			op.NewEndpoint("oidc/revoke"), op.NewEndpoint("oidc/end_session"), op.NewEndpoint("oidc/keys")),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint("oidc/introspect")),
-		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint("oidc/device_authorization")),
-		op.WithHttpInterceptors(func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				r = r.WithContext(context.WithValue(r.Context(), requestKey, r))
-				if r.URL.Path == f.op.TokenEndpoint().Relative() {
-					f.token(w, r, next)
-					return
-				}
-				next.ServeHTTP(w, r)
-			})
-		}),
+		op.WithHttpInterceptors(f.intercept),
 	}
 	if !p.secure {
 		opts = append(opts, op.WithAllowInsecure())
@@ -101,20 +91,27 @@ func (f *oidcFront) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clientID, redirect := r.Form.Get("client_id"), r.Form.Get("redirect_uri")
-	if r.Form.Get("request") == "" {
-		svc := f.p.reg().byClient[clientID]
-		if svc == nil {
-			f.p.audit(r.Context(), directory.Event{Type: EventServiceRefused, Outcome: "refused", Reason: "unregistered OIDC client " + truncate(clientID, 200), Remote: remoteIP(r)})
-			f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService, Detail: clientID})
-			return
-		}
-		if !slices.Contains(svc.OIDC.RedirectURIs, redirect) {
-			f.p.audit(r.Context(), directory.Event{Type: EventServiceRefused, Service: svc.ID, Outcome: "refused", Reason: "unregistered redirect_uri " + truncate(redirect, 200), Remote: remoteIP(r)})
-			f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgBadRequest, Detail: "redirect_uri non déclarée : " + redirect})
-			return
-		}
+	// Even with a request object (which op does not take), client_id and
+	// redirect_uri are in the query (OIDC Core 6.1), and they decide
+	// whether an error may go back to the client.
+	svc := f.p.reg().byClient[clientID]
+	if svc == nil {
+		f.p.audit(r.Context(), directory.Event{Type: EventServiceRefused, Outcome: "refused", Reason: "unregistered OIDC client " + truncate(clientID, 200), Remote: remoteIP(r)})
+		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgUnknownService, Detail: clientID})
+		return
 	}
-	f.op.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey, r)))
+	// op's own check, run first so that what it refuses gets our page.
+	client := &oidcClient{svc: svc, login: f.p.loginURL}
+	err := op.ValidateAuthReqRedirectURI(client, redirect, oidc.ResponseType(r.Form.Get("response_type")))
+	if err == nil && !loopbackRegistered(client, svc.OIDC.RedirectURIs, redirect) {
+		err = errors.New("loopback redirect on another host")
+	}
+	if err != nil {
+		f.p.audit(r.Context(), directory.Event{Type: EventServiceRefused, Service: svc.ID, Outcome: "refused", Reason: "unregistered redirect_uri " + truncate(redirect, 200), Remote: remoteIP(r)})
+		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgBadRequest, Detail: "redirect_uri non déclarée pour ce client : " + redirect})
+		return
+	}
+	f.serveAuthorize(w, r)
 }
 
 // passiveFailure answers a prompt=none request that cannot be met without
@@ -157,7 +154,7 @@ func (f *oidcFront) callback(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	f.op.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey, r)))
+	f.serveAuthorize(w, r)
 }
 
 // --- token endpoint ---------------------------------------------------------------------
@@ -312,7 +309,10 @@ func (c *oidcClient) GetID() string                    { return c.svc.OIDC.Clien
 func (c *oidcClient) RedirectURIs() []string           { return c.svc.OIDC.RedirectURIs }
 func (c *oidcClient) PostLogoutRedirectURIs() []string { return c.svc.OIDC.PostLogoutRedirectURIs }
 func (c *oidcClient) ApplicationType() op.ApplicationType {
-	if c.svc.OIDC.ClientSecret == "" {
+	switch {
+	case c.svc.OIDC.ApplicationType == "native":
+		return op.ApplicationTypeNative
+	case c.svc.OIDC.ClientSecret == "":
 		return op.ApplicationTypeUserAgent
 	}
 	return op.ApplicationTypeWeb
@@ -355,7 +355,6 @@ type opStorage struct{ f *oidcFront }
 
 var _ op.Storage = (*opStorage)(nil)
 var _ op.CanSetUserinfoFromRequest = (*opStorage)(nil)
-var _ op.CanTerminateSessionFromRequest = (*opStorage)(nil)
 
 func (s *opStorage) prov() *Provider { return s.f.p }
 
@@ -575,26 +574,6 @@ func (s *opStorage) TokenRequestByRefreshToken(ctx context.Context, value string
 
 func (s *opStorage) TerminateSession(context.Context, string, string) error { return nil }
 
-// TerminateSessionFromRequest parks the logout and sends the browser to
-// /logout, which ends the SSO session (clearing its cookie) and goes on to
-// the post-logout URI, checked against the client's list.
-func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	p := s.prov()
-	var svc *Service
-	if req.ClientID != "" {
-		svc = p.reg().byClient[req.ClientID]
-	}
-	redirect := ""
-	if svc != nil && req.RedirectURI != "" && slices.Contains(svc.OIDC.PostLogoutRedirectURIs, req.RedirectURI) {
-		redirect = req.RedirectURI
-	}
-	id, err := p.park(ctx, "logout", svc, false, logoutData{Redirect: redirect})
-	if err != nil {
-		return "", err
-	}
-	return p.url("/logout?req=" + url.QueryEscape(id)), nil
-}
-
 func (s *opStorage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
 	p := s.prov()
 	id := tokenOrID
@@ -751,15 +730,21 @@ func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInf
 func (s *opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
 	p := s.prov()
 	t, err := p.deps.SSO.Token(ctx, tokenID, p.now())
-	if err != nil || t.Kind != "access" {
-		return errors.New("access token unknown, revoked or expired")
+	if errors.Is(err, sso.ErrNotFound) || (err == nil && t.Kind != "access") {
+		return &tokenGoneError{"access token unknown, revoked or expired"}
+	}
+	if err != nil {
+		return err
 	}
 	var td tokenData
 	if err := json.Unmarshal(t.Data, &td); err != nil {
 		return err
 	}
 	if td.Subject != subject {
-		return errors.New("access token subject mismatch")
+		return &tokenGoneError{"access token subject mismatch"}
+	}
+	if p.reg().byID[td.ServiceID] == nil {
+		return &tokenGoneError{"the client of this access token is no longer registered"}
 	}
 	return s.fill(ctx, ui, td)
 }

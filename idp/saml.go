@@ -525,7 +525,7 @@ func (f *samlFront) issue(w http.ResponseWriter, r *http.Request, sess *sso.Sess
 	e := f.p.sessionEvent(r, EventAssertion, sess, svc.ID, "ok", "")
 	e.Details = map[string]string{"in_response_to": req.Request.ID, "nameid_format": format}
 	f.p.audit(ctx, e)
-	if err := writePostForm(w, req); err != nil {
+	if err := writePostForm(w, req, svc.Name); err != nil {
 		f.p.log.Error("write SAML response", "err", err)
 		f.p.message(w, r, MessageView{Status: http.StatusInternalServerError, Code: MsgServerError})
 	}
@@ -562,11 +562,34 @@ func makeAssertionEl(req *saml.IdpAuthnRequest) error {
 	return nil
 }
 
-// writePostForm writes the HTTP-POST binding form that takes the response
-// to the SP's assertion consumer service (what crewjam's WriteResponse
-// writes, without running html/template over the base64 response, which
-// needs no escaping).
-func writePostForm(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+// The auto-post page's script and style, allowed by their hash in the
+// page's Content-Security-Policy: no other script or style can run there.
+const (
+	postFormScript = `document.getElementById("saml").submit();`
+	postFormStyle  = `body{font:1.125rem/1.5 system-ui,sans-serif;margin:2rem auto;max-width:36rem;padding:0 1rem;color:#1a1a1a}` +
+		`button{font:inherit;padding:.5rem 1.25rem;border:2px solid #000091;background:#000091;color:#fff;border-radius:.25rem;cursor:pointer}` +
+		`button:focus{outline:3px solid #ffbf47;outline-offset:2px}`
+)
+
+// postFormCSP is the auto-post page's policy: the login pages' one, with
+// the page's own script and style by hash. It has no form-action: the
+// form goes to the SP's consumer, which often redirects to yet another
+// host (the GAR's does), and browsers apply form-action to redirects too.
+var postFormCSP = "default-src 'none'; script-src " + cspHash(postFormScript) + "; style-src " + cspHash(postFormStyle) +
+	"; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+
+func cspHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'"
+}
+
+// writePostForm writes the HTTP-POST binding page that takes the response
+// to the SP's assertion consumer service: French, submitted by its script
+// at once, with a visible button for a browser without JavaScript, and
+// the security headers of the login pages. It writes the base64 response
+// itself rather than through html/template, which would scan a large
+// value that needs no escaping.
+func writePostForm(w http.ResponseWriter, req *saml.IdpAuthnRequest, serviceName string) error {
 	acs := req.ACSEndpoint.Location
 	if u, err := url.Parse(acs); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("assertion consumer service %q is not an http(s) URL", acs)
@@ -577,21 +600,35 @@ func writePostForm(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
 	if err != nil {
 		return err
 	}
+	if serviceName == "" {
+		serviceName = "l'application"
+	}
 	var b bytes.Buffer
-	b.Grow(base64.StdEncoding.EncodedLen(len(xmlBuf)) + 512)
-	b.WriteString(`<html><form method="post" action="`)
+	b.Grow(base64.StdEncoding.EncodedLen(len(xmlBuf)) + 2048)
+	b.WriteString(`<!doctype html><html lang="fr"><head><meta charset="utf-8">` +
+		`<meta name="viewport" content="width=device-width, initial-scale=1"><title>Connexion en cours</title><style>`)
+	b.WriteString(postFormStyle)
+	b.WriteString(`</style></head><body><main><form method="post" action="`)
 	b.WriteString(html.EscapeString(acs))
-	b.WriteString(`" id="SAMLResponseForm"><input type="hidden" name="SAMLResponse" value="`)
+	b.WriteString(`" id="saml"><input type="hidden" name="SAMLResponse" value="`)
 	enc := base64.NewEncoder(base64.StdEncoding, &b)
 	enc.Write(xmlBuf)
 	enc.Close()
-	b.WriteString(`" /><input type="hidden" name="RelayState" value="`)
+	b.WriteString(`"><input type="hidden" name="RelayState" value="`)
 	b.WriteString(html.EscapeString(req.RelayState))
-	b.WriteString(`" /><input id="SAMLSubmitButton" type="submit" value="Continue" /></form>` +
-		`<script>document.getElementById('SAMLSubmitButton').style.visibility='hidden';</script>` +
-		`<script>document.getElementById('SAMLResponseForm').submit();</script></html>`)
+	b.WriteString(`"><h1>Connexion à `)
+	b.WriteString(html.EscapeString(serviceName))
+	b.WriteString(`</h1><p>Vous êtes identifié. Votre navigateur vous transmet à l'application.</p>` +
+		`<noscript><p>JavaScript est désactivé : appuyez sur « Continuer » pour terminer la connexion.</p>` +
+		`<p lang="en">JavaScript is off: press “Continuer” (continue) to finish logging in.</p></noscript>` +
+		`<button type="submit">Continuer</button></form></main><script>`)
+	b.WriteString(postFormScript)
+	b.WriteString(`</script></body></html>`)
 	noStore(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", postFormCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
 	_, err = w.Write(b.Bytes())
 	return err
 }

@@ -96,7 +96,7 @@ func TestSAMLNoFormToANonHTTPConsumer(t *testing.T) {
 	for _, acs := range []string{"javascript:alert(1)//", "data:text/html,x", ""} {
 		req := &saml.IdpAuthnRequest{ACSEndpoint: &saml.IndexedEndpoint{Location: acs}, ResponseEl: etree.NewElement("samlp:Response")}
 		w := httptest.NewRecorder()
-		if err := writePostForm(w, req); err == nil || w.Body.Len() > 0 {
+		if err := writePostForm(w, req, "SP"); err == nil || w.Body.Len() > 0 {
 			t.Fatalf("form written to %q: %s", acs, w.Body)
 		}
 	}

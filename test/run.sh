@@ -37,6 +37,7 @@ PEER_PACKAGES=(
 	chromium                    # test/peer.Chromium: portal pages in a real headless browser
 	fonts-dejavu-core           #   so that screenshots show text, not boxes
 	python3-pysaml2             # a second, independent SAML2 implementation (run with /usr/bin/python3)
+	php-cas php-xml             # phpCAS, the CAS client of GRR, SPIP and most PHP school apps (php -S serves it)
 )
 # sssd (NSS/PAM against the LDAP front) is left out: 39 packages for one test that does not exist yet.
 
@@ -122,6 +123,28 @@ if ((${#missing[@]})); then
 fi
 if ((${#missing[@]} == 0)); then
 	export ENTHUB_TEST_PEERS=1
+fi
+
+# --- npm: the certified OIDC relying party -------------------------------------------------------
+# panva's openid-client, at the exact versions of test/peer/oidcrp/package-lock.json, into
+# test/peer/oidcrp/node_modules (ignored by git), run with the machine's Node.js by test/peer.OpenIDClient.
+# npm ci runs again only when the lock file changed since the last install.
+oidcrp=test/peer/oidcrp
+if ! cmp -s "$oidcrp/package-lock.json" "$oidcrp/node_modules/.enthub-installed-lock" 2>/dev/null; then
+	if ((install)) && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+		say "npm ci in $oidcrp (openid-client for the OIDC end-to-end tests)"
+		if npm ci --prefix "$oidcrp" --no-audit --no-fund --loglevel=error >/dev/null; then
+			cp "$oidcrp/package-lock.json" "$oidcrp/node_modules/.enthub-installed-lock"
+		else
+			is_ci && die "npm ci in $oidcrp failed"
+			loud "npm ci in $oidcrp failed: the openid-client tests will SKIP"
+			unset ENTHUB_TEST_PEERS
+		fi
+	else
+		is_ci && die "node and npm are needed for the openid-client tests ($oidcrp)"
+		loud "openid-client not installed (no node/npm, or --no-install): the openid-client tests SKIP"
+		unset ENTHUB_TEST_PEERS
+	fi
 fi
 
 # --- staticcheck -------------------------------------------------------------------------------

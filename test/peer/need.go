@@ -1,5 +1,6 @@
 // Package peer starts real third-party peers for tests: a throwaway PostgreSQL cluster, an
-// OpenLDAP slapd, an Apache httpd with the SSO modules, a headless Chromium.
+// OpenLDAP slapd, an Apache httpd with the SSO modules, a headless Chromium, panva's openid-client
+// (a certified OIDC relying party, on Node.js).
 //
 // It is imported only from _test.go files (and from test/ packages); production code never
 // imports it (TestProductionCodeDoesNotImportPeer checks that).
