@@ -187,4 +187,3 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		}
 	}
 }
-

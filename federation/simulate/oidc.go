@@ -59,7 +59,9 @@ func (p *OP) Handler() http.Handler {
 	mux.HandleFunc(base+"/authorize", p.authorize)
 	mux.HandleFunc(base+"/token", p.token)
 	mux.HandleFunc(base+"/userinfo", p.userinfo)
-	mux.HandleFunc(base+"/logout", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "SIMULATION — déconnecté / logged out") })
+	mux.HandleFunc(base+"/logout", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "SIMULATION — déconnecté / logged out")
+	})
 	return mux
 }
 

@@ -65,13 +65,15 @@ func (p *SAMLIdP) Metadata() []byte {
 				KeyDescriptors: []csaml.KeyDescriptor{{Use: "signing", KeyInfo: csaml.KeyInfo{X509Data: csaml.X509Data{
 					X509Certificates: []csaml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(p.Cert.Raw)}}}}}},
 			},
-			SingleLogoutServices: []csaml.Endpoint{{Binding: csaml.HTTPRedirectBinding, Location: p.SLOURL}},
 		},
 		SingleSignOnServices: []csaml.Endpoint{
 			{Binding: csaml.HTTPRedirectBinding, Location: p.SSOURL},
 			{Binding: csaml.HTTPPostBinding, Location: p.SSOURL},
 		},
 	}}
+	if p.SLOURL != "" {
+		ed.IDPSSODescriptors[0].SingleLogoutServices = []csaml.Endpoint{{Binding: csaml.HTTPRedirectBinding, Location: p.SLOURL}}
+	}
 	b, _ := xml.MarshalIndent(ed, "", "  ")
 	return b
 }
