@@ -202,10 +202,11 @@ CREATE INDEX imports_scope ON imports (scope, started_at);
 }
 
 // allMigrations is every step of every part of the schema, in version
-// order. The SSO tables have their own list (migrations_sso.go) so the two
-// halves of the schema can evolve side by side; versions must not collide.
+// order. The SSO and federation tables have their own lists
+// (migrations_sso.go, migrations_federation.go) so the parts of the schema
+// can evolve side by side; versions must not collide.
 func allMigrations() []migration {
-	all := append(append([]migration{}, coreMigrations...), ssoMigrations...)
+	all := append(append(append([]migration{}, coreMigrations...), ssoMigrations...), federationMigrations...)
 	slices.SortFunc(all, func(a, b migration) int { return a.version - b.version })
 	return all
 }

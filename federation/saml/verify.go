@@ -1,0 +1,411 @@
+package saml
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beevik/etree"
+	csaml "github.com/crewjam/saml"
+	"github.com/crewjam/saml/xmlenc"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+
+	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/federation"
+)
+
+const (
+	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
+	nsAssertion = "urn:oasis:names:tc:SAML:2.0:assertion"
+	nsDSig      = "http://www.w3.org/2000/09/xmldsig#"
+	nsXMLEnc    = "http://www.w3.org/2001/04/xmlenc#"
+	bearer      = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+)
+
+// Signature and digest algorithms accepted from the IdP; the SHA-1 ones only
+// with allow_sha1.
+var (
+	strongAlgs = map[string]bool{
+		dsig.RSASHA256SignatureMethod: true, dsig.RSASHA384SignatureMethod: true, dsig.RSASHA512SignatureMethod: true,
+		dsig.ECDSASHA256SignatureMethod: true, dsig.ECDSASHA384SignatureMethod: true, dsig.ECDSASHA512SignatureMethod: true,
+		"http://www.w3.org/2001/04/xmlenc#sha256": true, "http://www.w3.org/2001/04/xmldsig-more#sha384": true,
+		"http://www.w3.org/2001/04/xmlenc#sha512": true,
+	}
+	sha1Algs = map[string]bool{dsig.RSASHA1SignatureMethod: true, "http://www.w3.org/2000/09/xmldsig#sha1": true}
+
+	// Key transport: RSA-OAEP always, RSA 1.5 only with allow_rsa1_5.
+	oaepAlgs  = map[string]bool{"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p": true, "http://www.w3.org/2009/xmlenc11#rsa-oaep": true}
+	rsa15Alg  = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+	blockAlgs = map[string]bool{
+		"http://www.w3.org/2001/04/xmlenc#aes128-cbc": true, "http://www.w3.org/2001/04/xmlenc#aes192-cbc": true,
+		"http://www.w3.org/2001/04/xmlenc#aes256-cbc": true, "http://www.w3.org/2009/xmlenc11#aes128-gcm": true,
+		"http://www.w3.org/2009/xmlenc11#aes192-gcm": true, "http://www.w3.org/2009/xmlenc11#aes256-gcm": true,
+	}
+)
+
+// verify checks a Response and returns its one assertion, read only from
+// the XML that a verified signature covers. requestID is the id of our
+// AuthnRequest, "" for an unsolicited response.
+func (c *Connector) verify(ctx context.Context, md *idp, raw []byte, requestID string) (*csaml.Assertion, error) {
+	id := c.cfg.ID
+	now := c.deps.Now()
+	skew := c.cfg.ClockSkew
+	refuse := func(reason federation.Reason, format string, args ...any) (*csaml.Assertion, error) {
+		return nil, federation.Refusef(id, reason, format, args...)
+	}
+
+	// xrv refuses XML whose meaning changes on a round trip through
+	// encoding/xml (the Go parser's namespace quirks behind several
+	// signature-wrapping attacks).
+	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+		return refuse(federation.ReasonMalformed, "Response: %v", err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return refuse(federation.ReasonMalformed, "Response: not XML")
+	}
+	root := doc.Root()
+	if root.Tag != "Response" || root.NamespaceURI() != nsProtocol {
+		return refuse(federation.ReasonMalformed, "root element %s is not samlp:Response", root.Tag)
+	}
+
+	// 1. The Response signature, when there is one, must verify; from then
+	//    on only the verified copy is read.
+	responseSigned := false
+	if sig := child(root, nsDSig, "Signature"); sig != nil {
+		v, err := c.checkSignature(md, root)
+		if err != nil {
+			return nil, err
+		}
+		root, responseSigned = v, true
+	}
+
+	var resp csaml.Response
+	if err := unmarshal(root, &resp); err != nil {
+		return refuse(federation.ReasonMalformed, "Response: %v", err)
+	}
+	if resp.Issuer != nil && resp.Issuer.Value != md.entityID {
+		return refuse(federation.ReasonIssuer, "Response Issuer %q is not %q", resp.Issuer.Value, md.entityID)
+	}
+	if resp.Destination != c.cfg.ACSURL && (responseSigned || resp.Destination != "") {
+		return refuse(federation.ReasonRecipient, "Response Destination %q is not %q", resp.Destination, c.cfg.ACSURL)
+	}
+	if resp.Status.StatusCode.Value != csaml.StatusSuccess {
+		detail := resp.Status.StatusCode.Value
+		if resp.Status.StatusCode.StatusCode != nil {
+			detail += " / " + resp.Status.StatusCode.StatusCode.Value
+		}
+		return refuse(federation.ReasonStatus, "IdP status %s", detail)
+	}
+	if err := c.checkRequestID(resp.InResponseTo, requestID, "Response"); err != nil {
+		return nil, err
+	}
+	if resp.IssueInstant.IsZero() || now.Sub(resp.IssueInstant) > c.cfg.MaxAge+skew || resp.IssueInstant.Sub(now) > skew {
+		return refuse(federation.ReasonExpired, "Response IssueInstant %s is outside [now-%s, now+%s]", resp.IssueInstant.Format(time.RFC3339), c.cfg.MaxAge+skew, skew)
+	}
+
+	// 2. Exactly one assertion, plain or encrypted: a second one is how
+	//    several wrapping attacks smuggle an unsigned assertion past a
+	//    check of the first.
+	plain := children(root, nsAssertion, "Assertion")
+	encrypted := children(root, nsAssertion, "EncryptedAssertion")
+	if len(plain)+len(encrypted) != 1 {
+		return refuse(federation.ReasonMalformed, "Response carries %d assertions, want exactly 1", len(plain)+len(encrypted))
+	}
+	var assertionEl *etree.Element
+	if len(encrypted) == 1 {
+		el, err := c.decrypt(encrypted[0])
+		if err != nil {
+			return nil, err
+		}
+		assertionEl = el
+	} else {
+		if c.cfg.RequireEncryption {
+			return refuse(federation.ReasonDecrypt, "assertion not encrypted (require_encryption)")
+		}
+		assertionEl = plain[0]
+	}
+	if assertionEl.Tag != "Assertion" || assertionEl.NamespaceURI() != nsAssertion {
+		return refuse(federation.ReasonMalformed, "encrypted content %s is not an Assertion", assertionEl.Tag)
+	}
+
+	// 3. The assertion signature: required unless the Response was signed
+	//    (then checked anyway when present).
+	assertionSigned := false
+	if child(assertionEl, nsDSig, "Signature") != nil {
+		v, err := c.checkSignature(md, assertionEl)
+		if err != nil {
+			return nil, err
+		}
+		assertionEl, assertionSigned = v, true
+	}
+	if !assertionSigned && (!responseSigned || c.cfg.RequireSignedAssertion) {
+		return refuse(federation.ReasonSignature, "neither the Response nor the Assertion is signed (or require_signed_assertion)")
+	}
+
+	var a csaml.Assertion
+	if err := unmarshal(assertionEl, &a); err != nil {
+		return refuse(federation.ReasonMalformed, "Assertion: %v", err)
+	}
+	if err := c.checkAssertion(md, &a, requestID, now); err != nil {
+		return nil, err
+	}
+
+	// 4. Replay: the id is remembered in the shared store until the
+	//    assertion could no longer be accepted anyway.
+	expires := a.Conditions.NotOnOrAfter
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if sc.SubjectConfirmationData != nil && sc.SubjectConfirmationData.NotOnOrAfter.After(expires) {
+			expires = sc.SubjectConfirmationData.NotOnOrAfter
+		}
+	}
+	if err := c.deps.Store.RememberAssertion(ctx, md.entityID, a.ID, expires.Add(skew), now); err != nil {
+		if errors.Is(err, directory.ErrReplayed) {
+			return refuse(federation.ReasonReplayed, "assertion %s already used", a.ID)
+		}
+		return nil, federation.Refuse(id, federation.ReasonUnavailable, err)
+	}
+	return &a, nil
+}
+
+// checkRequestID: a solicited answer must name our request; an unsolicited
+// one must name none and be allowed.
+func (c *Connector) checkRequestID(got, want, what string) error {
+	switch {
+	case want != "" && got != want:
+		return federation.Refusef(c.cfg.ID, federation.ReasonRequest, "%s InResponseTo %q is not our request %q", what, got, want)
+	case want == "" && got != "":
+		return federation.Refusef(c.cfg.ID, federation.ReasonState, "%s answers request %q but no login state came with it", what, got)
+	case want == "" && !c.cfg.AllowIdPInitiated:
+		return federation.Refusef(c.cfg.ID, federation.ReasonUnsolicited, "unsolicited %s (IdP-initiated login is not enabled)", what)
+	}
+	return nil
+}
+
+// checkAssertion checks issuer, subject confirmation, conditions.
+func (c *Connector) checkAssertion(md *idp, a *csaml.Assertion, requestID string, now time.Time) error {
+	id, skew := c.cfg.ID, c.cfg.ClockSkew
+	if a.ID == "" {
+		return federation.Refusef(id, federation.ReasonMalformed, "Assertion without ID")
+	}
+	if a.Issuer.Value != md.entityID {
+		return federation.Refusef(id, federation.ReasonIssuer, "Assertion Issuer %q is not %q", a.Issuer.Value, md.entityID)
+	}
+	if a.Subject == nil {
+		return federation.Refusef(id, federation.ReasonSubject, "Assertion without Subject")
+	}
+	ok := false
+	var lastErr error
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if sc.Method != bearer || sc.SubjectConfirmationData == nil {
+			continue
+		}
+		d := sc.SubjectConfirmationData
+		switch {
+		case d.Recipient != c.cfg.ACSURL:
+			lastErr = federation.Refusef(id, federation.ReasonRecipient, "SubjectConfirmation Recipient %q is not %q", d.Recipient, c.cfg.ACSURL)
+		case d.NotOnOrAfter.IsZero() || !now.Before(d.NotOnOrAfter.Add(skew)):
+			lastErr = federation.Refusef(id, federation.ReasonExpired, "SubjectConfirmation expired at %s", d.NotOnOrAfter.Format(time.RFC3339))
+		case !d.NotBefore.IsZero() && now.Before(d.NotBefore.Add(-skew)):
+			lastErr = federation.Refusef(id, federation.ReasonExpired, "SubjectConfirmation not valid before %s", d.NotBefore.Format(time.RFC3339))
+		default:
+			if err := c.checkRequestID(d.InResponseTo, requestID, "SubjectConfirmation"); err != nil {
+				lastErr = err
+				continue
+			}
+			ok = true
+		}
+		if ok {
+			break
+		}
+	}
+	if !ok {
+		if lastErr == nil {
+			lastErr = federation.Refusef(id, federation.ReasonSubject, "no bearer SubjectConfirmation")
+		}
+		return lastErr
+	}
+	cd := a.Conditions
+	if cd == nil {
+		return federation.Refusef(id, federation.ReasonAudience, "Assertion without Conditions (no AudienceRestriction)")
+	}
+	if !cd.NotBefore.IsZero() && now.Before(cd.NotBefore.Add(-skew)) {
+		return federation.Refusef(id, federation.ReasonExpired, "Conditions not valid before %s", cd.NotBefore.Format(time.RFC3339))
+	}
+	if cd.NotOnOrAfter.IsZero() || !now.Before(cd.NotOnOrAfter.Add(skew)) {
+		return federation.Refusef(id, federation.ReasonExpired, "Conditions expired at %s", cd.NotOnOrAfter.Format(time.RFC3339))
+	}
+	// Every AudienceRestriction must name us (they are ANDed, SAML core
+	// §2.5.1.4), and a bearer assertion must have one (profiles §4.1.4.2).
+	if len(cd.AudienceRestrictions) == 0 {
+		return federation.Refusef(id, federation.ReasonAudience, "no AudienceRestriction")
+	}
+	for _, ar := range cd.AudienceRestrictions {
+		if ar.Audience.Value != c.cfg.EntityID {
+			return federation.Refusef(id, federation.ReasonAudience, "Audience %q is not %q", ar.Audience.Value, c.cfg.EntityID)
+		}
+	}
+	return nil
+}
+
+// checkSignature verifies el's enveloped signature with the IdP's
+// certificates and returns the verified copy of el.
+func (c *Connector) checkSignature(md *idp, el *etree.Element) (*etree.Element, error) {
+	id := c.cfg.ID
+	sig := child(el, nsDSig, "Signature")
+	for _, e := range sig.FindElements(".//*[@Algorithm]") {
+		if e.Tag != "SignatureMethod" && e.Tag != "DigestMethod" {
+			continue
+		}
+		alg := e.SelectAttrValue("Algorithm", "")
+		if !strongAlgs[alg] && !(c.cfg.AllowSHA1 && sha1Algs[alg]) {
+			return nil, federation.Refusef(id, federation.ReasonAlgorithm, "%s signature: algorithm %s not allowed", el.Tag, alg)
+		}
+	}
+	// Verify against the metadata's certificates only: a certificate in
+	// KeyInfo is used to pick one of them, never trusted by itself.
+	del, err := detach(el)
+	if err != nil {
+		return nil, federation.Refusef(id, federation.ReasonMalformed, "%s: %v", el.Tag, err)
+	}
+	var lastErr error
+	for _, cert := range md.certs {
+		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+		vc.IdAttribute = "ID"
+		// Metadata certificates are trust anchors, often long expired
+		// self-signed ones; their dates are not a validity window.
+		vc.Clock = dsig.NewFakeClockAt(cert.NotBefore.Add(time.Second))
+		cp := del.Copy()
+		// goxmldsig would take a certificate from KeyInfo (and then check
+		// it is one of the roots); without KeyInfo it uses the single root.
+		if kd := cp.FindElement("./Signature/KeyInfo"); kd != nil {
+			kd.Parent().RemoveChild(kd)
+		}
+		v, err := vc.Validate(cp)
+		if err == nil {
+			return v, nil
+		}
+		lastErr = err
+	}
+	return nil, federation.Refusef(id, federation.ReasonSignature, "%s signature: %v", el.Tag, lastErr)
+}
+
+// decrypt opens an EncryptedAssertion with one of our encryption keys.
+func (c *Connector) decrypt(el *etree.Element) (*etree.Element, error) {
+	id := c.cfg.ID
+	data := el.FindElement("./EncryptedData")
+	if data == nil {
+		return nil, federation.Refusef(id, federation.ReasonMalformed, "EncryptedAssertion without EncryptedData")
+	}
+	if alg := data.FindElement("./EncryptionMethod"); alg == nil || !blockAlgs[alg.SelectAttrValue("Algorithm", "")] {
+		return nil, federation.Refusef(id, federation.ReasonAlgorithm, "EncryptedData: block cipher %q not allowed", attr(alg, "Algorithm"))
+	}
+	// The EncryptedKey is either inside EncryptedData's KeyInfo (xmlenc
+	// then decrypts it itself) or beside EncryptedData (Shibboleth's
+	// default), decrypted first here.
+	keyEl, inside := el.FindElement("./EncryptedKey"), false
+	if keyEl == nil {
+		keyEl, inside = data.FindElement("./KeyInfo/EncryptedKey"), true
+	}
+	if keyEl == nil {
+		return nil, federation.Refusef(id, federation.ReasonMalformed, "EncryptedAssertion without EncryptedKey")
+	}
+	kt := attr(keyEl.FindElement("./EncryptionMethod"), "Algorithm")
+	if !oaepAlgs[kt] && !(kt == rsa15Alg && c.cfg.AllowRSA15) {
+		return nil, federation.Refusef(id, federation.ReasonAlgorithm, "EncryptedKey: key transport %q not allowed", kt)
+	}
+	if len(c.cfg.EncryptionKeys) == 0 {
+		return nil, federation.Refusef(id, federation.ReasonDecrypt, "encrypted assertion but no encryption_keys configured")
+	}
+	var lastErr error
+	for _, k := range c.cfg.EncryptionKeys {
+		var key any = k.Key
+		if !inside {
+			var err error
+			if key, err = xmlenc.Decrypt(k.Key, keyEl); err != nil {
+				lastErr = err
+				continue
+			}
+		}
+		plain, err := xmlenc.Decrypt(key, data)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if err := xrv.Validate(bytes.NewReader(plain)); err != nil {
+			return nil, federation.Refusef(id, federation.ReasonMalformed, "decrypted assertion: %v", err)
+		}
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(plain); err != nil || doc.Root() == nil {
+			return nil, federation.Refusef(id, federation.ReasonMalformed, "decrypted assertion is not XML")
+		}
+		// The decrypted assertion is parsed on its own: re-declare the
+		// namespaces it may have taken from the Response.
+		return doc.Root(), nil
+	}
+	return nil, federation.Refusef(id, federation.ReasonDecrypt, "EncryptedAssertion: %v", lastErr)
+}
+
+func attr(el *etree.Element, name string) string {
+	if el == nil {
+		return ""
+	}
+	return el.SelectAttrValue(name, "")
+}
+
+func child(el *etree.Element, ns, tag string) *etree.Element {
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag && c.NamespaceURI() == ns {
+			return c
+		}
+	}
+	return nil
+}
+
+func children(el *etree.Element, ns, tag string) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag && c.NamespaceURI() == ns {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unmarshal decodes el through encoding/xml. A NameID or attribute value
+// split by a comment is read whole (encoding/xml concatenates character
+// data around comments), which is what the signature covered.
+func unmarshal(el *etree.Element, v any) error {
+	el, err := detach(el)
+	if err != nil {
+		return err
+	}
+	b, err := elementBytes(el)
+	if err != nil {
+		return err
+	}
+	if err := xml.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", el.Tag, err)
+	}
+	return nil
+}
+
+// detach returns a copy of el that declares every namespace it uses, as
+// when it is read out of its parent (an Assertion inside a Response).
+func detach(el *etree.Element) (*etree.Element, error) {
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err = ctx.SubContext(el)
+	if err != nil {
+		return nil, err
+	}
+	return etreeutils.NSDetatch(ctx, el)
+}
