@@ -89,6 +89,25 @@ type Connector interface {
 	Callback(ctx context.Context, r *http.Request) (Identity, string, error)
 }
 
+// Logouter is a connector that takes part in single logout with its
+// upstream, both ways. The broker mounts HandleLogout at the connector's
+// logout endpoint and calls StartLogout when a person whose session came
+// from this upstream logs out of enthub.
+type Logouter interface {
+	// StartLogout sends the browser to the upstream to end its session
+	// there (a SAML LogoutRequest, the OIDC end-session endpoint,
+	// EduConnect's FrEduUrlRetour); the upstream sends it back to next.
+	StartLogout(ctx context.Context, w http.ResponseWriter, r *http.Request, lo Logout, next string) error
+	// HandleLogout answers what the upstream sends to the logout endpoint:
+	// its LogoutRequest (the upstream logs the person out everywhere: end
+	// is called with what identifies the session, and must end enthub's
+	// sessions that match it before the response is written) or its
+	// LogoutResponse to our StartLogout (end is not called; next is the
+	// next given to StartLogout). The caller redirects to next when it is
+	// not empty and nothing was written.
+	HandleLogout(ctx context.Context, w http.ResponseWriter, r *http.Request, end func(ctx context.Context, lo Logout) error) (next string, err error)
+}
+
 // Reason says why a login was refused, for the audit log and the
 // statistics; the portal chooses its page from it.
 type Reason string
