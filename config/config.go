@@ -123,6 +123,14 @@ type AAF struct {
 	ParentRespLegal []int `yaml:"parent_resp_legal"`
 	// LoginPattern builds new logins: {prenom} and {nom}, lower-case ASCII.
 	LoginPattern string `yaml:"login_pattern"`
+	// OrderGuard refuses a delivery older than the last one applied of its
+	// scope (aaf.OrderOptions); false turns the guard off.
+	OrderGuard bool `yaml:"order_guard"`
+	// OrderScope is what two deliveries must share to be ordered: any of
+	// academie, degre, prefix. The specifications are not public: a
+	// rectorat that renames its feed escapes the guard until "prefix" is
+	// dropped from this list (see aaf.OrderOptions).
+	OrderScope []string `yaml:"order_scope"`
 }
 
 // SSO configures sessions and the identity provider fronts.
@@ -172,6 +180,8 @@ func Default() Config {
 			SettleTime:           30 * time.Second,
 			PurgeSchedule:        "0 3 * * *",
 			GracePeriod:          30 * 24 * time.Hour,
+			OrderGuard:           true,
+			OrderScope:           []string{"academie", "degre", "prefix"},
 			VolumetryThreshold:   10,
 			VolumetryMinAccounts: 50,
 			ParentRespLegal:      []int{1, 2},

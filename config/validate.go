@@ -115,6 +115,14 @@ func (c Config) Validate() Problems {
 			add(fmt.Sprintf("aaf.parent_resp_legal[%d]", i), "%d: respLegal is 0, 1 or 2", v)
 		}
 	}
+	for i, v := range c.AAF.OrderScope {
+		if v != "academie" && v != "degre" && v != "prefix" {
+			add(fmt.Sprintf("aaf.order_scope[%d]", i), "%q: want academie, degre or prefix", v)
+		}
+	}
+	if c.AAF.OrderGuard && len(c.AAF.OrderScope) == 0 {
+		add("aaf.order_scope", "empty: name at least one of academie, degre, prefix, or set aaf.order_guard: false")
+	}
 	if !strings.Contains(c.AAF.LoginPattern, "{nom}") {
 		add("aaf.login_pattern", "%q must contain {nom}", c.AAF.LoginPattern)
 	}

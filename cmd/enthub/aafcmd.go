@@ -141,6 +141,7 @@ func importOptions(cfg config.Config) aaf.ImportOptions {
 		Check: aaf.CheckOptions{Volumetry: aaf.VolumetryOptions{
 			MaxDisabledPercent: cfg.AAF.VolumetryThreshold, MinStructureAccounts: cfg.AAF.VolumetryMinAccounts}},
 		Apply: aaf.ApplyOptions{ParentRespLegal: cfg.AAF.ParentRespLegal, LoginPattern: cfg.AAF.LoginPattern},
+		Order: aaf.OrderOptions{Off: !cfg.AAF.OrderGuard, ScopeBy: cfg.AAF.OrderScope},
 	}
 }
 

@@ -89,6 +89,15 @@ func TestAAFJournalAndRefusals(t *testing.T) {
 	if e := entries[0]; e.Outcome != "refused" || e.Errors == 0 {
 		t.Errorf("volumetry entry = %+v", e)
 	}
+	// The guard is configuration: a site whose feed needs it off says so.
+	off := writeFile(t, "enthub.yaml", "aaf:\n  order_guard: false\n")
+	if code, out, errs := enthub(t, nil, "aaf", "import", "--dry-run", old, "--config", off, "--db", db); code != 0 || strings.Contains(out, "older than") {
+		t.Errorf("with aaf.order_guard false, the older Complet = %d %q %q, want it previewed", code, out, errs)
+	}
+	bad := writeFile(t, "bad.yaml", "aaf:\n  order_scope: [academy]\n")
+	if code, _, errs := enthub(t, nil, "aaf", "import", "--dry-run", old, "--config", bad, "--db", db); code == 0 || !strings.Contains(errs, `aaf.order_scope[0]: "academy": want academie, degre or prefix`) {
+		t.Errorf("a bad order scope = %d %q", code, errs)
+	}
 	if code, out, errs := enthub(t, nil, "aaf", "journal", "--limit", "0", "--db", db); code != 2 || !strings.Contains(out+errs, "--limit 0") {
 		t.Errorf("journal --limit 0 = %d %q, want a usage error", code, out+errs)
 	}
