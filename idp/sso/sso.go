@@ -53,10 +53,10 @@ type Session struct {
 	// here).
 	UpstreamRef    string
 	UpstreamLogout []byte
-	AuthTime    time.Time
-	CreatedAt   time.Time
-	LastSeen    time.Time
-	ExpiresAt   time.Time // absolute end
+	AuthTime       time.Time
+	CreatedAt      time.Time
+	LastSeen       time.Time
+	ExpiresAt      time.Time // absolute end
 }
 
 // SessionService records that a session reached a service, for single
