@@ -90,7 +90,9 @@ type metadataHandler interface{ MetadataHandler() http.Handler }
 
 // Routes mounts the endpoints of every connector.
 func (b *Broker) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /login/{connector}", b.start)
+	// No method in the pattern: it would conflict with the persona page's
+	// /login/persona, which has none.
+	mux.HandleFunc("/login/{connector}", b.start)
 	mux.HandleFunc("POST /federation/{connector}/saml/acs", b.callback)
 	mux.HandleFunc("GET /federation/{connector}/saml/acs", b.callback)
 	mux.HandleFunc("GET /federation/{connector}/oidc/callback", b.callback)
@@ -124,6 +126,11 @@ func (b *Broker) connector(w http.ResponseWriter, r *http.Request) (federation.C
 // start begins a login at the connector; ?req= names the parked
 // relying-party request to resume afterwards.
 func (b *Broker) start(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	c, ok := b.connector(w, r)
 	if !ok {
 		return

@@ -213,5 +213,9 @@ func (p *Pages) Message(w http.ResponseWriter, r *http.Request, v idp.MessageVie
 	if title == "" {
 		title = t["msg.server_error.title"]
 	}
-	p.render(w, r, "message.html", v.Status, title, "", messageBody{MessageView: v, Text: t["msg."+v.Code+".text"]})
+	text := t["msg."+v.Code+".text"]
+	if v.Code == idp.MsgNoAccount && v.Detail == "" {
+		text = t["msg.no_account.text_nouai"]
+	}
+	p.render(w, r, "message.html", v.Status, title, "", messageBody{MessageView: v, Text: text})
 }
