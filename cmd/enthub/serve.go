@@ -99,6 +99,9 @@ type stack struct {
 	// publicURL, when set, gives the public URL from the listener's
 	// address (the demo may listen on port 0).
 	publicURL func(listenAddr string) string
+	// upstreams, when set, gives connectors added to the configured ones
+	// once the public URL is known (the demo's simulated upstreams).
+	upstreams func(ctx context.Context, publicURL string) ([]config.Connector, error)
 	metrics   *opsMetrics
 }
 
@@ -134,6 +137,17 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	}
 	if st.publicURL != nil {
 		cfg.PublicURL = st.publicURL(l.Addr().String())
+	}
+	if st.upstreams != nil {
+		more, err := st.upstreams(ctx, cfg.PublicURL)
+		if err != nil {
+			l.Close()
+			return &exitError{code: exitFailed, err: fmt.Errorf("simulated upstreams: %w", err)}
+		}
+		cfg.Federation.Connectors = append(cfg.Federation.Connectors, more...)
+		for _, c := range more {
+			st.metrics.upstreams[c.ID] = true
+		}
 	}
 	var demo *demorp.Demo
 	var extra []idp.Service
