@@ -123,7 +123,7 @@ var plainTmpl = template.Must(template.New("p").Parse(`<!doctype html><html lang
 {{if .Form}}<form method="post" action="{{.Form}}"><input type="hidden" name="csrf" value="{{.CSRF}}"><input type="hidden" name="req" value="{{.Req}}">
 {{if .Login}}<label for="login">Identifiant</label> <input id="login" name="login" autocomplete="username" value="{{.LoginValue}}">
 <label for="password">Mot de passe</label> <input id="password" name="password" type="password" autocomplete="current-password">{{end}}
-{{range .Choices}}<label><input type="radio" name="persona" value="{{.ID}}"{{if .Current}} checked{{end}}> {{.Profile}} — {{.StructureName}}</label>{{end}}
+{{range .Choices}}<label><input type="radio" name="persona" value="{{.ID}}"{{if .Current}} checked{{end}}> {{.Profile}} — {{.StructureName}}{{if .Account}} ({{.Account}}){{end}}</label>{{end}}
 <button type="submit">Valider</button></form>{{end}}
 {{if .Link}}<p><a href="{{.Link}}">{{.Link}}</a></p>{{end}}</main></body></html>`))
 
