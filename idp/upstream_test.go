@@ -164,3 +164,51 @@ func TestUpstreamLogoutBothWays(t *testing.T) {
 		t.Fatalf("second upstream logout ended %d sessions", n)
 	}
 }
+
+// The login entry asks the profile, then the method when the profile has
+// several; a profile with one method goes straight to it; ?profile= links
+// skip step 1; the parked request travels through every step.
+func TestChooserProfileThenMethod(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.LoginMethods = []LoginMethod{
+			{ID: "educonnect", Label: "EduConnect", Profiles: []string{"eleve", "parent"}},
+			{ID: "eduprovence", Label: "EduProvence", Profiles: []string{"collectivite", "eleve"}},
+			{ID: "invites", Label: "Compte invité", Profiles: []string{"invite"}, Local: true},
+		}
+	})
+	c := f.browser()
+	resp, page := f.get(c, f.base+"/login")
+	for _, want := range []string{"/login?profile=eleve", "/login?profile=parent", "/login?profile=collectivite", "/login?profile=invite"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("step 1 lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "profile=personnel") || strings.Contains(page, `name="password"`) {
+		t.Errorf("step 1 offers a profile no method serves, or the password form:\n%s", page)
+	}
+	resp, _ = f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
+	req := resp.Request.URL.Query().Get("req")
+	_, page = f.get(c, f.base+"/login?profile=eleve&req="+url.QueryEscape(req))
+	for _, want := range []string{"EduConnect " + f.base + "/login/educonnect?req=" + url.QueryEscape(req), "EduProvence " + f.base + "/login/eduprovence?req="} {
+		if !strings.Contains(htmlUnescape(page), want) {
+			t.Errorf("step 2 lacks %q:\n%s", want, page)
+		}
+	}
+	nc := &http.Client{Jar: c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := nc.Get(f.base + "/login?profile=parent&req=" + url.QueryEscape(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != f.base+"/login/educonnect?req="+url.QueryEscape(req) {
+		t.Errorf("one method: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, page = f.get(c, f.base+"/login?profile=invite&req="+url.QueryEscape(req))
+	if !strings.Contains(page, `name="password"`) || resp.Request.URL.Query().Get("method") != "invites" {
+		t.Errorf("the guests' method is the password form: %s\n%s", resp.Request.URL, page)
+	}
+	resp, _ = f.get(c, f.base+"/login?profile=nobody")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown profile: %d", resp.StatusCode)
+	}
+}
