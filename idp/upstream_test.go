@@ -177,7 +177,7 @@ func TestChooserProfileThenMethod(t *testing.T) {
 		}
 	})
 	c := f.browser()
-	resp, page := f.get(c, f.base+"/login")
+	_, page := f.get(c, f.base+"/login")
 	for _, want := range []string{"/login?profile=eleve", "/login?profile=parent", "/login?profile=collectivite", "/login?profile=invite"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("step 1 lacks %s:\n%s", want, page)
@@ -186,7 +186,7 @@ func TestChooserProfileThenMethod(t *testing.T) {
 	if strings.Contains(page, "profile=personnel") || strings.Contains(page, `name="password"`) {
 		t.Errorf("step 1 offers a profile no method serves, or the password form:\n%s", page)
 	}
-	resp, _ = f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
+	resp, _ := f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
 	req := resp.Request.URL.Query().Get("req")
 	_, page = f.get(c, f.base+"/login?profile=eleve&req="+url.QueryEscape(req))
 	for _, want := range []string{"EduConnect " + f.base + "/login/educonnect?req=" + url.QueryEscape(req), "EduProvence " + f.base + "/login/eduprovence?req="} {

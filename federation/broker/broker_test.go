@@ -99,7 +99,7 @@ func newWorld(t *testing.T) *world {
 	}
 	st := linkStore{person: directory.Person{ID: "p-1", Email: "paul.durand@ac-test.fr", AAFFamily: "PersEducNat"}}
 	w.b = &Broker{Connectors: reg, Now: func() time.Time { return time.Unix(1e9, 0) },
-		Links: map[string]link.Config{"agents": {UAIAttribute: "rne", Rules: []link.Rule{{Name: "agent-mail", Kind: link.Email, Attributes: []string{"mail"}}}}},
+		Links:  map[string]link.Config{"agents": {UAIAttribute: "rne", Rules: []link.Rule{{Name: "agent-mail", Kind: link.Email, Attributes: []string{"mail"}}}}},
 		Linker: link.Linker{Store: st, Now: time.Now},
 		Complete: func(rw http.ResponseWriter, r *http.Request, l Login) {
 			w.logins = append(w.logins, l)
