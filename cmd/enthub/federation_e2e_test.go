@@ -32,7 +32,7 @@ type fedWorld struct {
 	ups   *simulate.Upstreams
 }
 
-func startFedWorld(t *testing.T, db string) *fedWorld {
+func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fedWorld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -43,6 +43,9 @@ func startFedWorld(t *testing.T, db string) *fedWorld {
 	t.Cleanup(func() { store.Close() })
 	cfg := config.Default()
 	cfg.DB, cfg.HTTP.Listen, cfg.LDAP.Enabled = db, "127.0.0.1:0", false
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	out := filepath.Join(t.TempDir(), "aaf")
 	if _, err := aaf.Generate(ctx, aaf.GenerateOptions{Out: out, Students: 600, Schools: 3, Seed: 2026}); err != nil {
 		t.Fatal(err)
