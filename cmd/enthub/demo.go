@@ -72,7 +72,7 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			var journeys []server.Entry
 			if len(cfg.Federation.Connectors) == 0 {
 				st.upstreams = func(ctx context.Context, public string) ([]config.Connector, error) {
-					return demoUpstreams(ctx, store, httpAddr, public, dataDir, &journeys)
+					return demoUpstreams(ctx, store, httpAddr, public, dataDir, st, &journeys)
 				}
 			}
 			var base, note string

@@ -20,7 +20,7 @@ import (
 // own origin, as real upstreams are) beside the demo, and returns the
 // connectors that trust them plus the demo page's journeys. The simulation
 // server stops with ctx.
-func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, dataDir string, journeys *[]server.Entry) ([]config.Connector, error) {
+func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, dataDir string, st *stack, journeys *[]server.Entry) ([]config.Connector, error) {
 	if err := simulate.SeedAgent(ctx, store); err != nil {
 		return nil, fmt.Errorf("demo agent: %w", err)
 	}
@@ -36,6 +36,19 @@ func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, d
 	pu, _ := url.Parse(public)
 	_, port, _ := net.SplitHostPort(sl.Addr().String())
 	base := "http://" + net.JoinHostPort(pu.Hostname(), port)
+	// Browsers reach the simulations by the public name; enthub's back
+	// channel (OIDC discovery, token, userinfo) dials their listener, as
+	// the public name may not resolve on this machine.
+	simHost, simAddr := net.JoinHostPort(pu.Hostname(), port), sl.Addr().String()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == simHost {
+			addr = simAddr
+		}
+		return dial(ctx, network, addr)
+	}
+	st.upstreamClient = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	ups, err := simulate.NewUpstreams(base, public, filepath.Join(dataDir, "simulation"), cast)
 	if err != nil {
 		sl.Close()

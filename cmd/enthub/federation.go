@@ -33,7 +33,7 @@ type federationSetup struct {
 // buildFederation builds the connectors of cfg.Federation (each checked by
 // its package, IdP metadata and OIDC discovery read now, so a broken
 // upstream stops the start with its connector's name).
-func buildFederation(ctx context.Context, cfg config.Config, log *slog.Logger, store *sqlstore.Store) (*federationSetup, error) {
+func buildFederation(ctx context.Context, cfg config.Config, log *slog.Logger, store *sqlstore.Store, client *http.Client) (*federationSetup, error) {
 	fs := &federationSetup{}
 	var conns []federation.Connector
 	links := map[string]link.Config{}
@@ -47,9 +47,9 @@ func buildFederation(ctx context.Context, cfg config.Config, log *slog.Logger, s
 			fs.localID = fc.ID
 			continue
 		case "saml":
-			c, lc, err = samlConnector(ctx, cfg.PublicURL, fc, log, store)
+			c, lc, err = samlConnector(ctx, cfg.PublicURL, fc, log, store, client)
 		case "oidc":
-			c, lc, err = oidcConnector(ctx, cfg.PublicURL, fc, log, store)
+			c, lc, err = oidcConnector(ctx, cfg.PublicURL, fc, log, store, client)
 		}
 		if err != nil {
 			return nil, &exitError{code: exitFailed, err: fmt.Errorf("federation.connectors[%d] (%s): %w", i, fc.ID, err)}
@@ -99,7 +99,7 @@ func keyPairs(kps []config.KeyPair) []saml.KeyPair {
 	return out
 }
 
-func samlConnector(ctx context.Context, public string, fc config.Connector, log *slog.Logger, store *sqlstore.Store) (federation.Connector, link.Config, error) {
+func samlConnector(ctx context.Context, public string, fc config.Connector, log *slog.Logger, store *sqlstore.Store, client *http.Client) (federation.Connector, link.Config, error) {
 	s := fc.SAML
 	c := saml.Config{
 		ID: fc.ID, EntityID: s.EntityID, ACSURL: public + broker.ACSPath(fc.ID), SLOURL: public + broker.SLOPath(fc.ID),
@@ -122,11 +122,11 @@ func samlConnector(ctx context.Context, public string, fc config.Connector, log 
 	case "agents-saml":
 		c, lc = preset.AgentsSAML(c)
 	}
-	conn, err := saml.New(ctx, c, saml.Deps{Store: store, Now: time.Now, Rand: rand.Reader, Logger: log.With("connector", fc.ID)})
+	conn, err := saml.New(ctx, c, saml.Deps{Store: store, Now: time.Now, Rand: rand.Reader, HTTPClient: client, Logger: log.With("connector", fc.ID)})
 	return conn, lc, err
 }
 
-func oidcConnector(ctx context.Context, public string, fc config.Connector, log *slog.Logger, store *sqlstore.Store) (federation.Connector, link.Config, error) {
+func oidcConnector(ctx context.Context, public string, fc config.Connector, log *slog.Logger, store *sqlstore.Store, client *http.Client) (federation.Connector, link.Config, error) {
 	o := fc.OIDC
 	secret := o.ClientSecret
 	if o.ClientSecretFile != "" {
@@ -162,7 +162,7 @@ func oidcConnector(ctx context.Context, public string, fc config.Connector, log 
 		pc.Algorithms, pc.Userinfo, pc.ClockSkew, pc.AuthParams = o.Algorithms, o.Userinfo, o.ClockSkew, o.AuthParams
 		c = pc
 	}
-	conn, err := oidc.New(ctx, c, oidc.Deps{Store: store, Now: time.Now, Rand: rand.Reader, Logger: log.With("connector", fc.ID)})
+	conn, err := oidc.New(ctx, c, oidc.Deps{Store: store, Now: time.Now, Rand: rand.Reader, HTTPClient: client, Logger: log.With("connector", fc.ID)})
 	return conn, lc, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -102,6 +103,10 @@ type stack struct {
 	// upstreams, when set, gives connectors added to the configured ones
 	// once the public URL is known (the demo's simulated upstreams).
 	upstreams func(ctx context.Context, publicURL string) ([]config.Connector, error)
+	// upstreamClient, when set, is the connectors' HTTP client (the demo
+	// reaches its simulations by their listener, whatever name browsers
+	// use for them).
+	upstreamClient *http.Client
 	metrics   *opsMetrics
 }
 

@@ -53,7 +53,7 @@ func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger, store *s
 	if err != nil {
 		return nil, err
 	}
-	fed, err := buildFederation(ctx, cfg, log, store)
+	fed, err := buildFederation(ctx, cfg, log, store, st.upstreamClient)
 	if err != nil {
 		return nil, err
 	}
