@@ -75,3 +75,14 @@ func TestFederationConnectors(t *testing.T) {
 		}
 	}
 }
+
+func TestShowMasksConnectorSecrets(t *testing.T) {
+	c := Default()
+	c.Federation.Connectors = []Connector{{ID: "entra", OIDC: OIDCConnector{ClientSecret: "s3cr3t"}}}
+	if got := c.Masked().Federation.Connectors[0].OIDC.ClientSecret; got != masked {
+		t.Fatalf("client secret shown as %q", got)
+	}
+	if c.Federation.Connectors[0].OIDC.ClientSecret != "s3cr3t" {
+		t.Fatal("Masked changed the configuration it was given")
+	}
+}
