@@ -107,7 +107,7 @@ type stack struct {
 	// reaches its simulations by their listener, whatever name browsers
 	// use for them).
 	upstreamClient *http.Client
-	metrics   *opsMetrics
+	metrics        *opsMetrics
 }
 
 // runServices starts the HTTP server with the SSO fronts, LDAP and the
