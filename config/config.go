@@ -23,6 +23,8 @@ type Config struct {
 	LDAP LDAP   `yaml:"ldap"`
 	AAF  AAF    `yaml:"aaf"`
 	SSO  SSO    `yaml:"sso"`
+	// Federation lists the upstream logins (connectors).
+	Federation Federation `yaml:"federation"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying

@@ -14,7 +14,7 @@ const masked = "********"
 
 // Masked returns c with its secrets replaced by a mark that says they are
 // set: the database password, the push bind password, the key secret and
-// the service accounts' hashes (a hash is as good as a password to anyone
+// the connectors' OIDC client secrets and the service accounts' hashes (a hash is as good as a password to anyone
 // who can try passwords offline).
 func (c Config) Masked() Config {
 	c.DB = maskURL(c.DB)
@@ -35,6 +35,14 @@ func (c Config) Masked() Config {
 		accounts[i] = sa
 	}
 	c.LDAP.ServiceAccounts = accounts
+	conns := make([]Connector, len(c.Federation.Connectors))
+	for i, fc := range c.Federation.Connectors {
+		if fc.OIDC.ClientSecret != "" {
+			fc.OIDC.ClientSecret = masked
+		}
+		conns[i] = fc
+	}
+	c.Federation.Connectors = conns
 	return c
 }
 

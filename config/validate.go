@@ -146,6 +146,7 @@ func (c Config) Validate() Problems {
 			add("sso.services_file", "%v", err)
 		}
 	}
+	c.validateFederation(add)
 	return p
 }
 

@@ -476,12 +476,13 @@ func (p *Provider) casProxy(w http.ResponseWriter, r *http.Request) {
 // casLogout ends the SSO session; service, if registered, is where the
 // browser goes next (never an unregistered URL).
 func (p *Provider) casLogout(w http.ResponseWriter, r *http.Request) {
-	front := p.endSession(w, r, p.currentSession(r), "")
+	sess := p.currentSession(r)
+	front := p.endSession(w, r, sess, "")
 	final := ""
 	if s := r.URL.Query().Get("service"); s != "" && p.reg().casService(s) != nil {
 		final = s
 	}
-	p.finishLogout(w, r, front, final)
+	p.finishLogout(w, r, sess, front, final)
 }
 
 // --- single logout -------------------------------------------------------------------

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -66,7 +67,35 @@ type Config struct {
 	// ServicesReload is how often each instance checks whether the store's
 	// registrations changed (one single-row read; default 15 s).
 	ServicesReload time.Duration
+	// LocalUpstream is the id of the password login in sessions, audit
+	// events and metrics (default "local").
+	LocalUpstream string
+	// LoginMethods are the ways to log in the chooser offers (the
+	// configured connectors, the password form among them). Empty: /login
+	// is the password form alone, as before federation.
+	LoginMethods []LoginMethod
+	// UpstreamLogout, when set, is called at logout for a session that
+	// came from an upstream (Session.Upstream is not LocalUpstream): it
+	// sends the browser to log out there too, to come back to next, and
+	// reports whether it did (false: the upstream takes no part in single
+	// logout). cmd wires it to the federation broker.
+	UpstreamLogout func(w http.ResponseWriter, r *http.Request, upstream string, logout []byte, next string) bool
 }
+
+// LoginMethod is one way to log in offered by the login chooser.
+type LoginMethod struct {
+	ID    string // connector id
+	Label string // shown on the button ("EduConnect", "Portail agents")
+	// Profiles are the chooser's profiles the method serves (eleve,
+	// parent, personnel, collectivite, invite).
+	Profiles []string
+	// Local: the password form of this provider, rather than an upstream
+	// reached at /login/{ID}.
+	Local bool
+}
+
+// ChooserProfiles are the chooser's first step, in order.
+var ChooserProfiles = []string{"eleve", "parent", "personnel", "collectivite", "invite"}
 
 // ThrottleConfig is the rate limit on local password logins. Per login:
 // FreeAttempts failures pass, each further one doubles a wait that starts
@@ -238,6 +267,9 @@ func (c Config) withDefaults() Config {
 	def(&c.ServicesReload, 15*time.Second)
 	if c.CookieName == "" {
 		c.CookieName = "enthub_sso"
+	}
+	if c.LocalUpstream == "" {
+		c.LocalUpstream = "local"
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.PortalURL == "" {

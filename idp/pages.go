@@ -14,6 +14,29 @@ type Pages interface {
 	Login(w http.ResponseWriter, r *http.Request, v LoginView)
 	Personas(w http.ResponseWriter, r *http.Request, v PersonaView)
 	Message(w http.ResponseWriter, r *http.Request, v MessageView)
+	// Chooser is the login entry: the profile (step 1), then the method
+	// when the profile has several (step 2).
+	Chooser(w http.ResponseWriter, r *http.Request, v ChooserView)
+}
+
+// ChooserView is the login chooser. Profile empty: step 1, Profiles
+// listed; else step 2, Methods of that profile listed.
+type ChooserView struct {
+	Status   int
+	Request  string
+	Service  string
+	Profile  string
+	Profiles []ChooserLink
+	Methods  []ChooserLink
+	Back     string // step 2: back to step 1
+}
+
+// ChooserLink is one choice of the chooser: a profile code or a method
+// (label given) and where it leads.
+type ChooserLink struct {
+	Code  string
+	Label string
+	URL   string
 }
 
 // Login error codes (LoginView.Error).
@@ -56,6 +79,9 @@ type PersonaChoice struct {
 	StructureName string
 	UAI           string
 	Current       bool
+	// Account names the account the persona belongs to when the login
+	// linked several (a principal who is also a parent): its login.
+	Account string
 }
 
 // Message codes (MessageView.Code).
@@ -68,6 +94,12 @@ const (
 	MsgLoggedOut        = "logged_out"
 	MsgAccountDisabled  = "account_disabled"
 	MsgServerError      = "server_error"
+	// MsgNoAccount: the upstream login matched no account; Detail is the
+	// school's UAI when the upstream said it (whom to contact).
+	MsgNoAccount = "no_account"
+	// MsgUpstreamRefused: the upstream's answer was refused (forged,
+	// expired, replayed…); Detail is the refusal reason code.
+	MsgUpstreamRefused = "upstream_refused"
 )
 
 // MessageView is an information or refusal page.
@@ -91,7 +123,7 @@ var plainTmpl = template.Must(template.New("p").Parse(`<!doctype html><html lang
 {{if .Form}}<form method="post" action="{{.Form}}"><input type="hidden" name="csrf" value="{{.CSRF}}"><input type="hidden" name="req" value="{{.Req}}">
 {{if .Login}}<label for="login">Identifiant</label> <input id="login" name="login" autocomplete="username" value="{{.LoginValue}}">
 <label for="password">Mot de passe</label> <input id="password" name="password" type="password" autocomplete="current-password">{{end}}
-{{range .Choices}}<label><input type="radio" name="persona" value="{{.ID}}"{{if .Current}} checked{{end}}> {{.Profile}} — {{.StructureName}}</label>{{end}}
+{{range .Choices}}<label><input type="radio" name="persona" value="{{.ID}}"{{if .Current}} checked{{end}}> {{.Profile}} — {{.StructureName}}{{if .Account}} ({{.Account}}){{end}}</label>{{end}}
 <button type="submit">Valider</button></form>{{end}}
 {{if .Link}}<p><a href="{{.Link}}">{{.Link}}</a></p>{{end}}</main></body></html>`))
 
@@ -124,4 +156,12 @@ func (pp plainPages) Personas(w http.ResponseWriter, _ *http.Request, v PersonaV
 
 func (pp plainPages) Message(w http.ResponseWriter, _ *http.Request, v MessageView) {
 	pp.render(w, v.Status, plainData{Title: v.Code, Text: v.Detail, Form: v.Action, CSRF: v.CSRF, Link: v.Link})
+}
+
+func (pp plainPages) Chooser(w http.ResponseWriter, _ *http.Request, v ChooserView) {
+	d := plainData{Title: "Connexion"}
+	for _, l := range append(v.Profiles, v.Methods...) {
+		d.Text += l.Code + " " + l.Label + " " + l.URL + " "
+	}
+	pp.render(w, v.Status, d)
 }

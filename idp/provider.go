@@ -179,6 +179,7 @@ func (p *Provider) Routes(mux *http.ServeMux) {
 	mux.HandleFunc(b+"/login", p.handleLogin)
 	mux.HandleFunc(b+"/login/persona", p.handlePersona)
 	mux.HandleFunc(b+"/logout", p.handleLogout)
+	mux.HandleFunc("GET "+b+"/logout/upstream", p.handleUpstreamLogoutStep)
 	p.casRoutes(mux)
 	p.oidc.routes(mux)
 	p.saml.routes(mux)
@@ -270,6 +271,7 @@ const (
 	EventLogin          = "login"
 	EventLogout         = "logout"
 	EventPersona        = "persona.chosen"
+	EventPersonaSwitch  = "persona.switched"
 	EventTicketIssued   = "cas.ticket.issued"
 	EventTicketRefused  = "cas.ticket.refused"
 	EventServiceRefused = "service.refused"

@@ -744,7 +744,8 @@ func (f *samlFront) slo(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, r, sp.svc.ID, "LogoutRequest replayed")
 		return
 	}
-	front := f.p.endSession(w, r, f.p.currentSession(r), sp.svc.ID)
+	sess := f.p.currentSession(r)
+	front := f.p.endSession(w, r, sess, sp.svc.ID)
 	final := ""
 	if dest := f.sloEndpoint(sp.svc.ID); dest != "" {
 		u, err := f.logoutResponseURL(dest, lr.ID, r.URL.Query().Get("RelayState"))
@@ -754,7 +755,7 @@ func (f *samlFront) slo(w http.ResponseWriter, r *http.Request) {
 		}
 		final = u
 	}
-	f.p.finishLogout(w, r, front, final)
+	f.p.finishLogout(w, r, sess, front, final)
 }
 
 // sloEndpoint is the HTTP-Redirect single logout endpoint of a SAML

@@ -19,11 +19,10 @@ import (
 )
 
 const (
-	csrfCookie   = "enthub_csrf"
-	touchEvery   = time.Minute // last_seen is written at most this often
-	maxLoginLen  = 256
-	maxPassLen   = 1024
-	upstreamHere = "local"
+	csrfCookie  = "enthub_csrf"
+	touchEvery  = time.Minute // last_seen is written at most this often
+	maxLoginLen = 256
+	maxPassLen  = 1024
 )
 
 // --- session cookie -------------------------------------------------------------
@@ -72,6 +71,12 @@ func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge t
 // startSession creates a new session for the account: a fresh random
 // cookie every login (no fixation), the old session of this browser ended.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, acc directory.Account, upstream string) (*sso.Session, error) {
+	return p.startSessionFrom(w, r, sso.Session{AccountID: acc.ID, PersonID: acc.PersonID, Upstream: upstream})
+}
+
+// startSessionFrom is startSession of a session whose account and upstream
+// fields tmpl gives.
+func (p *Provider) startSessionFrom(w http.ResponseWriter, r *http.Request, tmpl sso.Session) (*sso.Session, error) {
 	ctx := r.Context()
 	if old := p.currentSession(r); old != nil {
 		if _, _, err := p.deps.SSO.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, sso.ErrNotFound) {
@@ -80,8 +85,8 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, acc dire
 	}
 	now := p.now().UTC()
 	token := p.randomToken(32)
-	s := sso.Session{ID: hashToken(token), AccountID: acc.ID, PersonID: acc.PersonID, Upstream: upstream,
-		AuthTime: now, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(p.cfg.SessionMax)}
+	s := tmpl
+	s.ID, s.AuthTime, s.CreatedAt, s.LastSeen, s.ExpiresAt = hashToken(token), now, now, now, now.Add(p.cfg.SessionMax)
 	if err := p.deps.SSO.CreateSession(ctx, s); err != nil {
 		return nil, err
 	}
@@ -235,6 +240,10 @@ func (p *Provider) loginGet(w http.ResponseWriter, r *http.Request) {
 	if pend != nil && pend.Kind == "oidc" && p.oidc.passiveFailure(w, r, pend) {
 		return
 	}
+	if len(p.cfg.LoginMethods) > 0 && !p.localMethod(r.URL.Query().Get("method")) {
+		p.showChooser(w, r, reqID, pd.ServiceName)
+		return
+	}
 	p.showLogin(w, r, LoginView{Request: reqID, Service: pd.ServiceName})
 }
 
@@ -299,7 +308,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 			reason, view.Error = "locked", LoginErrLocked
 		}
 		p.audit(ctx, directory.Event{Type: EventLogin, Outcome: "refused", Reason: reason, Remote: remoteIP(r),
-			Details: map[string]string{"login": truncate(login, 64), "upstream": upstreamHere, "protocol": protocolOf(pend)}})
+			Details: map[string]string{"login": truncate(login, 64), "upstream": p.cfg.LocalUpstream, "protocol": protocolOf(pend)}})
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
 		view.Status, view.RetryAfter = http.StatusTooManyRequests, wait
 		p.showLogin(w, r, view)
@@ -309,7 +318,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	if reason != "" {
 		p.recordFailure(ctx, loginKey, ipKey)
 		e := directory.Event{Type: EventLogin, AccountID: acc.ID, Outcome: "refused", Reason: reason, Remote: remoteIP(r),
-			Details: map[string]string{"login": truncate(login, 64), "upstream": upstreamHere, "protocol": protocolOf(pend)}}
+			Details: map[string]string{"login": truncate(login, 64), "upstream": p.cfg.LocalUpstream, "protocol": protocolOf(pend)}}
 		p.audit(ctx, e)
 		view.Status, view.Error = http.StatusUnauthorized, LoginErrBadCredentials
 		p.showLogin(w, r, view)
@@ -318,14 +327,14 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	if err := p.deps.SSO.ClearLoginFailures(ctx, loginKey); err != nil {
 		p.log.Error("clear login failures", "err", err)
 	}
-	sess, err := p.startSession(w, r, acc, upstreamHere)
+	sess, err := p.startSession(w, r, acc, p.cfg.LocalUpstream)
 	if err != nil {
 		p.log.Error("start session", "account", acc.ID, "err", err)
 		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 		return
 	}
 	e := p.sessionEvent(r, EventLogin, sess, "", "ok", "")
-	e.Details = map[string]string{"login": acc.Login, "upstream": upstreamHere, "protocol": protocolOf(pend)}
+	e.Details = map[string]string{"login": acc.Login, "upstream": p.cfg.LocalUpstream, "protocol": protocolOf(pend)}
 	p.audit(ctx, e)
 	p.proceed(w, r, sess, pend)
 }
@@ -430,7 +439,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, sess *sso.Ses
 		reqID = pend.ID
 	}
 	if sess.PersonaID == "" {
-		personas, err := p.deps.Directory.Personas(ctx, sess.PersonID)
+		personas, err := p.sessionPersonas(ctx, sess)
 		if err != nil {
 			p.log.Error("personas", "err", err)
 			p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
@@ -439,7 +448,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, sess *sso.Ses
 		switch len(personas) {
 		case 0:
 		case 1:
-			if err := p.choosePersona(r, sess, personas[0]); err != nil {
+			if err := p.settle(r, sess, personas[0]); err != nil {
 				p.log.Error("record persona", "err", err)
 				p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 				return
@@ -468,12 +477,12 @@ func (p *Provider) personaSettled(r *http.Request, sess *sso.Session) bool {
 	if sess.PersonaID != "" {
 		return true
 	}
-	personas, err := p.deps.Directory.Personas(r.Context(), sess.PersonID)
+	personas, err := p.sessionPersonas(r.Context(), sess)
 	if err != nil || len(personas) > 1 {
 		return false
 	}
 	if len(personas) == 1 {
-		if err := p.choosePersona(r, sess, personas[0]); err != nil {
+		if err := p.settle(r, sess, personas[0]); err != nil {
 			return false
 		}
 	}
@@ -508,7 +517,7 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
 		return
 	}
-	personas, err := p.deps.Directory.Personas(ctx, sess.PersonID)
+	personas, err := p.sessionPersonas(ctx, sess)
 	if err != nil {
 		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 		return
@@ -523,22 +532,38 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 			view.Status, view.Error = http.StatusForbidden, LoginErrCSRF
 		} else {
 			choice := r.PostFormValue("persona")
-			for _, pa := range personas {
-				if pa.ID == choice {
-					if err := p.choosePersona(r, sess, pa); err != nil {
-						p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
+			for _, c := range personas {
+				if c.persona.ID != choice {
+					continue
+				}
+				if sess.PersonaID != "" && sess.PersonaID != choice {
+					final, ok := p.afterSwitch(w, r, sess, pend)
+					if !ok {
 						return
 					}
-					p.proceed(w, r, sess, pend)
+					if err := p.switchPersona(w, r, sess, c, final); err != nil {
+						p.log.Error("switch persona", "err", err)
+						p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
+					}
 					return
 				}
+				if err := p.settle(r, sess, c); err != nil {
+					p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
+					return
+				}
+				p.proceed(w, r, sess, pend)
+				return
 			}
 			view.Status, view.Error = http.StatusBadRequest, "unknown_persona"
 		}
 	}
-	for _, pa := range personas {
-		st, _ := p.deps.Directory.Structure(ctx, pa.StructureID)
-		view.Choices = append(view.Choices, PersonaChoice{ID: pa.ID, Profile: string(pa.Profile), StructureName: st.Name, UAI: st.UAI, Current: pa.ID == sess.PersonaID})
+	for _, c := range personas {
+		st, _ := p.deps.Directory.Structure(ctx, c.persona.StructureID)
+		pc := PersonaChoice{ID: c.persona.ID, Profile: string(c.persona.Profile), StructureName: st.Name, UAI: st.UAI, Current: c.persona.ID == sess.PersonaID}
+		if len(sess.Accounts) > 1 {
+			pc.Account = c.account.Login
+		}
+		view.Choices = append(view.Choices, pc)
 	}
 	view.Action = p.url("/login/persona")
 	view.CSRF = p.csrfToken(w, r)
@@ -547,6 +572,20 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 	}
 	noStore(w)
 	p.pages.Personas(w, r, view)
+}
+
+// afterSwitch is where the browser goes once a persona switch logged out
+// the old persona's services: the parked request, completed by the session,
+// or the portal.
+func (p *Provider) afterSwitch(w http.ResponseWriter, r *http.Request, sess *sso.Session, pend *sso.Pending) (string, bool) {
+	if pend == nil {
+		return p.cfg.PortalURL, true
+	}
+	if err := p.deps.SSO.CompletePending(r.Context(), pend.ID, sess.ID); err != nil {
+		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		return "", false
+	}
+	return p.resumeURL(*pend), true
 }
 
 // --- /logout ------------------------------------------------------------------------
@@ -570,15 +609,19 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		var ld logoutData
 		_ = json.Unmarshal(pend.Payload, &pd)
 		_ = json.Unmarshal(pd.Data, &ld)
-		front := p.endSession(w, r, p.currentSession(r), pend.ServiceID)
-		p.finishLogout(w, r, front, ld.Redirect)
+		sess := p.currentSession(r)
+		front := p.endSession(w, r, sess, pend.ServiceID)
+		p.finishLogout(w, r, sess, front, ld.Redirect)
+	case r.Method == http.MethodGet && r.URL.Query().Get("done") != "":
+		p.message(w, r, MessageView{Status: http.StatusOK, Code: MsgLoggedOut, Link: p.cfg.PortalURL})
 	case r.Method == http.MethodPost:
 		if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
 			p.message(w, r, MessageView{Status: http.StatusForbidden, Code: MsgBadRequest, Detail: "jeton CSRF absent ou invalide"})
 			return
 		}
-		front := p.endSession(w, r, p.currentSession(r), "")
-		p.finishLogout(w, r, front, "")
+		sess := p.currentSession(r)
+		front := p.endSession(w, r, sess, "")
+		p.finishLogout(w, r, sess, front, "")
 	default:
 		p.message(w, r, MessageView{Status: http.StatusOK, Code: MsgLogoutConfirm, Action: p.url("/logout"), CSRF: p.csrfToken(w, r)})
 	}
@@ -587,7 +630,19 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 // finishLogout sends the browser through the SAML service providers that
 // need a front-channel LogoutRequest, then to final (already checked by
 // the caller) or to the logged-out page.
-func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, front []sso.SessionService, final string) {
+func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, sess *sso.Session, front []sso.SessionService, final string) {
+	if up, ok := p.upstreamLogoutOf(sess); ok {
+		// The upstream is logged out last: it may not send the browser
+		// back, and the services here matter more.
+		if len(front) == 0 {
+			p.startUpstreamLogout(w, r, up, final)
+			return
+		}
+		id, err := p.park(r.Context(), "upstream-logout", nil, false, upstreamLogoutStep{Upstream: up.Upstream, Logout: up.Logout, Final: final})
+		if err == nil {
+			final = p.url("/logout/upstream?req=" + url.QueryEscape(id))
+		}
+	}
 	if len(front) > 0 {
 		p.saml.continueLogout(w, r, sloChain{Remaining: front, Final: final})
 		return

@@ -69,6 +69,12 @@ addresses, so a newcomer sees it work with no configuration file.`,
 				return err
 			}
 			st := &stack{demo: true}
+			var journeys []server.Entry
+			if len(cfg.Federation.Connectors) == 0 {
+				st.upstreams = func(ctx context.Context, public string) ([]config.Connector, error) {
+					return demoUpstreams(ctx, store, httpAddr, public, dataDir, st, &journeys)
+				}
+			}
 			var base, note string
 			st.publicURL = func(addr string) string {
 				base = cfg.PublicURL
@@ -80,7 +86,7 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			st.onReady = func(addr string) {
 				shown := cfg
 				shown.LDAP.Listen = reachable(cfg.LDAP.Listen)
-				st.index = demoIndex(base, shown)
+				st.index = append(demoIndex(base, shown), journeys...)
 				fmt.Fprintf(a.stdout, "enthub demo is running: %s\n", base)
 				if note != "" {
 					fmt.Fprintf(a.stdout, "  public URL:%s\n", note)
@@ -120,7 +126,7 @@ func reachable(addr string) string {
 // demoIndex lists what the demo runs, for its start page and its banner.
 func demoIndex(base string, cfg config.Config) []server.Entry {
 	return []server.Entry{
-		{Name: "Connexion unique (SSO)", URL: base + "/login",
+		{Name: "Connexion unique (SSO)", URL: base + "/login?profile=invite",
 			Description: "Compte invité de démonstration : demo.invite / demo (démonstration seulement)."},
 		{Name: "Services de démonstration", URL: base + "/demo/",
 			Description: "Un client SAML, un client OIDC et un service CAS qui affichent ce qu'ils reçoivent : une connexion, trois services."},

@@ -137,7 +137,7 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/": "demo.invite",
 		"/.well-known/openid-configuration": `"issuer":"` + base + `"`, "/saml/idp/metadata": "IDPSSODescriptor",
-		"/login": "csrf", "/demo/": "CAS"} {
+		"/login": "Je suis…", "/login?profile=invite": "csrf", "/login?profile=eleve": "EduConnect (simulation)", "/demo/": "CAS"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)

@@ -17,18 +17,21 @@ import (
 // portal/server: logins by upstream and protocol, live SSO sessions, the
 // last AAF import, LDAP operations.
 type opsMetrics struct {
-	logins *prometheus.CounterVec
-	ldapOp *prometheus.HistogramVec
+	// upstreams are the configured connector ids (and "local"): the only
+	// values the login counter's upstream label takes.
+	upstreams map[string]bool
+	logins    *prometheus.CounterVec
+	ldapOp    *prometheus.HistogramVec
 }
 
 // upstreamLabel and protocolLabel bound the values of the login counter's
-// labels: anything unknown counts as "other", so that a new upstream or a
-// forged form field cannot grow the series without bound.
-func upstreamLabel(v string) string {
-	switch v {
-	case "local", "educonnect", "agents", "entra", "demo":
+// labels: the upstream is a configured connector id, anything else counts
+// as "other", so that a forged value cannot grow the series without bound.
+func (m *opsMetrics) upstreamLabel(v string) string {
+	switch {
+	case m.upstreams[v]:
 		return v
-	case "":
+	case v == "":
 		return "none"
 	}
 	return "other"
@@ -49,9 +52,10 @@ func protocolLabel(v string) string {
 // shared state: alert on max(), not sum().
 func newOpsMetrics(reg prometheus.Registerer, cfg config.Config, store *sqlstore.Store, log *slog.Logger) *opsMetrics {
 	m := &opsMetrics{
+		upstreams: map[string]bool{"local": true},
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "enthub_sso_logins_total",
-			Help: "SSO logins by upstream (local, educonnect…), protocol of the request (portal, cas, oidc, saml) and outcome (ok, refused).",
+			Help: "SSO logins by upstream (the connector id: local, educonnect…), protocol of the request (portal, cas, oidc, saml) and outcome (ok, refused).",
 		}, []string{"upstream", "protocol", "outcome"}),
 		ldapOp: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "enthub_ldap_operation_duration_seconds",
@@ -91,6 +95,9 @@ func newOpsMetrics(reg prometheus.Registerer, cfg config.Config, store *sqlstore
 		n, err := store.LiveSessions(ctx, now, now.Add(-cfg.SSO.SessionIdle))
 		return float64(n), err
 	}))
+	for _, c := range cfg.Federation.Connectors {
+		m.upstreams[c.ID] = true
+	}
 	reg.MustRegister(m.logins, m.ldapOp, lastImport, sessions)
 	return m
 }
@@ -105,7 +112,7 @@ func (m *opsMetrics) loginEvent(e directory.Event) {
 	if e.Outcome != "ok" {
 		outcome = "refused"
 	}
-	m.logins.WithLabelValues(upstreamLabel(e.Details["upstream"]), protocolLabel(e.Details["protocol"]), outcome).Inc()
+	m.logins.WithLabelValues(m.upstreamLabel(e.Details["upstream"]), protocolLabel(e.Details["protocol"]), outcome).Inc()
 }
 
 // ldapObserver times the LDAP server's operations.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -99,7 +100,14 @@ type stack struct {
 	// publicURL, when set, gives the public URL from the listener's
 	// address (the demo may listen on port 0).
 	publicURL func(listenAddr string) string
-	metrics   *opsMetrics
+	// upstreams, when set, gives connectors added to the configured ones
+	// once the public URL is known (the demo's simulated upstreams).
+	upstreams func(ctx context.Context, publicURL string) ([]config.Connector, error)
+	// upstreamClient, when set, is the connectors' HTTP client (the demo
+	// reaches its simulations by their listener, whatever name browsers
+	// use for them).
+	upstreamClient *http.Client
+	metrics        *opsMetrics
 }
 
 // runServices starts the HTTP server with the SSO fronts, LDAP and the
@@ -134,6 +142,17 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	}
 	if st.publicURL != nil {
 		cfg.PublicURL = st.publicURL(l.Addr().String())
+	}
+	if st.upstreams != nil {
+		more, err := st.upstreams(ctx, cfg.PublicURL)
+		if err != nil {
+			l.Close()
+			return &exitError{code: exitFailed, err: fmt.Errorf("simulated upstreams: %w", err)}
+		}
+		cfg.Federation.Connectors = append(cfg.Federation.Connectors, more...)
+		for _, c := range more {
+			st.metrics.upstreams[c.ID] = true
+		}
 	}
 	var demo *demorp.Demo
 	var extra []idp.Service

@@ -53,12 +53,22 @@ func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger, store *s
 	if err != nil {
 		return nil, err
 	}
-	p, err := idp.New(ctx, idpConfig(cfg, append(services, extra...)), idp.Deps{Directory: store, SSO: store, Pages: pages,
+	fed, err := buildFederation(ctx, cfg, log, store, st.upstreamClient)
+	if err != nil {
+		return nil, err
+	}
+	icfg := idpConfig(cfg, append(services, extra...))
+	icfg.LoginMethods, icfg.UpstreamLogout = fed.methods, fed.broker.StartLogout
+	if fed.localID != "" {
+		icfg.LocalUpstream = fed.localID
+	}
+	p, err := idp.New(ctx, icfg, idp.Deps{Directory: store, SSO: store, Pages: pages,
 		Logger: log.With("component", "sso"), OnEvent: st.metrics.loginEvent})
 	if err != nil {
 		return nil, &exitError{code: exitFailed, err: err}
 	}
 	p.Routes(st.srv.Mux)
+	wireBroker(fed, p, pages, st.srv.Mux)
 	st.srv.NotFound = http.HandlerFunc(pages.NotFound)
 	return p, nil
 }

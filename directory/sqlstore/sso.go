@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,22 +191,30 @@ func (b *boolCol) Scan(src any) error {
 
 // --- sessions -----------------------------------------------------------------
 
-const ssoSessionCols = `id, account_id, person_id, persona_id, structure_id, profile, upstream, auth_time, created_at, last_seen, expires_at`
+const ssoSessionCols = `id, account_id, person_id, persona_id, structure_id, profile, upstream, auth_time, created_at, last_seen, expires_at, accounts, upstream_ref, upstream_logout`
 
 // CreateSession stores a new SSO session.
 func (s *Store) CreateSession(ctx context.Context, v sso.Session) error {
 	_, err := s.exec(ctx, `INSERT INTO sso_sessions (`+ssoSessionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		v.ID, v.AccountID, v.PersonID, v.PersonaID, v.StructureID, v.Profile, v.Upstream,
-		micros(v.AuthTime), micros(v.CreatedAt), micros(v.LastSeen), micros(v.ExpiresAt))
+		micros(v.AuthTime), micros(v.CreatedAt), micros(v.LastSeen), micros(v.ExpiresAt),
+		strings.Join(v.Accounts, ","), v.UpstreamRef, string(v.UpstreamLogout))
 	return conflict(err, "sso session for account "+v.AccountID)
 }
 
 func scanSession(row scanner) (sso.Session, error) {
 	var v sso.Session
 	var auth, created, seen, exp int64
+	var accounts, logout string
 	err := row.Scan(&v.ID, &v.AccountID, &v.PersonID, &v.PersonaID, &v.StructureID, &v.Profile, &v.Upstream,
-		&auth, &created, &seen, &exp)
+		&auth, &created, &seen, &exp, &accounts, &v.UpstreamRef, &logout)
+	if accounts != "" {
+		v.Accounts = strings.Split(accounts, ",")
+	}
+	if logout != "" {
+		v.UpstreamLogout = []byte(logout)
+	}
 	v.AuthTime, v.CreatedAt, v.LastSeen, v.ExpiresAt = fromMicros(auth), fromMicros(created), fromMicros(seen), fromMicros(exp)
 	return v, err
 }
@@ -230,6 +239,57 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time)
 func (s *Store) SetSessionPersona(ctx context.Context, id, personaID, structureID, profile string) error {
 	return s.execOne(ctx, "sso session", `UPDATE sso_sessions SET persona_id = $2, structure_id = $3, profile = $4 WHERE id = $1`,
 		id, personaID, structureID, profile)
+}
+
+// SwitchSessionAccount moves the session to another of its candidate
+// accounts; the persona is chosen again.
+func (s *Store) SwitchSessionAccount(ctx context.Context, id, accountID, personID string) error {
+	return s.execOne(ctx, "sso session", `UPDATE sso_sessions SET account_id = $2, person_id = $3, persona_id = '', structure_id = '', profile = '' WHERE id = $1`,
+		id, accountID, personID)
+}
+
+// DetachSessionServices forgets the services the session reached and its
+// tickets, and returns the services (to log them out: a persona switch).
+func (s *Store) DetachSessionServices(ctx context.Context, id string) ([]sso.SessionService, error) {
+	var services []sso.SessionService
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := s.txStmt(ctx, tx, `SELECT `+ssoServiceCols+` FROM sso_session_services WHERE session_id = $1 ORDER BY at, service_id`)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, id)
+		if err != nil {
+			return err
+		}
+		if services, err = collect(rows, scanSessionService); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM sso_session_services WHERE session_id = $1`,
+			`DELETE FROM sso_tickets WHERE session_id = $1`,
+		} {
+			if _, err := s.txExec(ctx, tx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("detach services of sso session: %w", err)
+	}
+	return services, nil
+}
+
+// SessionsByUpstream lists the live sessions of an upstream session.
+func (s *Store) SessionsByUpstream(ctx context.Context, ref string, now time.Time) ([]sso.Session, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	rows, err := s.query(ctx, `SELECT `+ssoSessionCols+` FROM sso_sessions WHERE upstream_ref = $1 AND expires_at > $2`, ref, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sessions of upstream session: %w", err)
+	}
+	return collect(rows, func(row interface{ Scan(...any) error }) (sso.Session, error) { return scanSession(row) })
 }
 
 // DeleteSession removes a session, its services and tickets.

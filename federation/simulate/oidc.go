@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"sort"
@@ -33,7 +32,11 @@ type OP struct {
 	// Users are the simulated accounts by login, with their claims (oid,
 	// upn, email, employeeId…).
 	Users map[string]map[string]any
-	Now   func() time.Time
+	// Title heads the login page ("Simulation — EduProvence (Entra ID)");
+	// Labels name the users on it (default: their login).
+	Title  string
+	Labels map[string]string
+	Now    func() time.Time
 	// Tamper, when set, changes the ID token's claims before signing;
 	// SignMode "none" or "hs256-public" signs it the way attackers do.
 	Tamper   func(claims map[string]any)
@@ -93,11 +96,6 @@ func (p *OP) jwks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.Key.PublicKey, KeyID: p.KeyID, Algorithm: "RS256", Use: "sig"}}})
 }
 
-var pickTemplate = template.Must(template.New("pick").Parse(`<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">
-<title>SIMULATION — fournisseur d'identité</title></head><body>
-<p><strong>SIMULATION</strong> — ceci n'est pas le vrai fournisseur d'identité / this is not the real identity provider.</p>
-<ul>{{range .}}<li><a href="{{.URL}}">{{.Login}}</a></li>{{end}}</ul></body></html>`))
-
 func (p *OP) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("client_id") != p.ClientID || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" {
@@ -105,17 +103,31 @@ func (p *OP) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	login := q.Get("login_hint")
+	if login == "" {
+		login = q.Get("person")
+	}
 	if _, ok := p.Users[login]; !ok {
-		type choice struct{ Login, URL string }
-		var cs []choice
+		var people []Person
 		for l := range p.Users {
-			v := r.URL.Query()
-			v.Set("login_hint", l)
-			cs = append(cs, choice{l, r.URL.Path + "?" + v.Encode()})
+			label := p.Labels[l]
+			if label == "" {
+				label = l
+			}
+			people = append(people, Person{Key: l, Label: label})
 		}
-		sort.Slice(cs, func(i, j int) bool { return cs[i].Login < cs[j].Login })
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		pickTemplate.Execute(w, cs)
+		sort.Slice(people, func(i, j int) bool { return people[i].Label < people[j].Label })
+		hidden := map[string]string{}
+		for k := range q {
+			if k != "person" && k != "login_hint" {
+				hidden[k] = q.Get(k)
+			}
+		}
+		title := p.Title
+		if title == "" {
+			title = "Simulation — fournisseur d'identité OpenID"
+		}
+		page(w, http.StatusOK, title, "Choisissez le compte de démonstration avec lequel vous connecter :",
+			&pageData{Get: true, Action: r.URL.Path, Hidden: hidden, People: people})
 		return
 	}
 	p.mu.Lock()

@@ -39,11 +39,24 @@ type Session struct {
 	PersonaID   string // the chosen persona; empty until chosen
 	StructureID string
 	Profile     string
-	Upstream    string // "local", "educonnect", …: how the user logged in
-	AuthTime    time.Time
-	CreatedAt   time.Time
-	LastSeen    time.Time
-	ExpiresAt   time.Time // absolute end
+	Upstream    string // the id of the connector the user logged in with ("local": password)
+	// Accounts are the candidate accounts of an upstream login that linked
+	// to several (a parent known in two académies, a principal who is also
+	// a parent), AccountID among them; empty when there is only AccountID.
+	// The persona page offers the personas of all of them, so the person
+	// switches without logging in again.
+	Accounts []string
+	// UpstreamRef names the upstream's session ("<connector>|<session
+	// index or subject>"), so that the upstream's own logout request finds
+	// the sessions to end; UpstreamLogout is what logging out at the
+	// upstream takes (the connector's federation.Logout, JSON, opaque
+	// here).
+	UpstreamRef    string
+	UpstreamLogout []byte
+	AuthTime       time.Time
+	CreatedAt      time.Time
+	LastSeen       time.Time
+	ExpiresAt      time.Time // absolute end
 }
 
 // SessionService records that a session reached a service, for single
@@ -171,6 +184,15 @@ type SessionStore interface {
 	Session(ctx context.Context, id string, now time.Time) (Session, error)
 	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
 	SetSessionPersona(ctx context.Context, id, personaID, structureID, profile string) error
+	// SwitchSessionAccount moves the session to another of its candidate
+	// accounts and clears the persona.
+	SwitchSessionAccount(ctx context.Context, id, accountID, personID string) error
+	// DetachSessionServices forgets the services the session reached and
+	// its tickets, and returns the services (a persona switch logs them
+	// out while the session goes on).
+	DetachSessionServices(ctx context.Context, id string) ([]SessionService, error)
+	// SessionsByUpstream lists the live sessions whose UpstreamRef is ref.
+	SessionsByUpstream(ctx context.Context, ref string, now time.Time) ([]Session, error)
 	// DeleteSession removes the session and returns it with the services
 	// it reached (for single logout).
 	DeleteSession(ctx context.Context, id string) (Session, []SessionService, error)

@@ -166,6 +166,31 @@ func (p *Pages) Personas(w http.ResponseWriter, r *http.Request, v idp.PersonaVi
 	p.render(w, r, "personas.html", v.Status, t["persona.title"], errText, b)
 }
 
+type chooserBody struct {
+	idp.ChooserView
+	ProfileLabel string
+}
+
+// Chooser renders the login entry: "je suis…" (step 1), then the method
+// of that profile (step 2). Plain links: it works without JavaScript.
+func (p *Pages) Chooser(w http.ResponseWriter, r *http.Request, v idp.ChooserView) {
+	t := texts[lang(r)]
+	b := chooserBody{ChooserView: v, ProfileLabel: t["chooser.profile."+v.Profile]}
+	b.Profiles = nil
+	for _, l := range v.Profiles {
+		l.Label = t["chooser.profile."+l.Code]
+		if l.Label == "" {
+			l.Label = l.Code
+		}
+		b.Profiles = append(b.Profiles, l)
+	}
+	errText := ""
+	if v.Status == http.StatusNotFound {
+		errText = t["chooser.unknown_profile"]
+	}
+	p.render(w, r, "chooser.html", v.Status, t["login.title"], errText, b)
+}
+
 type messageBody struct {
 	idp.MessageView
 	Text string
@@ -188,5 +213,9 @@ func (p *Pages) Message(w http.ResponseWriter, r *http.Request, v idp.MessageVie
 	if title == "" {
 		title = t["msg.server_error.title"]
 	}
-	p.render(w, r, "message.html", v.Status, title, "", messageBody{MessageView: v, Text: t["msg."+v.Code+".text"]})
+	text := t["msg."+v.Code+".text"]
+	if v.Code == idp.MsgNoAccount && v.Detail == "" {
+		text = t["msg.no_account.text_nouai"]
+	}
+	p.render(w, r, "message.html", v.Status, title, "", messageBody{MessageView: v, Text: text})
 }

@@ -162,3 +162,41 @@ func TestNotFoundPage(t *testing.T) {
 		}
 	}
 }
+
+func TestChooserStepsFrenchFirstWithoutScript(t *testing.T) {
+	p := newPages(t)
+	w := httptest.NewRecorder()
+	p.Chooser(w, httptest.NewRequest("GET", "/login", nil), idp.ChooserView{Status: 200, Profiles: []idp.ChooserLink{
+		{Code: "eleve", URL: "/login?profile=eleve"}, {Code: "personnel", URL: "/login?profile=personnel"}}})
+	b := w.Body.String()
+	for _, want := range []string{`<html lang="fr">`, `<main id="main">`, `<nav aria-labelledby="profiles-title">`, "Je suis…",
+		`<a class="button" href="/login?profile=eleve">un élève</a>`, "un enseignant ou un personnel de l&#39;établissement"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("step 1 lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(b, "<script") {
+		t.Error("the chooser runs a script")
+	}
+	w = httptest.NewRecorder()
+	p.Chooser(w, httptest.NewRequest("GET", "/login?profile=eleve&lang=en", nil), idp.ChooserView{Status: 200, Profile: "eleve", Back: "/login",
+		Methods: []idp.ChooserLink{{Code: "educonnect", Label: "EduConnect", URL: "/login/educonnect?req=r1"}, {Code: "eduprovence", Label: "EduProvence", URL: "/login/eduprovence"}}})
+	b = w.Body.String()
+	for _, want := range []string{`<html lang="en">`, "How do you log in?", "a student", `href="/login/educonnect?req=r1">EduConnect</a>`, "Change profile"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("step 2 lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+func TestNoAccountSaysWhomToContact(t *testing.T) {
+	p := newPages(t)
+	for uai, want := range map[string]string{"0130001B": "<code>0130001B</code>", "": "secrétariat de votre établissement"} {
+		w := httptest.NewRecorder()
+		p.Message(w, httptest.NewRequest("GET", "/federation/educonnect/saml/acs", nil), idp.MessageView{Status: 403, Code: idp.MsgNoAccount, Detail: uai, Link: "/login"})
+		b := w.Body.String()
+		if w.Code != 403 || !strings.Contains(b, "Aucun compte ENT ne correspond") || !strings.Contains(b, want) || !strings.Contains(b, "secrétariat") {
+			t.Errorf("no-account page (UAI %q): %d\n%s", uai, w.Code, b)
+		}
+	}
+}

@@ -57,6 +57,23 @@ var texts = map[string]map[string]string{
 		"msg.not_found.text":          "Aucune page ne correspond à cette adresse. Vérifiez-la, ou revenez à l'application d'où vous veniez. Adresse demandée :",
 		"msg.link":                    "Continuer",
 		"footer":                      "Espace numérique de travail",
+
+		// The login chooser and the federated login's pages.
+		"chooser.step1":                "Je suis…",
+		"chooser.step2":                "Comment vous connectez-vous ?",
+		"chooser.back":                 "Changer de profil",
+		"chooser.unknown_profile":      "Ce lien de connexion ne correspond à aucun profil : choisissez le vôtre.",
+		"chooser.profile.eleve":        "un élève",
+		"chooser.profile.parent":       "un parent ou responsable d'élève",
+		"chooser.profile.personnel":    "un enseignant ou un personnel de l'établissement",
+		"chooser.profile.collectivite": "un agent de la collectivité",
+		"chooser.profile.invite":       "un invité (compte créé par l'établissement)",
+		"persona.account":              "compte",
+		"msg.no_account.title":         "Aucun compte ENT ne correspond",
+		"msg.no_account.text":          "Votre connexion a réussi, mais aucun compte de l'ENT ne vous correspond encore. Adressez-vous au secrétariat de votre établissement, qui vérifiera votre fiche dans l'annuaire. Établissement (UAI) :",
+		"msg.no_account.text_nouai":    "Votre connexion a réussi, mais aucun compte de l'ENT ne vous correspond encore. Adressez-vous au secrétariat de votre établissement, qui vérifiera votre fiche dans l'annuaire.",
+		"msg.upstream_refused.title":   "Connexion refusée",
+		"msg.upstream_refused.text":    "La réponse du service d'authentification n'a pas pu être vérifiée : personne n'a été connecté. Recommencez depuis la page de connexion. Motif :",
 	},
 	"en": {
 		"skip":                        "Skip to content",
@@ -111,6 +128,23 @@ var texts = map[string]map[string]string{
 		"msg.not_found.text":          "No page has this address. Check it, or go back to the application you came from. Requested address:",
 		"msg.link":                    "Continue",
 		"footer":                      "Digital workspace",
+
+		// The login chooser and the federated login's pages.
+		"chooser.step1":                "I am…",
+		"chooser.step2":                "How do you log in?",
+		"chooser.back":                 "Change profile",
+		"chooser.unknown_profile":      "This login link matches no profile: choose yours.",
+		"chooser.profile.eleve":        "a student",
+		"chooser.profile.parent":       "a parent or guardian",
+		"chooser.profile.personnel":    "a teacher or school staff",
+		"chooser.profile.collectivite": "local authority staff",
+		"chooser.profile.invite":       "a guest (account created by the school)",
+		"persona.account":              "account",
+		"msg.no_account.title":         "No ENT account matches",
+		"msg.no_account.text":          "You logged in, but no ENT account matches you yet. Ask your school's office, which will check your record in the directory. School (UAI):",
+		"msg.no_account.text_nouai":    "You logged in, but no ENT account matches you yet. Ask your school's office, which will check your record in the directory.",
+		"msg.upstream_refused.title":   "Login refused",
+		"msg.upstream_refused.text":    "The authentication service's answer could not be verified: nobody was logged in. Start again from the login page. Reason:",
 	},
 }
 

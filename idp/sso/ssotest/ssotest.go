@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) sso.Store) {
 	}{
 		{"SessionLifecycle", testSessionLifecycle},
 		{"SessionExpiredIsNotFound", testSessionExpired},
+		{"SessionBrokered", testSessionBrokered},
 		{"PendingLifecycle", testPending},
 		{"TicketSingleUse", testTicketSingleUse},
 		{"TicketConcurrentConsumeOneWinner", testTicketConcurrent},
@@ -417,4 +418,50 @@ func Bench(ctx context.Context, s sso.Store, n int) error {
 		}
 	}
 	return nil
+}
+
+// testSessionBrokered: a session from an upstream login keeps its candidate
+// accounts and upstream logout data, switches account, detaches the
+// services reached as the old persona, and is found by its upstream ref.
+func testSessionBrokered(t *testing.T, s sso.Store) {
+	ctx := context.Background()
+	v := session("b1")
+	v.Upstream, v.Accounts, v.UpstreamRef, v.UpstreamLogout = "educonnect", []string{"acc-b1", "acc-b2"}, "educonnect|idx-1", []byte(`{"session_index":"idx-1"}`)
+	must(t, s.CreateSession(ctx, v))
+	must(t, s.CreateSession(ctx, session("other")))
+	got, err := s.Session(ctx, "b1", T0)
+	must(t, err)
+	if fmt.Sprint(got.Accounts) != "[acc-b1 acc-b2]" || got.UpstreamRef != "educonnect|idx-1" || string(got.UpstreamLogout) != `{"session_index":"idx-1"}` {
+		t.Fatalf("brokered session read back as %+v", got)
+	}
+	must(t, s.SetSessionPersona(ctx, "b1", "pa1", "st1", "parent"))
+	must(t, s.AddSessionService(ctx, sso.SessionService{SessionID: "b1", ServiceID: "pronote", Protocol: "cas", Ref: "ST-1", URL: "https://p/", At: T0}))
+	must(t, s.PutTicket(ctx, sso.Ticket{ID: "ST-b", Kind: "ST", ServiceID: "pronote", Service: "https://p/", SessionID: "b1", AccountID: "acc-b1", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}))
+	must(t, s.SwitchSessionAccount(ctx, "b1", "acc-b2", "per-b2"))
+	got, _ = s.Session(ctx, "b1", T0)
+	if got.AccountID != "acc-b2" || got.PersonID != "per-b2" || got.PersonaID != "" || got.Profile != "" {
+		t.Fatalf("after switch: %+v", got)
+	}
+	svcs, err := s.DetachSessionServices(ctx, "b1")
+	must(t, err)
+	if len(svcs) != 1 || svcs[0].ServiceID != "pronote" {
+		t.Fatalf("detached %+v", svcs)
+	}
+	if left, _ := s.SessionServices(ctx, "b1"); len(left) != 0 {
+		t.Fatalf("services left after detach: %+v", left)
+	}
+	if _, err := s.ConsumeTicket(ctx, "ST-b", T0); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("ticket of the old persona still valid: %v", err)
+	}
+	found, err := s.SessionsByUpstream(ctx, "educonnect|idx-1", T0)
+	must(t, err)
+	if len(found) != 1 || found[0].ID != "b1" {
+		t.Fatalf("sessions by upstream: %+v", found)
+	}
+	if found, _ := s.SessionsByUpstream(ctx, "educonnect|idx-1", T0.Add(11*time.Hour)); len(found) != 0 {
+		t.Fatalf("expired session found by upstream: %+v", found)
+	}
+	if err := s.SwitchSessionAccount(ctx, "nope", "a", "p"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("switch of unknown session: %v", err)
+	}
 }

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enthub/enthub/aaf"
+	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/federation/simulate"
+	"github.com/enthub/enthub/idp/demorp"
+	"github.com/enthub/enthub/test/peer"
+)
+
+// fedWorld is an enthub with the simulated upstreams, on a small generated
+// directory: what `enthub demo` runs, started in the test process.
+type fedWorld struct {
+	base  string
+	store *sqlstore.Store
+	cast  simulate.Cast
+	ups   *simulate.Upstreams
+}
+
+func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fedWorld {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	store, err := sqlstore.Open(ctx, db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg := config.Default()
+	cfg.DB, cfg.HTTP.Listen, cfg.LDAP.Enabled = db, "127.0.0.1:0", false
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	out := filepath.Join(t.TempDir(), "aaf")
+	if _, err := aaf.Generate(ctx, aaf.GenerateOptions{Out: out, Students: 600, Schools: 3, Seed: 2026}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aaf.Import(ctx, store, []string{out}, importOptions(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := demorp.SeedGuest(ctx, store, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w := &fedWorld{store: store}
+	ready := make(chan string, 1)
+	st := &stack{demo: true,
+		publicURL: func(addr string) string { return "http://" + addr },
+		onReady:   func(addr string) { ready <- addr },
+		upstreams: func(ctx context.Context, public string) ([]config.Connector, error) {
+			if err := simulate.SeedAgent(ctx, store); err != nil {
+				return nil, err
+			}
+			if w.cast, err = simulate.FindCast(ctx, store); err != nil {
+				return nil, err
+			}
+			sim := httptest.NewUnstartedServer(nil)
+			w.ups, err = simulate.NewUpstreams("http://"+sim.Listener.Addr().String(), public, t.TempDir(), w.cast)
+			if err != nil {
+				return nil, err
+			}
+			sim.Config.Handler = w.ups.Handler()
+			sim.Start()
+			t.Cleanup(sim.Close)
+			return w.ups.Connectors, nil
+		}}
+	a := &app{stdout: io.Discard, stderr: io.Discard}
+	done := make(chan error, 1)
+	go func() { done <- a.runServices(ctx, cfg, slog.New(slog.DiscardHandler), store, st) }()
+	select {
+	case addr := <-ready:
+		w.base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("enthub did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("enthub did not start within 60s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return w
+}
+
+// browser is a cookie-keeping client that follows redirects and submits
+// the forms a person would.
+type browser struct {
+	t    *testing.T
+	c    *http.Client
+	url  string // of the last page
+	body string
+	code int
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+func (b *browser) do(req *http.Request) *browser {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	b.url, b.body, b.code = resp.Request.URL.String(), string(raw), resp.StatusCode
+	return b
+}
+
+func (b *browser) get(u string) *browser {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) *browser {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var formRE = regexp.MustCompile(`(?s)<form[^>]*>.*?</form>`)
+var methodRE = regexp.MustCompile(`method="(\w+)"`)
+
+// submit sends the form of the page that contains marker (every form when
+// marker is ""), with extra fields set, as the browser would: relative
+// actions resolved against the page.
+func (b *browser) submit(marker string, extra url.Values) *browser {
+	b.t.Helper()
+	for _, f := range formRE.FindAllString(b.body, -1) {
+		if marker != "" && !strings.Contains(f, marker) {
+			continue
+		}
+		action, fields := simulate.FormFields(f)
+		for k, v := range extra {
+			fields[k] = v
+		}
+		base, _ := url.Parse(b.url)
+		to, _ := base.Parse(action)
+		if m := methodRE.FindStringSubmatch(f); m != nil && strings.EqualFold(m[1], "get") {
+			to.RawQuery = fields.Encode()
+			return b.get(to.String())
+		}
+		return b.post(to.String(), fields)
+	}
+	b.t.Fatalf("no form with %q on %s (%d):\n%s", marker, b.url, b.code, b.body)
+	return b
+}
+
+// follow goes to the first link whose text contains label.
+func (b *browser) follow(label string) *browser {
+	b.t.Helper()
+	re := regexp.MustCompile(`<a[^>]*href="([^"]+)"[^>]*>([^<]*)</a>`)
+	for _, m := range re.FindAllStringSubmatch(b.body, -1) {
+		if strings.Contains(htmlUnescape(m[2]), label) {
+			base, _ := url.Parse(b.url)
+			to, _ := base.Parse(htmlUnescape(m[1]))
+			return b.get(to.String())
+		}
+	}
+	b.t.Fatalf("no link %q on %s:\n%s", label, b.url, b.body)
+	return b
+}
+
+func htmlUnescape(s string) string {
+	_, f := simulate.FormFields(`<input name="x" value="` + s + `">`)
+	return f.Get("x")
+}
+
+// method picks the login method on the chooser's step 2; a profile with
+// one method skips that step (the browser is already at the upstream).
+func (b *browser) method(label string) *browser {
+	b.t.Helper()
+	if strings.Contains(b.body, "Comment vous connectez-vous") {
+		return b.follow(label)
+	}
+	return b
+}
+
+// choosePersona picks, on the persona page, the choice whose label holds
+// text (a UAI and a profile label).
+func (b *browser) choosePersona(texts ...string) *browser {
+	b.t.Helper()
+	re := regexp.MustCompile(`(?s)<div class="choice">.*?value="([^"]+)".*?</div>`)
+	for _, m := range re.FindAllStringSubmatch(b.body, -1) {
+		ok := true
+		for _, t := range texts {
+			ok = ok && strings.Contains(m[0], t)
+		}
+		if ok {
+			return b.submit(`name="persona"`, url.Values{"persona": {m[1]}})
+		}
+	}
+	b.t.Fatalf("no persona with %q on %s:\n%s", texts, b.url, b.body)
+	return b
+}
+
+// casAttr reads an attribute the demo CAS service shows.
+func casAttr(body, name string) string {
+	re := regexp.MustCompile(`(?s)<code>cas:` + name + `</code></th><td><code>([^<]*)</code>`)
+	if m := re.FindStringSubmatch(body); m != nil {
+		return htmlUnescape(strings.TrimSpace(m[1]))
+	}
+	return ""
+}
+
+func (b *browser) expect(want ...string) {
+	b.t.Helper()
+	for _, w := range want {
+		if !strings.Contains(b.body, w) {
+			b.t.Fatalf("%s (%d) does not show %q:\n%s", b.url, b.code, w, b.body)
+		}
+	}
+}
+
+// atCAS reaches the demo CAS service and checks what it received.
+func (b *browser) atCAS(w *fedWorld, login, profile, uai string) {
+	b.t.Helper()
+	if !strings.HasPrefix(b.url, w.base+"/demo/cas/") {
+		b.get(w.base + "/demo/cas/")
+	}
+	if got := casAttr(b.body, "user"); got != login {
+		b.t.Fatalf("CAS user %q, want %q:\n%s", got, login, b.body)
+	}
+	if got := casAttr(b.body, "profil"); got != profile {
+		b.t.Errorf("CAS profil %q, want %q", got, profile)
+	}
+	if got := casAttr(b.body, "uai"); got != uai {
+		b.t.Errorf("CAS uai %q, want %q", got, uai)
+	}
+}
+
+func uaiOfProfile(m simulate.Member, p directory.Profile, skip string) string {
+	for i, pa := range m.Personas {
+		if pa.Profile == p && m.UAIs[i] != skip {
+			return m.UAIs[i]
+		}
+	}
+	return ""
+}
+
+func testFederatedJourneys(t *testing.T, db string) {
+	w := startFedWorld(t, db)
+	cas := w.base + "/demo/cas/"
+
+	t.Run("student via EduConnect reaches CAS", func(t *testing.T) {
+		b := newBrowser(t)
+		b.get(cas).expect("Je suis")
+		b.follow("un élève").method("EduConnect").expect("Simulation — EduConnect", "SIMULATION")
+		b.submit(w.cast.Student.Person.LastName, nil).submit("", nil) // the simulation posts to enthub
+		b.atCAS(w, w.cast.Student.Account.Login, "eleve", w.cast.Student.UAIs[0])
+	})
+
+	t.Run("parent of two children in two schools picks, then switches", func(t *testing.T) {
+		b := newBrowser(t)
+		first := uaiOfProfile(w.cast.Parent, directory.ProfileParent, "")
+		second := uaiOfProfile(w.cast.Parent, directory.ProfileParent, first)
+		b.get(cas).follow("un parent").method("EduConnect")
+		b.submit(w.cast.Parent.Person.LastName, nil).submit("", nil)
+		b.expect("Choisissez votre profil", first, second)
+		b.choosePersona(first)
+		b.atCAS(w, w.cast.Parent.Account.Login, "parent", first)
+		b.get(w.base + "/login/persona").choosePersona(second)
+		b.atCAS(w, w.cast.Parent.Account.Login, "parent", second)
+	})
+
+	teacher := func(method string) func(t *testing.T) {
+		return func(t *testing.T) {
+			b := newBrowser(t)
+			first := uaiOfProfile(w.cast.Teacher, directory.ProfileEnseignant, "")
+			second := uaiOfProfile(w.cast.Teacher, directory.ProfileEnseignant, first)
+			b.get(cas).follow("un enseignant").method(method)
+			if method == "SAML" {
+				b.submit(w.cast.Teacher.Person.LastName, nil).submit("", nil)
+			} else {
+				b.submit(w.cast.Teacher.Person.LastName, nil)
+			}
+			b.choosePersona(first, "Enseignant")
+			b.atCAS(w, w.cast.Teacher.Account.Login, "enseignant", first)
+			b.get(w.base+"/login/persona").choosePersona(second, "Enseignant")
+			b.atCAS(w, w.cast.Teacher.Account.Login, "enseignant", second)
+		}
+	}
+	t.Run("teacher in two schools via agents portal SAML", teacher("SAML"))
+	t.Run("teacher in two schools via agents portal OIDC", teacher("OIDC"))
+
+	t.Run("principal via agents portal OIDC", func(t *testing.T) {
+		b := newBrowser(t)
+		b.get(cas).follow("un enseignant").method("OIDC").submit(w.cast.Principal.Person.LastName, nil)
+		uai := uaiOfProfile(w.cast.Principal, directory.ProfileDirection, "")
+		if strings.Contains(b.body, "Choisissez votre profil") {
+			b.choosePersona(uai, "Direction")
+		}
+		b.atCAS(w, w.cast.Principal.Account.Login, "direction", uai)
+	})
+
+	t.Run("collectivité agent via Entra ID", func(t *testing.T) {
+		b := newBrowser(t)
+		b.get(cas).follow("un agent de la collectivité").expect("Simulation — EduProvence (Entra ID)")
+		b.submit("Agent de la collectivité", nil)
+		b.atCAS(w, simulate.AgentLogin, "collectivite", w.cast.Agent.UAIs[0])
+	})
+
+	t.Run("student via Entra ID on a school device", func(t *testing.T) {
+		b := newBrowser(t)
+		b.get(cas).follow("un élève").method("EduProvence").submit("poste du collège", nil)
+		b.atCAS(w, w.cast.Student.Account.Login, "eleve", w.cast.Student.UAIs[0])
+	})
+
+	t.Run("guest by password", func(t *testing.T) {
+		b := newBrowser(t)
+		b.get(cas).follow("un invité").submit(`name="password"`, url.Values{"login": {demorp.GuestLogin}, "password": {demorp.GuestPassword}})
+		b.atCAS(w, demorp.GuestLogin, "invite", casAttr(b.body, "uai"))
+	})
+
+	t.Run("no match: whom to contact, audited, no account created", func(t *testing.T) {
+		before, _ := w.store.Stats(context.Background())
+		b := newBrowser(t)
+		b.get(cas).follow("un élève").method("EduConnect").submit("absent de l", nil).submit("", nil)
+		if b.code != http.StatusForbidden {
+			t.Errorf("status %d, want 403", b.code)
+		}
+		b.expect("Aucun compte ENT ne correspond", "secrétariat", w.cast.Student.UAIs[0])
+		after, _ := w.store.Stats(context.Background())
+		if after.Accounts != before.Accounts {
+			t.Errorf("accounts %d → %d: a failed link created an account", before.Accounts, after.Accounts)
+		}
+		waitEvent(t, w.store, "federation.link", func(e directory.Event) bool {
+			return e.Outcome == "refused" && e.Details["connector"] == simulate.EduConnectID && e.Details["uai"] == w.cast.Student.UAIs[0] &&
+				strings.Contains(e.Details["rules_tried"], "educonnect-vecteur-aaf")
+		})
+	})
+
+	t.Run("metrics count logins by connector", func(t *testing.T) {
+		b := newBrowser(t).get(w.base + "/metrics")
+		b.expect(`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="educonnect"}`,
+			`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="agents-saml"}`,
+			`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="eduprovence"}`,
+			`enthub_sso_logins_total{outcome="refused",protocol="none",upstream="educonnect"}`)
+	})
+}
+
+// waitEvent waits for the audit event (written in batches) that ok accepts.
+func waitEvent(t *testing.T, store *sqlstore.Store, typ string, ok func(directory.Event) bool) directory.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		es, err := store.Events(context.Background(), directory.EventFilter{Type: typ, Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if ok(e) {
+				return e
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no %s event as expected", typ)
+	return directory.Event{}
+}
+
+func TestFederatedJourneysSQLite(t *testing.T) {
+	testFederatedJourneys(t, "sqlite:"+filepath.Join(t.TempDir(), "enthub.db"))
+}
+
+func TestFederatedJourneysPostgres(t *testing.T) {
+	testFederatedJourneys(t, peer.Postgres(t))
+}
