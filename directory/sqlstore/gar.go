@@ -45,3 +45,31 @@ func (s *Store) GARDeliveries(ctx context.Context, limit int) ([]directory.GARDe
 		return d, err
 	})
 }
+
+// advisoryGAR is held by the instance running the scheduled GAR export.
+const advisoryGAR int64 = 0x656e746875620190 // "enthub" + 0x190 (400, the GAR's migrations)
+
+// TryGARLock takes the lock of the scheduled GAR export: on PostgreSQL a
+// session advisory lock, so that of the instances whose schedule fires at
+// once only one exports and delivers; on SQLite (one host) it always
+// succeeds. ok false means another instance holds it. release frees it.
+func (s *Store) TryGARLock(ctx context.Context) (release func(), ok bool, err error) {
+	if s.d.name != "postgres" {
+		return func() {}, true, nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("GAR export lock: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, advisoryGAR).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("GAR export lock: %w", err)
+		}
+		return nil, false, nil
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, advisoryGAR) //nolint:errcheck
+		conn.Close()
+	}, true, nil
+}
