@@ -66,6 +66,8 @@ type Config struct {
 	// ServicesReload is how often each instance checks whether the store's
 	// registrations changed (one single-row read; default 15 s).
 	ServicesReload time.Duration
+	// GAR is the GAR profile (gar.go); zero: no GAR.
+	GAR GARConfig
 }
 
 // ThrottleConfig is the rate limit on local password logins. Per login:
@@ -299,6 +301,9 @@ func (c Config) compile() (Config, error) {
 		return c, err
 	}
 	c.Services = services
+	if err := c.GAR.validate(services); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

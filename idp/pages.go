@@ -68,6 +68,9 @@ const (
 	MsgLoggedOut        = "logged_out"
 	MsgAccountDisabled  = "account_disabled"
 	MsgServerError      = "server_error"
+	// MsgGARNotSubscribed: the persona's school does not subscribe to the
+	// GAR, or its profile has no access; Detail: the school's name and UAI.
+	MsgGARNotSubscribed = "gar_not_subscribed"
 )
 
 // MessageView is an information or refusal page.

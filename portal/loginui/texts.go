@@ -57,6 +57,10 @@ var texts = map[string]map[string]string{
 		"msg.not_found.text":          "Aucune page ne correspond à cette adresse. Vérifiez-la, ou revenez à l'application d'où vous veniez. Adresse demandée :",
 		"msg.link":                    "Continuer",
 		"footer":                      "Espace numérique de travail",
+
+		// The GAR (idp.MsgGARNotSubscribed); Detail: the school and its UAI.
+		"msg.gar_not_subscribed.title": "Ressources numériques non disponibles",
+		"msg.gar_not_subscribed.text":  "Votre établissement n'est pas abonné au GAR (Gestionnaire d'accès aux ressources), ou votre profil n'y donne pas accès : les manuels et ressources numériques ne s'ouvrent pas depuis ce profil. Si vous avez plusieurs profils, changez de profil. Établissement :",
 	},
 	"en": {
 		"skip":                        "Skip to content",
@@ -111,6 +115,9 @@ var texts = map[string]map[string]string{
 		"msg.not_found.text":          "No page has this address. Check it, or go back to the application you came from. Requested address:",
 		"msg.link":                    "Continue",
 		"footer":                      "Digital workspace",
+
+		"msg.gar_not_subscribed.title": "Digital resources not available",
+		"msg.gar_not_subscribed.text":  "Your school does not subscribe to the GAR (the national access manager for digital resources), or your profile gives no access to it: textbooks and digital resources do not open from this profile. If you have several profiles, switch profile. School:",
 	},
 }
 
