@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/enthub/enthub/directory"
@@ -72,4 +73,38 @@ func (s *Store) TryGARLock(ctx context.Context) (release func(), ok bool, err er
 		conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, advisoryGAR) //nolint:errcheck
 		conn.Close()
 	}, true, nil
+}
+
+// EachGARPerson walks, in id order, the persons the GAR export may need —
+// those with a persona other than parent — with only the fields it reads:
+// no AAF attributes to decode (most of EachPerson's cost) and no parent
+// (most of the persons) read at all.
+func (s *Store) EachGARPerson(ctx context.Context, fn func(directory.Person, directory.AccountStatus) error) error {
+	const q = `SELECT p.id, p.last_name, p.first_name, p.birth_name, p.other_names, p.title, p.birth_date, p.email,
+		p.personal_email, p.mef, p.subjects, a.status
+		FROM persons p JOIN accounts a ON a.person_id = p.id
+		WHERE EXISTS (SELECT 1 FROM personas pa WHERE pa.person_id = p.id AND pa.profile <> 'parent')
+		ORDER BY p.id`
+	rows, err := s.query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("GAR export: persons: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p directory.Person
+		var status directory.AccountStatus
+		var other, subjects string
+		if err := rows.Scan(&p.ID, &p.LastName, &p.FirstName, &p.BirthName, &other, &p.Title, &p.BirthDate, &p.Email,
+			&p.PersonalEmail, &p.MEF, &subjects, &status); err != nil {
+			return fmt.Errorf("GAR export: persons: %w", err)
+		}
+		if err := errors.Join(unmarshalCol("persons.other_names", other, &p.OtherNames),
+			unmarshalCol("persons.subjects", subjects, &p.Subjects)); err != nil {
+			return fmt.Errorf("GAR export: person %s: %w", p.ID, err)
+		}
+		if err := fn(p, status); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
