@@ -21,22 +21,28 @@ type GARConfig struct {
 
 func (g GARConfig) enabled() bool { return g.Project.IDEnt != "" }
 
+// validate refuses a service releasing gar.* sources when the GAR is not
+// configured, or when its SP is not named (gar.entity_id): the GAR would
+// then be reachable without the subscription check. The export alone
+// needs neither.
 func (g GARConfig) validate(services []Service) error {
-	if !g.enabled() {
-		for _, s := range services {
-			for _, src := range append([]string{s.Release.Principal}, s.Release.sources()...) {
-				if strings.HasPrefix(src, "gar.") {
-					return fmt.Errorf("idp config: service %q releases %s but the GAR is not configured (gar.id_ent)", s.ID, src)
-				}
+	if g.enabled() {
+		if err := g.Project.Validate(); err != nil {
+			return fmt.Errorf("idp config: %w", err)
+		}
+	}
+	for _, s := range services {
+		for _, src := range append([]string{s.Release.Principal}, s.Release.sources()...) {
+			if !strings.HasPrefix(src, "gar.") {
+				continue
+			}
+			if !g.enabled() {
+				return fmt.Errorf("idp config: service %q releases %s but the GAR is not configured (gar.id_ent)", s.ID, src)
+			}
+			if g.EntityID == "" {
+				return fmt.Errorf("idp config: service %q releases %s: set gar.entity_id to its SAML entity ID, so that only subscribing schools reach it", s.ID, src)
 			}
 		}
-		return nil
-	}
-	if err := g.Project.Validate(); err != nil {
-		return fmt.Errorf("idp config: %w", err)
-	}
-	if g.EntityID == "" {
-		return fmt.Errorf("idp config: gar.entity_id: the GAR's SAML service provider is required")
 	}
 	return nil
 }

@@ -129,4 +129,14 @@ func TestGARSourcesNeedTheGAR(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gar.id_ent") {
 		t.Fatalf("Validate = %v", err)
 	}
+	// Configured, but without the GAR's SP named: the subscription check
+	// could not apply.
+	cfg.GAR = GARConfig{Project: gar.Project{IDEnt: "ENT-45-TEST", Secret: garSecret}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gar.entity_id") {
+		t.Fatalf("Validate = %v", err)
+	}
+	cfg.GAR.EntityID = sp.MetadataURL.String()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
