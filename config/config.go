@@ -25,6 +25,7 @@ type Config struct {
 	SSO  SSO    `yaml:"sso"`
 	// Federation lists the upstream logins (connectors).
 	Federation Federation `yaml:"federation"`
+	GAR        GAR        `yaml:"gar"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying
@@ -156,6 +157,51 @@ type SSO struct {
 	ServicesReload time.Duration `yaml:"services_reload"`
 }
 
+// GAR configures what enthub gives the GAR (the national hub of digital
+// resources): its SAML profile and the daily GAR-ENT export. Empty id_ent
+// disables both.
+type GAR struct {
+	// IDEnt is the ENT's GAR project id, given by the GAR.
+	IDEnt string `yaml:"id_ent"`
+	// Schools are the UAIs of the subscribing schools.
+	Schools []string `yaml:"schools"`
+	// IDSecret, base64 of 32 random bytes, keys GARPersonIdentifiant; set
+	// it from the environment (ENTHUB_GAR_ID_SECRET). It must never change:
+	// a new one makes every user a stranger to the GAR.
+	IDSecret string `yaml:"id_secret"`
+	// EntityID is the GAR's SAML service provider in the services registry
+	// (sso.services_file): its logins carry the GAR profile.
+	EntityID string `yaml:"entity_id"`
+	// RespAffProfiles are the profiles exported as responsables
+	// d'affectation (default direction).
+	RespAffProfiles []string `yaml:"resp_aff_profiles"`
+	// Schedule is the cron expression of the export and delivery in
+	// serve; empty: no scheduled export.
+	Schedule string `yaml:"schedule"`
+	// WorkDir keeps the exports and their archives.
+	WorkDir string  `yaml:"work_dir"`
+	SFTP    GARSFTP `yaml:"sftp"`
+}
+
+// GARSFTP is where the export is delivered.
+type GARSFTP struct {
+	// Address is host:port of the GAR's SFTP server; empty: the export is
+	// packed but not delivered.
+	Address string `yaml:"address"`
+	User    string `yaml:"user"`
+	// KeyFile is the ENT's private key (OpenSSH or PEM, unencrypted).
+	KeyFile string `yaml:"key_file"`
+	// KnownHosts pins the server's host key (OpenSSH known_hosts format).
+	KnownHosts string `yaml:"known_hosts"`
+	// Dir is the folder on the server the files go to.
+	Dir string `yaml:"dir"`
+	// Attempts and Backoff: a failed delivery is tried again after
+	// Backoff, doubled each time, Attempts times in all.
+	Attempts int           `yaml:"attempts"`
+	Backoff  time.Duration `yaml:"backoff"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
 // Default returns the configuration used when no file is given: everything
 // on loopback, embedded SQLite, safe timeouts.
 func Default() Config {
@@ -195,6 +241,11 @@ func Default() Config {
 			KeyOverlap:      24 * time.Hour,
 			SiteName:        "ENT",
 			ServicesReload:  15 * time.Second,
+		},
+		GAR: GAR{
+			Schedule: "",
+			WorkDir:  "./gar",
+			SFTP:     GARSFTP{Attempts: 4, Backoff: 30 * time.Second, Timeout: 30 * time.Second},
 		},
 		DBConnectTimeout: time.Minute,
 	}

@@ -147,7 +147,58 @@ func (c Config) Validate() Problems {
 		}
 	}
 	c.validateFederation(add)
+	c.GAR.validate(add)
 	return p
+}
+
+// validate checks the GAR section when id_ent enables it.
+func (g GAR) validate(add func(string, string, ...any)) {
+	if g.IDEnt == "" {
+		return
+	}
+	if strings.ContainsAny(g.IDEnt, "/\\ ") {
+		add("gar.id_ent", "%q: no slash or space (it starts every export file name)", g.IDEnt)
+	}
+	if b, err := base64.StdEncoding.DecodeString(g.IDSecret); err != nil || len(b) < 32 {
+		add("gar.id_secret", "want base64 of 32 bytes (head -c32 /dev/urandom | base64), set in ENTHUB_GAR_ID_SECRET")
+	}
+	if len(g.Schools) == 0 {
+		add("gar.schools", "list the UAIs of the subscribing schools")
+	}
+	for i, pr := range g.RespAffProfiles {
+		switch pr {
+		case "eleve", "enseignant", "documentaliste", "direction", "vie_scolaire", "personnel":
+		default:
+			add(fmt.Sprintf("gar.resp_aff_profiles[%d]", i), "%q: want enseignant, documentaliste, direction, vie_scolaire or personnel", pr)
+		}
+	}
+	if g.Schedule != "" {
+		if _, err := cron.ParseStandard(g.Schedule); err != nil {
+			add("gar.schedule", "%q is not a cron expression: %v", g.Schedule, err)
+		}
+		if g.WorkDir == "" {
+			add("gar.work_dir", "a scheduled export needs a folder")
+		}
+	}
+	if g.SFTP.Address == "" {
+		return
+	}
+	checkAddr(add, "gar.sftp.address", g.SFTP.Address, true)
+	if g.SFTP.User == "" {
+		add("gar.sftp.user", "is required with gar.sftp.address")
+	}
+	for key, f := range map[string]string{"gar.sftp.key_file": g.SFTP.KeyFile, "gar.sftp.known_hosts": g.SFTP.KnownHosts} {
+		if f == "" {
+			add(key, "is required with gar.sftp.address (key authentication, pinned host key)")
+		} else if _, err := os.Stat(f); err != nil {
+			add(key, "%v", err)
+		}
+	}
+	if g.SFTP.Attempts < 1 || g.SFTP.Attempts > 20 {
+		add("gar.sftp.attempts", "%d: want 1 to 20", g.SFTP.Attempts)
+	}
+	checkPositive(add, "gar.sftp.backoff", int64(g.SFTP.Backoff))
+	checkPositive(add, "gar.sftp.timeout", int64(g.SFTP.Timeout))
 }
 
 // checkAddr validates host:port; empty is allowed unless required.

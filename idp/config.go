@@ -80,6 +80,8 @@ type Config struct {
 	// reports whether it did (false: the upstream takes no part in single
 	// logout). cmd wires it to the federation broker.
 	UpstreamLogout func(w http.ResponseWriter, r *http.Request, upstream string, logout []byte, next string) bool
+	// GAR is the GAR profile (gar.go); zero: no GAR.
+	GAR GARConfig
 }
 
 // LoginMethod is one way to log in offered by the login chooser.
@@ -331,6 +333,9 @@ func (c Config) compile() (Config, error) {
 		return c, err
 	}
 	c.Services = services
+	if err := c.GAR.validate(services); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

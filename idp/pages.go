@@ -100,6 +100,9 @@ const (
 	// MsgUpstreamRefused: the upstream's answer was refused (forged,
 	// expired, replayed…); Detail is the refusal reason code.
 	MsgUpstreamRefused = "upstream_refused"
+	// MsgGARNotSubscribed: the persona's school does not subscribe to the
+	// GAR, or its profile has no access; Detail: the school's name and UAI.
+	MsgGARNotSubscribed = "gar_not_subscribed"
 )
 
 // MessageView is an information or refusal page.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/gar"
 	"github.com/enthub/enthub/idp/sso"
 )
 
@@ -29,6 +30,8 @@ type Subject struct {
 	Structures map[string]directory.Structure
 	Upstream   string
 	AuthTime   time.Time
+	// gar is the GAR project when configured: the gar.* sources read it.
+	gar *gar.Project
 }
 
 // Sources lists the attribute sources a release policy may name, with
@@ -58,6 +61,9 @@ var Sources = map[string]string{
 	"personas.profile":       "profiles of every persona",
 	"personas.uai":           "UAIs of every persona",
 	"session.upstream":       "how the user logged in (local, educonnect, …)",
+	"gar.id_ent":             "the ENT's GAR project id (gar.id_ent)",
+	"gar.person_id":          "GARPersonIdentifiant: opaque, stable, the GAR-ENT export's for the same person",
+	"gar.profile":            "the chosen persona's GAR profile (National_elv, National_ens, …)",
 }
 
 // sourceNames lists the valid sources, for an error: an operator who
@@ -123,7 +129,7 @@ var allNeeds = subjectNeeds{personas: true, structures: true}
 func (pol ReleasePolicy) needs() subjectNeeds {
 	var n subjectNeeds
 	for _, src := range append([]string{pol.Principal}, pol.sources()...) {
-		if strings.HasPrefix(src, "persona.") || strings.HasPrefix(src, "personas.") {
+		if strings.HasPrefix(src, "persona.") || strings.HasPrefix(src, "personas.") || src == "gar.profile" {
 			n.personas = true
 		}
 		switch src {
@@ -160,6 +166,9 @@ func (p *Provider) loadSubject(ctx context.Context, s sso.Session, need ...subje
 		return nil, fmt.Errorf("subject of session: person %s: %w", acc.PersonID, err)
 	}
 	sub := &Subject{Account: acc, Person: per, Structures: map[string]directory.Structure{}, Upstream: s.Upstream, AuthTime: s.AuthTime}
+	if p.cfg.GAR.enabled() {
+		sub.gar = &p.cfg.GAR.Project
+	}
 	if !n.personas {
 		return sub, nil
 	}
@@ -263,6 +272,8 @@ func (sub *Subject) values(src string) []string {
 		return out
 	case "session.upstream":
 		return one(sub.Upstream)
+	case "gar.id_ent", "gar.person_id", "gar.profile":
+		return sub.garValues(src)
 	}
 	return nil
 }

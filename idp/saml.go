@@ -468,7 +468,7 @@ func (f *samlFront) resume(w http.ResponseWriter, r *http.Request, id string) {
 func (f *samlFront) issue(w http.ResponseWriter, r *http.Request, sess *sso.Session, sp *samlSP, req *saml.IdpAuthnRequest) {
 	ctx := r.Context()
 	svc := sp.svc
-	if !f.p.authorize(w, r, sess, svc) {
+	if !f.p.authorize(w, r, sess, svc) || !f.p.garAllowed(w, r, sess, svc) {
 		return
 	}
 	if req.ServiceProviderMetadata == nil {

@@ -123,6 +123,7 @@ OIDC and CAS identity provider of every school application.`,
 		keys,
 		a.auditCommand(),
 		a.servicesCommand(),
+		a.garCommand(),
 		a.hashPasswordCommand(),
 	)
 	for _, c := range root.Commands() {

@@ -71,7 +71,7 @@ func (a *app) startScheduler(ctx context.Context, g *errgroup.Group, cfg config.
 		<-c.Stop().Done()
 		return nil
 	})
-	return nil
+	return startGARSchedule(ctx, g, cfg, log, store)
 }
 
 func (a *app) serveCommand() *cobra.Command {

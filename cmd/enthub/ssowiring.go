@@ -36,10 +36,14 @@ func loadServices(path string) ([]idp.Service, error) {
 
 // idpConfig maps the configuration onto the identity provider's.
 func idpConfig(cfg config.Config, services []idp.Service) idp.Config {
-	return idp.Config{
+	c := idp.Config{
 		PublicURL: cfg.PublicURL, SessionIdle: cfg.SSO.SessionIdle, SessionMax: cfg.SSO.SessionAbsolute,
 		KeySecret: cfg.SSO.KeySecret, KeyOverlap: cfg.SSO.KeyOverlap, Services: services, ServicesReload: cfg.SSO.ServicesReload,
 	}
+	if p, err := garProject(cfg); err == nil { // unconfigured: no GAR profile; idp.New names what is wrong otherwise
+		c.GAR = idp.GARConfig{Project: p, EntityID: cfg.GAR.EntityID}
+	}
+	return c
 }
 
 // startSSO builds the identity provider and mounts its routes; extra

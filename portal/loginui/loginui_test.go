@@ -200,3 +200,18 @@ func TestNoAccountSaysWhomToContact(t *testing.T) {
 		}
 	}
 }
+
+// A persona refused the GAR reads why, in French first, with its school.
+func TestGARNotSubscribedPage(t *testing.T) {
+	p := newPages(t)
+	for lang, want := range map[string][2]string{"": {"Ressources numériques non disponibles", "pas abonné au GAR"},
+		"?lang=en": {"Digital resources not available", "does not subscribe to the GAR"}} {
+		w := httptest.NewRecorder()
+		p.Message(w, httptest.NewRequest("GET", "/saml/idp/sso"+lang, nil), idp.MessageView{Status: http.StatusForbidden,
+			Code: idp.MsgGARNotSubscribed, Detail: "Collège Anatole France (0450001A)", Link: "/login/persona", LinkLabel: "persona"})
+		b := w.Body.String()
+		if w.Code != 403 || !strings.Contains(b, want[0]) || !strings.Contains(b, want[1]) || !strings.Contains(b, "Collège Anatole France (0450001A)") {
+			t.Fatalf("%q: %d\n%s", lang, w.Code, b)
+		}
+	}
+}

@@ -74,6 +74,9 @@ var texts = map[string]map[string]string{
 		"msg.no_account.text_nouai":    "Votre connexion a réussi, mais aucun compte de l'ENT ne vous correspond encore. Adressez-vous au secrétariat de votre établissement, qui vérifiera votre fiche dans l'annuaire.",
 		"msg.upstream_refused.title":   "Connexion refusée",
 		"msg.upstream_refused.text":    "La réponse du service d'authentification n'a pas pu être vérifiée : personne n'a été connecté. Recommencez depuis la page de connexion. Motif :",
+		// The GAR (idp.MsgGARNotSubscribed); Detail: the school and its UAI.
+		"msg.gar_not_subscribed.title": "Ressources numériques non disponibles",
+		"msg.gar_not_subscribed.text":  "Votre établissement n'est pas abonné au GAR (Gestionnaire d'accès aux ressources), ou votre profil n'y donne pas accès : les manuels et ressources numériques ne s'ouvrent pas depuis ce profil. Si vous avez plusieurs profils, changez de profil. Établissement :",
 	},
 	"en": {
 		"skip":                        "Skip to content",
@@ -145,6 +148,8 @@ var texts = map[string]map[string]string{
 		"msg.no_account.text_nouai":    "You logged in, but no ENT account matches you yet. Ask your school's office, which will check your record in the directory.",
 		"msg.upstream_refused.title":   "Login refused",
 		"msg.upstream_refused.text":    "The authentication service's answer could not be verified: nobody was logged in. Start again from the login page. Reason:",
+		"msg.gar_not_subscribed.title": "Digital resources not available",
+		"msg.gar_not_subscribed.text":  "Your school does not subscribe to the GAR (the national access manager for digital resources), or your profile gives no access to it: textbooks and digital resources do not open from this profile. If you have several profiles, switch profile. School:",
 	},
 }
 

@@ -61,6 +61,9 @@ var debianPackage = map[string]string{
 	"xmlsec1":                "xmlsec1",
 	"php":                    "php-cli php-ldap",
 	"openssl":                "openssl",
+	"xmllint":                "libxml2-utils",
+	"sshd":                   "openssh-server",
+	"ssh-keygen":             "openssh-client",
 }
 
 // LookBinary finds an executable on PATH or in the sbin folders (which a non-root PATH lacks).
