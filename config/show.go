@@ -21,6 +21,9 @@ func (c Config) Masked() Config {
 	if c.LDAP.Push.Password != "" {
 		c.LDAP.Push.Password = masked
 	}
+	if c.Guests.SMTP.Password != "" {
+		c.Guests.SMTP.Password = masked
+	}
 	if c.SSO.KeySecret != "" {
 		c.SSO.KeySecret = masked
 	}
