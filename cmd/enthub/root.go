@@ -124,6 +124,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.auditCommand(),
 		a.servicesCommand(),
 		a.hashPasswordCommand(),
+		a.guestCommand(),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)
