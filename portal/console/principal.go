@@ -412,7 +412,7 @@ func (p *Principal) sheet(w http.ResponseWriter, r *http.Request, u who, iss gue
 	rw := p.row(r, iss.Guest)
 	act := strings.TrimRight(p.o.PublicURL, "/") + "/activation"
 	d := sheetData{row: rw, Code: iss.Code, CodeUntil: p.date(r, iss.ExpiresAt) + " " + iss.ExpiresAt.In(p.o.Location).Format("15:04"),
-		Activation: act, Link: act + "?code=" + url.QueryEscape(iss.Code), Back: rw.Href}
+		Activation: act, Link: act + "?code=" + url.QueryEscape(iss.Code), Back: p.url("/console/guests")}
 	if p.o.Mailer != nil && iss.Guest.Email != "" {
 		body := fmt.Sprintf(p.pages.Text(r, "mail.body"), rw.Name, iss.Guest.Login, iss.Code, d.CodeUntil, d.Link)
 		if err := p.o.Mailer.Send(r.Context(), iss.Guest.Email, p.pages.Text(r, "mail.subject"), body); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/idp/sso"
 	"github.com/enthub/enthub/portal/console"
+	"github.com/enthub/enthub/portal/loginui"
 	"github.com/enthub/enthub/test/peer"
 )
 
@@ -112,12 +113,18 @@ func newSite(t *testing.T, dbURL string, withMail bool) *site {
 	mux := http.NewServeMux()
 	st.srv = httptest.NewServer(mux)
 	t.Cleanup(st.srv.Close)
-	st.idp, err = idp.New(ctx, idp.Config{PublicURL: st.srv.URL}, idp.Deps{Directory: s, SSO: s, Now: st.clock.Now, Rand: rand.Reader})
+	loginPages, err := loginui.New(loginui.Options{SiteName: "ENT test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.idp, err = idp.New(ctx, idp.Config{PublicURL: st.srv.URL}, idp.Deps{Directory: s, SSO: s, Now: st.clock.Now, Rand: rand.Reader, Pages: loginPages})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.idp.Close() })
 	st.idp.Routes(mux)
+	// Where a login without a pending request lands (the launcher's place).
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "portail") })
 	layout, err := console.NewLayout(console.Options{SiteName: "ENT test"})
 	if err != nil {
 		t.Fatal(err)
@@ -152,11 +159,20 @@ func (s *site) browser() *browser {
 	return &browser{t: s.t, s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// signIn gives the browser an SSO session as the named person's persona,
-// as the login (upstream or local) leaves it.
+// signIn gives a new browser an SSO session as the named person's
+// persona, as the login (upstream or local) leaves it.
 func (s *site) signIn(name string) *browser {
 	s.t.Helper()
 	b := s.browser()
+	u, _ := url.Parse(s.srv.URL)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "enthub_sso", Value: s.session(name), Path: "/"}})
+	return b
+}
+
+// session creates an SSO session for the named person and returns its
+// cookie value.
+func (s *site) session(name string) string {
+	s.t.Helper()
 	ctx := context.Background()
 	pid := s.persons[name]
 	acc, err := s.store.AccountByPerson(ctx, pid)
@@ -174,9 +190,7 @@ func (s *site) signIn(name string) *browser {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	u, _ := url.Parse(s.srv.URL)
-	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "enthub_sso", Value: token, Path: "/"}})
-	return b
+	return token
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -257,6 +271,16 @@ func (s *site) events(typ string) []directory.Event {
 	return es
 }
 
+// loginRefused reports whether a login was refused for reason.
+func (s *site) loginRefused(reason string) bool {
+	for _, e := range s.events("login") {
+		if e.Outcome == "refused" && e.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
 func dbs(t *testing.T) map[string]func(*testing.T) string {
 	return map[string]func(*testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "enthub.db") },
@@ -335,11 +359,7 @@ func TestGuestJourney(t *testing.T) {
 					t.Errorf("no %s event for the guest", typ)
 				}
 			}
-			refused := false
-			for _, e := range s.events("login") {
-				refused = refused || e.Outcome == "refused" && e.Reason == "account disabled"
-			}
-			if !refused {
+			if !s.loginRefused("account disabled") {
 				t.Errorf("the revoked guest's refused login is not audited")
 			}
 		})
