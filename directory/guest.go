@@ -41,6 +41,11 @@ type GuestTx interface {
 	TakeActivation(ctx context.Context, hash string) (Activation, error)
 	// DeleteActivations removes every code of the account (revocation).
 	DeleteActivations(ctx context.Context, accountID string) error
+	// EndSessions ends every SSO session of the account, with its CAS
+	// tickets and OIDC codes and tokens, and reports how many sessions
+	// went: a revoked guest already signed in is out at once, not at the
+	// end of an idle timeout.
+	EndSessions(ctx context.Context, accountID string) (int, error)
 }
 
 // GuestRecord is the guest-specific part of a guest account.

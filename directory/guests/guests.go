@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -444,8 +445,12 @@ func (s *Service) Revoke(ctx context.Context, a Actor, accountID string) (Guest,
 		if err := tx.DeleteActivations(ctx, acc.ID); err != nil {
 			return err
 		}
+		ended, err := tx.EndSessions(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
 		g = assemble(rec, acc, per)
-		return tx.AppendEvents(ctx, s.event(a, EventRevoke, g, "ok", "", nil))
+		return tx.AppendEvents(ctx, s.event(a, EventRevoke, g, "ok", "", map[string]string{"sessions_ended": strconv.Itoa(ended)}))
 	})
 	if err != nil {
 		return g, s.refused(ctx, a, EventRevoke, accountID, err)
@@ -579,6 +584,9 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				return err
 			}
 			if err := tx.DeleteActivations(ctx, acc.ID); err != nil {
+				return err
+			}
+			if _, err := tx.EndSessions(ctx, acc.ID); err != nil {
 				return err
 			}
 			g := assemble(rec, acc, directory.Person{ID: acc.PersonID})

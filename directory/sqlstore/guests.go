@@ -106,3 +106,22 @@ func (t guestTx) DeleteActivations(ctx context.Context, accountID string) error 
 	}
 	return nil
 }
+
+func (t guestTx) EndSessions(ctx context.Context, accountID string) (int, error) {
+	for _, q := range []string{
+		`DELETE FROM sso_session_services WHERE session_id IN (SELECT id FROM sso_sessions WHERE account_id = $1)`,
+		`DELETE FROM sso_codes WHERE session_id IN (SELECT id FROM sso_sessions WHERE account_id = $1)`,
+		`DELETE FROM sso_tickets WHERE account_id = $1`,
+		`DELETE FROM sso_tokens WHERE account_id = $1`,
+	} {
+		if _, err := t.tx.tx.ExecContext(ctx, q, accountID); err != nil {
+			return 0, fmt.Errorf("end sessions of account %s: %w", accountID, err)
+		}
+	}
+	res, err := t.tx.tx.ExecContext(ctx, `DELETE FROM sso_sessions WHERE account_id = $1`, accountID)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions of account %s: %w", accountID, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/idp/sso"
 )
 
 // GuestStore is a store that also keeps guest records.
@@ -27,6 +28,7 @@ func RunGuests(t *testing.T, newStore func(t *testing.T) GuestStore) {
 		{"ActivationIsUsedOnce", testActivationOnce},
 		{"ActivationReplaced", testActivationReplaced},
 		{"GuestGoesWithPerson", testGuestGoesWithPerson},
+		{"EndSessions", testEndSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -179,5 +181,44 @@ func testGuestGoesWithPerson(t *testing.T, s GuestStore) {
 	}
 	if gs, err := s.Guests(ctx, "st-A"); err != nil || len(gs) != 0 {
 		t.Errorf("Guests after the person's deletion = %+v, %v; want none", gs, err)
+	}
+}
+
+func testEndSessions(t *testing.T, s GuestStore) {
+	ss, ok := s.(sso.SessionStore)
+	if !ok {
+		t.Skip("the store keeps no SSO sessions")
+	}
+	ctx := context.Background()
+	acc := putGuest(t, s, "sess", "st-A", t0.AddDate(0, 1, 0), directory.StatusActive)
+	for _, id := range []string{"s1", "s2", "other"} {
+		owner := acc.ID
+		if id == "other" {
+			owner = "someone-else"
+		}
+		err := ss.CreateSession(ctx, sso.Session{ID: id, AccountID: owner, AuthTime: t0, CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.AddSessionService(ctx, sso.SessionService{SessionID: id, ServiceID: "pronote", Protocol: "cas", Ref: "ST-" + id, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	err := s.UpdateGuests(ctx, func(tx directory.GuestTx) error {
+		var err error
+		n, err = tx.EndSessions(ctx, acc.ID)
+		return err
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("EndSessions = %d, %v; want 2", n, err)
+	}
+	for _, id := range []string{"s1", "s2"} {
+		if _, err := ss.Session(ctx, id, t0); !errors.Is(err, directory.ErrNotFound) {
+			t.Errorf("session %s after EndSessions: %v", id, err)
+		}
+	}
+	if _, err := ss.Session(ctx, "other", t0); err != nil {
+		t.Errorf("another account's session went too: %v", err)
 	}
 }

@@ -254,12 +254,19 @@ func (b *browser) createGuest(form url.Values) (string, string) {
 
 // guestLogin logs in on the identity provider's local login form.
 func (s *site) guestLogin(login, pw string) int {
+	st, _ := s.guestLoginIn(login, pw)
+	return st
+}
+
+// guestLoginIn is guestLogin that also gives the browser, signed in when
+// the login succeeded.
+func (s *site) guestLoginIn(login, pw string) (int, *browser) {
 	b := s.browser()
 	if st, _, _ := b.get("/login"); st != http.StatusOK {
 		s.t.Fatalf("login form: %d", st)
 	}
 	st, _, _ := b.post("/login", url.Values{"login": {login}, "password": {pw}})
-	return st
+	return st, b
 }
 
 func (s *site) events(typ string) []directory.Event {
@@ -326,8 +333,12 @@ func TestGuestJourney(t *testing.T) {
 			if st != http.StatusBadRequest || !strings.Contains(body, "a déjà servi") || !strings.Contains(body, `aria-describedby="code-hint code-error"`) {
 				t.Errorf("reused code: %d\n%s", st, body)
 			}
-			if st := s.guestLogin("lea.dupre", pw); st != http.StatusSeeOther {
+			st, signedIn := s.guestLoginIn("lea.dupre", pw)
+			if st != http.StatusSeeOther {
 				t.Fatalf("guest login after activation: %d, want 303", st)
+			}
+			if st, _, _ := signedIn.get("/login"); st != http.StatusSeeOther {
+				t.Fatalf("the signed-in guest is asked to log in again: %d", st)
 			}
 
 			// Extend, then revoke.
@@ -349,6 +360,10 @@ func TestGuestJourney(t *testing.T) {
 			}
 			if st := s.guestLogin("lea.dupre", pw); st != http.StatusUnauthorized {
 				t.Errorf("revoked guest login: %d, want 401", st)
+			}
+			// The session the guest had is over too.
+			if st, _, _ := signedIn.get("/login"); st != http.StatusOK {
+				t.Errorf("the revoked guest's session still holds: GET /login = %d, want the form", st)
 			}
 			for _, typ := range []string{guests.EventCreate, guests.EventActivate, guests.EventExtend, guests.EventRevoke} {
 				ok := false
