@@ -120,6 +120,8 @@ func TestGuestJourneyInChromium(t *testing.T) {
 	}
 	c.do(principal, "guest list", chromedp.Navigate(s.srv.URL+"/console/guests"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	c.check(principal, "guests-empty")
+	c.do(principal, "my data", chromedp.Navigate(s.srv.URL+"/mydata"), chromedp.WaitVisible(chromedp.CSS(`a[href$=".pdf"]`)))
+	c.check(principal, "mydata")
 	c.do(principal, "creation form", chromedp.Navigate(s.srv.URL+"/console/guests/new"), chromedp.WaitVisible(chromedp.ID("first_name")))
 	c.check(principal, "new")
 

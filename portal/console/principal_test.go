@@ -27,6 +27,7 @@ import (
 	"github.com/enthub/enthub/idp/sso"
 	"github.com/enthub/enthub/portal/console"
 	"github.com/enthub/enthub/portal/loginui"
+	"github.com/enthub/enthub/portal/mydata"
 	"github.com/enthub/enthub/test/peer"
 )
 
@@ -142,6 +143,11 @@ func newSite(t *testing.T, dbURL string, withMail bool) *site {
 		t.Fatal(err)
 	}
 	pr.Routes(mux)
+	my, err := mydata.New(layout, mydata.Options{Directory: s, Sessions: st.idp, SiteName: "ENT test", Now: st.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	my.Routes(mux)
 	return st
 }
 
