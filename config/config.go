@@ -26,6 +26,8 @@ type Config struct {
 	// Federation lists the upstream logins (connectors).
 	Federation Federation `yaml:"federation"`
 	GAR        GAR        `yaml:"gar"`
+	// Guests configures the guest accounts principals create.
+	Guests Guests `yaml:"guests"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying
@@ -202,6 +204,33 @@ type GARSFTP struct {
 	Timeout  time.Duration `yaml:"timeout"`
 }
 
+// Guests configures the principal's console and the guest accounts.
+type Guests struct {
+	// PrincipalProfiles are the persona profiles that open the principal's
+	// console for their school (the AAF's DIR family gives "direction").
+	PrincipalProfiles []string `yaml:"principal_profiles"`
+	// PrincipalFunctions are AAF function codes (DIR, DEC…) that open it too.
+	PrincipalFunctions []string `yaml:"principal_functions"`
+	// CodeTTL is how long an activation code works.
+	CodeTTL time.Duration `yaml:"code_ttl"`
+	// MaxPeriod is the longest a guest account may last.
+	MaxPeriod time.Duration `yaml:"max_period"`
+	// ExpireEvery is how often serve disables the guests past their end
+	// date (the login refuses them from that date on anyway).
+	ExpireEvery time.Duration `yaml:"expire_every"`
+	SMTP        SMTP          `yaml:"smtp"`
+}
+
+// SMTP is the optional mail relay activation links are sent through;
+// empty Addr prints them only.
+type SMTP struct {
+	Addr     string `yaml:"addr"` // host:port
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	// Password: set it from the environment (ENTHUB_GUESTS_SMTP_PASSWORD).
+	Password string `yaml:"password"`
+}
+
 // Default returns the configuration used when no file is given: everything
 // on loopback, embedded SQLite, safe timeouts.
 func Default() Config {
@@ -246,6 +275,12 @@ func Default() Config {
 			Schedule: "",
 			WorkDir:  "./gar",
 			SFTP:     GARSFTP{Attempts: 4, Backoff: 30 * time.Second, Timeout: 30 * time.Second},
+		},
+		Guests: Guests{
+			PrincipalProfiles: []string{"direction"},
+			CodeTTL:           7 * 24 * time.Hour,
+			MaxPeriod:         366 * 24 * time.Hour,
+			ExpireEvery:       10 * time.Minute,
 		},
 		DBConnectTimeout: time.Minute,
 	}

@@ -24,6 +24,9 @@ func (c Config) Masked() Config {
 	if c.GAR.IDSecret != "" {
 		c.GAR.IDSecret = masked
 	}
+	if c.Guests.SMTP.Password != "" {
+		c.Guests.SMTP.Password = masked
+	}
 	if c.SSO.KeySecret != "" {
 		c.SSO.KeySecret = masked
 	}

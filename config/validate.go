@@ -44,6 +44,21 @@ func (c Config) Validate() Problems {
 		add("log.format", "%q: want text or json", c.Log.Format)
 	}
 
+	checkPositive(add, "guests.code_ttl", int64(c.Guests.CodeTTL))
+	checkPositive(add, "guests.max_period", int64(c.Guests.MaxPeriod))
+	checkPositive(add, "guests.expire_every", int64(c.Guests.ExpireEvery))
+	if len(c.Guests.PrincipalProfiles)+len(c.Guests.PrincipalFunctions) == 0 {
+		add("guests.principal_profiles", "empty, as is guests.principal_functions: no one could open the principal's console")
+	}
+	if c.Guests.SMTP.Addr != "" {
+		// A relay is named by host name more often than by address.
+		if host, port, err := net.SplitHostPort(c.Guests.SMTP.Addr); err != nil || host == "" || port == "" {
+			add("guests.smtp.addr", "%q: want host:port (smtp.example.fr:25)", c.Guests.SMTP.Addr)
+		}
+		if c.Guests.SMTP.From == "" {
+			add("guests.smtp.from", "required when guests.smtp.addr is set")
+		}
+	}
 	checkAddr(add, "http.listen", c.HTTP.Listen, true)
 	checkPair(add, "http", c.HTTP.TLSCert, c.HTTP.TLSKey)
 	checkAddr(add, "http.metrics_listen", c.HTTP.MetricsListen, false)

@@ -127,27 +127,29 @@ if ((${#missing[@]} == 0)); then
 	export ENTHUB_TEST_PEERS=1
 fi
 
-# --- npm: the certified OIDC relying party -------------------------------------------------------
-# panva's openid-client, at the exact versions of test/peer/oidcrp/package-lock.json, into
-# test/peer/oidcrp/node_modules (ignored by git), run with the machine's Node.js by test/peer.OpenIDClient.
+# --- npm: the certified OIDC relying party, and axe-core for the pages ----------------------------
+# panva's openid-client (test/peer/oidcrp) and axe-core (test/peer/axe), at the exact versions of
+# their package-lock.json, into node_modules beside it (ignored by git): the first is run with the
+# machine's Node.js by test/peer.OpenIDClient, the second injected into pages by test/peer.AxeCore.
 # npm ci runs again only when the lock file changed since the last install.
-oidcrp=test/peer/oidcrp
-if ! cmp -s "$oidcrp/package-lock.json" "$oidcrp/node_modules/.enthub-installed-lock" 2>/dev/null; then
-	if ((install)) && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
-		say "npm ci in $oidcrp (openid-client for the OIDC end-to-end tests)"
-		if npm ci --prefix "$oidcrp" --no-audit --no-fund --loglevel=error >/dev/null; then
-			cp "$oidcrp/package-lock.json" "$oidcrp/node_modules/.enthub-installed-lock"
+for npmdir in test/peer/oidcrp test/peer/axe; do
+	if ! cmp -s "$npmdir/package-lock.json" "$npmdir/node_modules/.enthub-installed-lock" 2>/dev/null; then
+		if ((install)) && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+			say "npm ci in $npmdir (for the end-to-end tests)"
+			if npm ci --prefix "$npmdir" --no-audit --no-fund --loglevel=error >/dev/null; then
+				cp "$npmdir/package-lock.json" "$npmdir/node_modules/.enthub-installed-lock"
+			else
+				is_ci && die "npm ci in $npmdir failed"
+				loud "npm ci in $npmdir failed: the tests that need it will SKIP"
+				unset ENTHUB_TEST_PEERS
+			fi
 		else
-			is_ci && die "npm ci in $oidcrp failed"
-			loud "npm ci in $oidcrp failed: the openid-client tests will SKIP"
+			is_ci && die "node and npm are needed for the end-to-end tests ($npmdir)"
+			loud "$npmdir not installed (no node/npm, or --no-install): the tests that need it SKIP"
 			unset ENTHUB_TEST_PEERS
 		fi
-	else
-		is_ci && die "node and npm are needed for the openid-client tests ($oidcrp)"
-		loud "openid-client not installed (no node/npm, or --no-install): the openid-client tests SKIP"
-		unset ENTHUB_TEST_PEERS
 	fi
-fi
+done
 
 # --- staticcheck -------------------------------------------------------------------------------
 gobin=$(go env GOBIN)

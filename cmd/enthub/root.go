@@ -125,6 +125,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.servicesCommand(),
 		a.garCommand(),
 		a.hashPasswordCommand(),
+		a.guestCommand(),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)

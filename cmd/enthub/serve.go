@@ -193,6 +193,10 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		log.Info("metrics served apart", "metrics_listen", ml.Addr().String())
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if err := mountConsole(gctx, g, cfg, log, store, st, sso); err != nil {
+		l.Close()
+		return err
+	}
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
 	if ml != nil {
 		g.Go(func() error { return st.srv.ServeMetrics(gctx, ml) })
