@@ -45,14 +45,22 @@ func (s *Store) TakeLoginState(ctx context.Context, id string, now time.Time) (d
 // ErrReplayed. An expired entry is taken over, so the table only needs the
 // purge for its size, never for correctness.
 func (s *Store) RememberAssertion(ctx context.Context, issuer, id string, expires, now time.Time) error {
-	res, err := s.exec(ctx, `INSERT INTO fed_assertion_ids (issuer, id, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, id) DO UPDATE SET expires_at = excluded.expires_at WHERE fed_assertion_ids.expires_at <= $4`,
+	return s.rememberOnce(ctx, "fed_assertion_ids", "assertion", issuer, id, expires, now, directory.ErrReplayed)
+}
+
+// rememberOnce inserts (issuer, id) into table, a one-time-use cache of
+// message ids shared by every instance: a live duplicate is an error
+// wrapping used; an expired one is taken over. table is one of our own
+// table names, never input.
+func (s *Store) rememberOnce(ctx context.Context, table, what, issuer, id string, expires, now time.Time, used error) error {
+	res, err := s.exec(ctx, `INSERT INTO `+table+` (issuer, id, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, id) DO UPDATE SET expires_at = excluded.expires_at WHERE `+table+`.expires_at <= $4`,
 		issuer, id, micros(expires), micros(now))
 	if err != nil {
-		return fmt.Errorf("assertion %q from %s: %w", id, issuer, err)
+		return fmt.Errorf("%s %q from %s: %w", what, id, issuer, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("assertion %q from %s: %w", id, issuer, directory.ErrReplayed)
+		return fmt.Errorf("%s %q from %s: %w", what, id, issuer, used)
 	}
 	return nil
 }

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,7 +27,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/federation"
 )
 
@@ -102,14 +100,8 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Deps are what a connector is given rather than reaching for globals.
-type Deps struct {
-	Store      directory.FederationStore
-	Now        func() time.Time
-	Rand       io.Reader
-	HTTPClient *http.Client
-	Logger     *slog.Logger
-}
+// Deps are what a connector is given (see federation.Deps).
+type Deps = federation.Deps
 
 // Connector is an OIDC relying party towards one provider.
 type Connector struct {
@@ -129,12 +121,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	if deps.HTTPClient == nil {
-		deps.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
+	deps = deps.WithDefaults()
 	party, err := rp.NewRelyingPartyOIDC(ctx, cfg.Issuer, cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL, cfg.Scopes,
 		rp.WithHTTPClient(deps.HTTPClient),
 		rp.WithVerifierOpts(
