@@ -269,9 +269,6 @@ func (c *Connector) identity(md *idp, a *csaml.Assertion) (federation.Identity, 
 	if c.cfg.LogoutURLAttribute != "" {
 		id.Logout.URL = id.Get(c.cfg.LogoutURLAttribute)
 	}
-	if id.Logout.URL == "" {
-		id.Logout.URL = md.sloRedirect
-	}
 	return id, nil
 }
 
