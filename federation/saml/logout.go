@@ -40,6 +40,10 @@ import (
 var _ federation.Logouter = (*Connector)(nil)
 
 // logoutPending is what StartLogout remembers of our LogoutRequest.
+// logoutStates suffixes the connector id of logout states, so that a
+// login's state is never accepted at the logout endpoint, nor the reverse.
+const logoutStates = "/logout"
+
 type logoutPending struct {
 	RequestID string `json:"request_id"`
 	Next      string `json:"next"`
@@ -69,7 +73,7 @@ func (c *Connector) StartLogout(ctx context.Context, w http.ResponseWriter, r *h
 			return err
 		}
 		reqID := "id-" + hex.EncodeToString(b[:])
-		state, err := c.states.Begin(ctx, id, logoutPending{RequestID: reqID, Next: next})
+		state, err := c.states.Begin(ctx, id+logoutStates, logoutPending{RequestID: reqID, Next: next})
 		if err != nil {
 			return err
 		}
@@ -259,7 +263,7 @@ func (c *Connector) answerLogoutRequest(ctx context.Context, md *idp, w http.Res
 func (c *Connector) checkLogoutResponse(ctx context.Context, md *idp, el *etree.Element, relay string) (string, error) {
 	id := c.cfg.ID
 	var p logoutPending
-	if err := c.states.Take(ctx, id, relay, &p); err != nil {
+	if err := c.states.Take(ctx, id+logoutStates, relay, &p); err != nil {
 		return "", err
 	}
 	var resp csaml.LogoutResponse
