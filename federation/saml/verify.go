@@ -11,7 +11,6 @@ import (
 
 	"github.com/beevik/etree"
 	csaml "github.com/crewjam/saml"
-	"github.com/crewjam/saml/xmlenc"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/russellhaering/goxmldsig/etreeutils"
@@ -306,12 +305,11 @@ func (c *Connector) decrypt(el *etree.Element) (*etree.Element, error) {
 	if alg := data.FindElement("./EncryptionMethod"); alg == nil || !blockAlgs[alg.SelectAttrValue("Algorithm", "")] {
 		return nil, federation.Refusef(id, federation.ReasonAlgorithm, "EncryptedData: block cipher %q not allowed", attr(alg, "Algorithm"))
 	}
-	// The EncryptedKey is either inside EncryptedData's KeyInfo (xmlenc
-	// then decrypts it itself) or beside EncryptedData (Shibboleth's
-	// default), decrypted first here.
-	keyEl, inside := el.FindElement("./EncryptedKey"), false
+	// The EncryptedKey is either inside EncryptedData's KeyInfo or beside
+	// EncryptedData (Shibboleth's default).
+	keyEl := el.FindElement("./EncryptedKey")
 	if keyEl == nil {
-		keyEl, inside = data.FindElement("./KeyInfo/EncryptedKey"), true
+		keyEl = data.FindElement("./KeyInfo/EncryptedKey")
 	}
 	if keyEl == nil {
 		return nil, federation.Refusef(id, federation.ReasonMalformed, "EncryptedAssertion without EncryptedKey")
@@ -323,17 +321,15 @@ func (c *Connector) decrypt(el *etree.Element) (*etree.Element, error) {
 	if len(c.cfg.EncryptionKeys) == 0 {
 		return nil, federation.Refusef(id, federation.ReasonDecrypt, "encrypted assertion but no encryption_keys configured")
 	}
+	size := blockKeySize[attr(data.FindElement("./EncryptionMethod"), "Algorithm")].size
 	var lastErr error
 	for _, k := range c.cfg.EncryptionKeys {
-		var key any = k.Key
-		if !inside {
-			var err error
-			if key, err = xmlenc.Decrypt(k.Key, keyEl); err != nil {
-				lastErr = err
-				continue
-			}
+		key, err := decryptKey(k.Key, keyEl, size)
+		if err != nil {
+			lastErr = err
+			continue
 		}
-		plain, err := xmlenc.Decrypt(key, data)
+		plain, err := decryptData(key, data)
 		if err != nil {
 			lastErr = err
 			continue
