@@ -125,27 +125,32 @@ if ((${#missing[@]} == 0)); then
 	export ENTHUB_TEST_PEERS=1
 fi
 
-# --- npm: the certified OIDC relying party -------------------------------------------------------
-# panva's openid-client, at the exact versions of test/peer/oidcrp/package-lock.json, into
-# test/peer/oidcrp/node_modules (ignored by git), run with the machine's Node.js by test/peer.OpenIDClient.
-# npm ci runs again only when the lock file changed since the last install.
-oidcrp=test/peer/oidcrp
-if ! cmp -s "$oidcrp/package-lock.json" "$oidcrp/node_modules/.enthub-installed-lock" 2>/dev/null; then
+# --- npm: the certified OIDC relying party and OpenID provider --------------------------------------
+# panva's openid-client (test/peer/oidcrp, run by test/peer.OpenIDClient) and panva's oidc-provider
+# (test/peer/oidcop, run by test/peer.OIDCProvider as the Entra ID-like upstream of the OIDC
+# connector), each at the exact versions of its package-lock.json, into its node_modules (ignored by
+# git), run with the machine's Node.js. npm ci runs again only when a lock file changed since the
+# last install.
+for npmdir in test/peer/oidcrp:openid-client test/peer/oidcop:oidc-provider; do
+	dir=${npmdir%%:*} pkg=${npmdir##*:}
+	if cmp -s "$dir/package-lock.json" "$dir/node_modules/.enthub-installed-lock" 2>/dev/null; then
+		continue
+	fi
 	if ((install)) && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
-		say "npm ci in $oidcrp (openid-client for the OIDC end-to-end tests)"
-		if npm ci --prefix "$oidcrp" --no-audit --no-fund --loglevel=error >/dev/null; then
-			cp "$oidcrp/package-lock.json" "$oidcrp/node_modules/.enthub-installed-lock"
+		say "npm ci in $dir ($pkg for the OIDC tests)"
+		if npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null; then
+			cp "$dir/package-lock.json" "$dir/node_modules/.enthub-installed-lock"
 		else
-			is_ci && die "npm ci in $oidcrp failed"
-			loud "npm ci in $oidcrp failed: the openid-client tests will SKIP"
+			is_ci && die "npm ci in $dir failed"
+			loud "npm ci in $dir failed: the $pkg tests will SKIP"
 			unset ENTHUB_TEST_PEERS
 		fi
 	else
-		is_ci && die "node and npm are needed for the openid-client tests ($oidcrp)"
-		loud "openid-client not installed (no node/npm, or --no-install): the openid-client tests SKIP"
+		is_ci && die "node and npm are needed for the $pkg tests ($dir)"
+		loud "$pkg not installed (no node/npm, or --no-install): the $pkg tests SKIP"
 		unset ENTHUB_TEST_PEERS
 	fi
-fi
+done
 
 # --- staticcheck -------------------------------------------------------------------------------
 gobin=$(go env GOBIN)
