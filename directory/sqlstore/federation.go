@@ -65,6 +65,45 @@ func (s *Store) rememberOnce(ctx context.Context, table, what, issuer, id string
 	return nil
 }
 
+// CreateLinkedAccount creates a person, its account, personas and link in
+// one transaction. The link is inserted first, never replaced: of two
+// instances creating the same upstream person at once, one wins, and the
+// other's transaction is undone.
+func (s *Store) CreateLinkedAccount(ctx context.Context, p *directory.Person, a *directory.Account, ps []directory.Persona, link directory.ExternalLink, events ...directory.Event) error {
+	what := fmt.Sprintf("link %s|%s", link.Issuer, link.Subject)
+	release := s.writing()
+	defer release()
+	return s.Update(ctx, func(dt directory.Tx) error {
+		t := dt.(*tx)
+		if err := t.PutPerson(ctx, p); err != nil {
+			return err
+		}
+		a.PersonID = p.ID
+		if err := t.PutAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := t.SetPersonas(ctx, p.ID, p.Source, ps); err != nil {
+			return err
+		}
+		if link.CreatedAt.IsZero() {
+			link.CreatedAt = s.opts.Now()
+		}
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO external_links (issuer, subject, account_id, created_at, last_used_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, subject) DO NOTHING`,
+			link.Issuer, link.Subject, a.ID, link.CreatedAt.UTC(), timeArg(link.LastUsedAt))
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%s exists: %w", what, directory.ErrConflict)
+		}
+		for i := range events {
+			events[i].AccountID = a.ID
+		}
+		return t.AppendEvents(ctx, events...)
+	})
+}
+
 // PurgeFederation deletes expired login states and assertion ids.
 func (s *Store) PurgeFederation(ctx context.Context, now time.Time) (int, error) {
 	total := 0
