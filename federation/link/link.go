@@ -200,6 +200,12 @@ func (l Linker) Link(ctx context.Context, cfg Config, id federation.Identity) (D
 				return Decision{}, err
 			}
 		case len(cands) == 1:
+			// Stored once: a login that finds the same link already
+			// stored (the vector rules come before the stored link for
+			// EduConnect) writes nothing.
+			if cur, err := l.Store.ExternalLink(ctx, id.Issuer, id.Subject); err == nil && cur.AccountID == cands[0].Account.ID {
+				break
+			}
 			err := l.Store.Update(ctx, func(tx directory.Tx) error {
 				return tx.PutExternalLink(ctx, directory.ExternalLink{Issuer: id.Issuer, Subject: id.Subject, AccountID: cands[0].Account.ID, CreatedAt: now, LastUsedAt: &now})
 			})
