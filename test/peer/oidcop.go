@@ -3,12 +3,10 @@ package peer
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // OIDCOP is panva's oidc-provider (OpenID Certified), run with the machine's Node.js through
@@ -38,19 +36,11 @@ func OIDCProvider(t testing.TB, clients []OIDCOPClient, accounts map[string]map[
 	dir := filepath.Join(RepoRoot(t), "test", "peer", "oidcop")
 	_, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json"))
 	Need(t, "oidc-provider", err == nil, "npm package not installed in test/peer/oidcop (./test/run.sh runs npm ci there)")
-	for attempt := 0; ; attempt++ {
-		port := FreePort(t)
+	addr := StartOnFreePort(t, "oidc-provider", func(port int) *exec.Cmd {
 		conf, _ := json.Marshal(map[string]any{"port": port, "clients": clients, "accounts": accounts})
 		cmd := exec.Command(node, filepath.Join(dir, "op.mjs"))
 		cmd.Stdin = bytes.NewReader(conf)
-		p := StartProcess(t, "oidc-provider", cmd)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if err := waitTCP(p, addr, 30*time.Second); err != nil {
-			if portTaken(p) && attempt < 3 {
-				continue
-			}
-			t.Fatalf("oidc-provider: %v\n%s", err, p.Tail(40))
-		}
-		return &OIDCOP{Issuer: "http://" + addr}
-	}
+		return cmd
+	})
+	return &OIDCOP{Issuer: "http://" + addr}
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -57,23 +56,15 @@ func PySAML2IdP(t testing.TB, o PySAML2Options) *PySAML2 {
 		t.Fatal(err)
 	}
 	script := filepath.Join(RepoRoot(t), "test", "peer", "pysaml2idp", "idp.py")
-	for attempt := 0; ; attempt++ {
-		port := FreePort(t)
+	addr := StartOnFreePort(t, "pysaml2-idp", func(port int) *exec.Cmd {
 		conf, _ := json.Marshal(map[string]any{"port": port, "key_file": keyFile, "cert_file": certFile,
 			"sp_metadata_file": spMD, "cipher": o.Cipher, "users": o.Users})
 		cmd := exec.Command(python, script)
 		cmd.Stdin = bytes.NewReader(conf)
-		p := StartProcess(t, "pysaml2-idp", cmd)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if err := waitTCP(p, addr, 30*time.Second); err != nil {
-			if portTaken(p) && attempt < 3 {
-				continue
-			}
-			t.Fatalf("pysaml2 IdP: %v\n%s", err, p.Tail(40))
-		}
-		base := "http://" + addr
-		return &PySAML2{URL: base, EntityID: base + "/idp"}
-	}
+		return cmd
+	})
+	base := "http://" + addr
+	return &PySAML2{URL: base, EntityID: base + "/idp"}
 }
 
 // writeKeyPair writes an RSA-2048 key and a self-signed certificate as PEM files.
