@@ -7,6 +7,7 @@ package interop
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +28,7 @@ import (
 const (
 	spEntity = "https://ent.test/auth/saml/metadata/educonnect.xml"
 	acsURL   = "https://ent.test/federation/educonnect/acs"
+	sloURL   = "https://ent.test/federation/educonnect/slo"
 	oid      = "urn:oid:1.3.6.1.4.1.20326.10.999.1."
 )
 
@@ -56,7 +58,7 @@ func educonnectAgainstPySAML2(t *testing.T, cipher string) (*saml.Connector, *pe
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := preset.EduConnect(saml.Config{ID: "educonnect", EntityID: spEntity, ACSURL: acsURL,
+	cfg, _ := preset.EduConnect(saml.Config{ID: "educonnect", EntityID: spEntity, ACSURL: acsURL, SLOURL: sloURL,
 		SigningKeys:    []saml.KeyPair{{Key: signKey, Cert: signCert}},
 		EncryptionKeys: []saml.KeyPair{{Key: encKey, Cert: encCert}}})
 	st := store(t)
@@ -172,5 +174,116 @@ func TestEduConnectLoginThroughPySAML2(t *testing.T) {
 				t.Errorf("logout = %+v", id.Logout)
 			}
 		})
+	}
+}
+
+// redirectTo follows one redirect of the browser and returns where it
+// leads.
+func redirectTo(t *testing.T, b *http.Client, u string) *url.URL {
+	t.Helper()
+	resp, err := b.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("GET %s: %s, want a redirect\n%s", u, resp.Status, body)
+	}
+	next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
+type pyEvent struct {
+	Event        string   `json:"event"`
+	NameID       string   `json:"name_id"`
+	SessionIndex []string `json:"session_index"`
+	InResponseTo string   `json:"in_response_to"`
+	Status       string   `json:"status"`
+	Signed       bool     `json:"signed"`
+}
+
+func pyEvents(t *testing.T, idp *peer.PySAML2, kind string) []pyEvent {
+	t.Helper()
+	u, _ := url.Parse(idp.URL + "/events")
+	var all, out []pyEvent
+	if err := json.Unmarshal(get(t, peer.NewBrowser(), u), &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all {
+		if e.Event == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestSingleLogoutWithPySAML2(t *testing.T) {
+	c, idp := educonnectAgainstPySAML2(t, "aes256-cbc")
+	b := peer.NewBrowser()
+
+	// SP-initiated: our signed LogoutRequest, pysaml2's signed
+	// LogoutResponse back to our SLO endpoint.
+	id, _, err := samlLogin(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if err := c.StartLogout(context.Background(), w, httptest.NewRequest("GET", "https://ent.test/logout", nil), id.Logout, "/au-revoir"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(w.Header().Get("Location"), idp.URL+"/slo?") {
+		t.Fatalf("StartLogout went to %q", w.Header().Get("Location"))
+	}
+	back := redirectTo(t, b, w.Header().Get("Location"))
+	if !strings.HasPrefix(back.String(), sloURL+"?") {
+		t.Fatalf("pysaml2 answered to %s", back)
+	}
+	next, err := c.HandleLogout(context.Background(), httptest.NewRecorder(), httptest.NewRequest("GET", back.String(), nil), nil)
+	if err != nil || next != "/au-revoir" {
+		t.Fatalf("pysaml2's LogoutResponse: %q, %v", next, err)
+	}
+	if ev := pyEvents(t, idp, "logout_request"); len(ev) != 1 || ev[0].NameID != id.Logout.NameID || len(ev[0].SessionIndex) != 1 || ev[0].SessionIndex[0] != id.Logout.SessionIndex {
+		t.Errorf("pysaml2 received %+v, want NameID %q and session %q", ev, id.Logout.NameID, id.Logout.SessionIndex)
+	}
+
+	// IdP-initiated: pysaml2's signed LogoutRequest ends our session; our
+	// signed LogoutResponse is accepted by pysaml2.
+	id, _, err = samlLogin(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := redirectTo(t, b, idp.URL+"/logout?user=lea.martin")
+	if !strings.HasPrefix(in.String(), sloURL+"?") {
+		t.Fatalf("pysaml2's LogoutRequest went to %s", in)
+	}
+	var ended []federation.Logout
+	w = httptest.NewRecorder()
+	_, err = c.HandleLogout(context.Background(), w, httptest.NewRequest("GET", in.String(), nil), func(_ context.Context, lo federation.Logout) error {
+		ended = append(ended, lo)
+		return nil
+	})
+	if err != nil || len(ended) != 1 || ended[0].NameID != id.Logout.NameID {
+		t.Fatalf("pysaml2's LogoutRequest: ended %+v, %v (want NameID %q)", ended, err, id.Logout.NameID)
+	}
+	if !strings.HasPrefix(w.Header().Get("Location"), idp.URL+"/slo?") {
+		t.Fatalf("our LogoutResponse went to %q", w.Header().Get("Location"))
+	}
+	u, _ := url.Parse(w.Header().Get("Location"))
+	get(t, b, u)
+	if ev := pyEvents(t, idp, "logout_response"); len(ev) != 1 || !ev[0].Signed || ev[0].Status != "urn:oasis:names:tc:SAML:2.0:status:Success" {
+		t.Errorf("pysaml2 read our LogoutResponse as %+v", ev)
+	}
+
+	// The same LogoutRequest again is a replay.
+	_, err = c.HandleLogout(context.Background(), httptest.NewRecorder(), httptest.NewRequest("GET", in.String(), nil), func(context.Context, federation.Logout) error {
+		t.Error("a replayed LogoutRequest ended a session")
+		return nil
+	})
+	if federation.ReasonOf(err) != federation.ReasonReplayed {
+		t.Errorf("replayed LogoutRequest = %v", err)
 	}
 }

@@ -15,7 +15,11 @@ It prints "READY <base URL>" once it listens on 127.0.0.1. Endpoints:
   GET  /metadata          its metadata
   GET  /sso/redirect      a signed AuthnRequest -> a login form (pick a user)
   POST /login             -> the auto-posted Response to the SP's ACS
-  GET  /slo               (published; answers 501: logout is tested elsewhere)
+  GET  /slo               the SP's signed LogoutRequest -> a signed LogoutResponse to the SP
+                          (Redirect); or the SP's LogoutResponse to /logout -> 200 "logged out"
+  GET  /logout?user=LOGIN IdP-initiated logout: a signed LogoutRequest for that user's last NameID
+                          and session, redirected to the SP's SingleLogoutService
+  GET  /events            what happened, as JSON: logins, logouts received, logout answers
 """
 import html
 import json
@@ -32,6 +36,7 @@ from saml2.metadata import entity_descriptor
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_TRANSIENT, NameID
 from saml2.server import Server
 from saml2.sigver import pre_encryption_part, verify_redirect_signature
+from saml2.xmldsig import SIG_RSA_SHA256
 
 CIPHERS = {
     # algorithm URI, xmlsec1 --session-key
@@ -74,6 +79,15 @@ def main():
     idp.sec.encrypt_assertion = partial(idp.sec.encrypt_assertion, key_type=session_key)
     users = conf["users"]
     pending = {}
+    sessions = {}  # login -> (NameID, SP entity id) of its last login
+    events = []
+
+    def sp_signed(q, sp):
+        certs = idp.metadata.certs(sp, "spsso", "signing")
+        return "Signature" in q and any(verify_redirect_signature(q, idp.sec.sec_backend, cert=c) for c in certs)
+
+    def sp_slo(sp):
+        return idp.metadata.single_logout_service(sp, BINDING_HTTP_REDIRECT, "spsso")[0]["location"]
 
     def app(environ, start):
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
@@ -89,9 +103,7 @@ def main():
                 q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
                 req = idp.parse_authn_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
                 sp = req.message.issuer.text
-                certs = idp.metadata.certs(sp, "spsso", "signing")
-                if "Signature" not in q or not any(
-                        verify_redirect_signature(q, idp.sec.sec_backend, cert=c) for c in certs):
+                if not sp_signed(q, sp):
                     return reply("403 Forbidden", "AuthnRequest not signed by the SP\n", "text/plain")
                 key = secrets.token_urlsafe(16)
                 pending[key] = (req.message, q.get("RelayState", ""))
@@ -106,9 +118,12 @@ def main():
                 form = {k: v[0] for k, v in parse_qs(environ["wsgi.input"].read(size).decode()).items()}
                 req, relay = pending.pop(form["key"])
                 login = form["user"]
+                name_id = NameID(format=NAMEID_FORMAT_TRANSIENT, text=secrets.token_hex(16))
+                sessions[login] = (name_id, req.issuer.text)
+                events.append({"event": "login", "user": login, "name_id": name_id.text})
                 resp = idp.create_authn_response(
                     users[login], req.id, req.assertion_consumer_service_url, req.issuer.text,
-                    name_id=NameID(format=NAMEID_FORMAT_TRANSIENT, text=secrets.token_hex(16)),
+                    name_id=name_id,
                     authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
                     sign_assertion=True, sign_response=False,
                     encrypt_assertion=True, encrypt_assertion_self_contained=True,
@@ -118,6 +133,40 @@ def main():
                 info = idp.apply_binding(BINDING_HTTP_POST, str(resp), req.assertion_consumer_service_url,
                                          relay, response=True)
                 return reply("200 OK", info["data"])
+            if path == "/slo" and method == "GET":
+                q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+                if "SAMLRequest" in q:
+                    req = idp.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
+                    sp = req.message.issuer.text
+                    if not sp_signed(q, sp):
+                        return reply("403 Forbidden", "LogoutRequest not signed by the SP\n", "text/plain")
+                    events.append({"event": "logout_request", "name_id": req.message.name_id.text,
+                                   "session_index": [s.text for s in req.message.session_index]})
+                    resp = idp.create_logout_response(req.message, [BINDING_HTTP_REDIRECT])
+                    info = idp.apply_binding(BINDING_HTTP_REDIRECT, str(resp), sp_slo(sp), q.get("RelayState", ""),
+                                             response=True, sign=True, sigalg=SIG_RSA_SHA256)
+                    start("302 Found", info["headers"])
+                    return [b""]
+                resp = idp.parse_logout_request_response(q["SAMLResponse"], BINDING_HTTP_REDIRECT)
+                sp = resp.response.issuer.text
+                signed = sp_signed(q, sp)
+                events.append({"event": "logout_response", "in_response_to": resp.response.in_response_to,
+                               "status": resp.response.status.status_code.value, "signed": signed})
+                if not signed:
+                    return reply("403 Forbidden", "LogoutResponse not signed by the SP\n", "text/plain")
+                return reply("200 OK", "<p>logged out</p>")
+            if path == "/logout" and method == "GET":
+                q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+                name_id, sp = sessions[q["user"]]
+                req_id, req = idp.create_logout_request(sp_slo(sp), sp, name_id=name_id, sign=False,
+                                                        sign_alg=SIG_RSA_SHA256)
+                events.append({"event": "logout_initiated", "id": req_id, "name_id": name_id.text})
+                info = idp.apply_binding(BINDING_HTTP_REDIRECT, str(req), sp_slo(sp), "idp-relay",
+                                         sign=True, sigalg=SIG_RSA_SHA256)
+                start("302 Found", info["headers"])
+                return [b""]
+            if path == "/events":
+                return reply("200 OK", json.dumps(events), "application/json")
             return reply("501 Not Implemented", "not implemented\n", "text/plain")
         except Exception as e:  # the test prints the log
             print("error: %r" % (e,), file=sys.stderr, flush=True)
