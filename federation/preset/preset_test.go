@@ -275,3 +275,20 @@ func certFrom(tb testing.TB, md []byte) *x509.Certificate {
 	tb.Fatal("no encryption key in our metadata")
 	return nil
 }
+
+func TestEntraJITRuleComesLastAndValidates(t *testing.T) {
+	_, rules := preset.EntraID("9188040d-6c67-4c5b-b112-36a304b66dad", "ent", "s", "https://ent.test/cb", "employeeId")
+	rules.Rules = append(rules.Rules, preset.EntraJIT("9188040d-6c67-4c5b-b112-36a304b66dad", []string{"cuisine"}, "extension_UAI", "0131234A"))
+	if err := rules.Validate("eduprovence"); err != nil {
+		t.Fatal(err)
+	}
+	if last := rules.Rules[len(rules.Rules)-1]; last.Kind != link.JustInTime || last.JIT.Tenants[0] != "9188040d-6c67-4c5b-b112-36a304b66dad" {
+		t.Errorf("last rule = %+v", last)
+	}
+	// Without a group, the rule is refused: a login never creates
+	// accounts for a whole tenant.
+	rules.Rules[len(rules.Rules)-1] = preset.EntraJIT("9188040d-6c67-4c5b-b112-36a304b66dad", nil, "", "0131234A")
+	if err := rules.Validate("eduprovence"); err == nil || !strings.Contains(err.Error(), "jit.groups") {
+		t.Errorf("Validate() = %v, want jit.groups named", err)
+	}
+}
