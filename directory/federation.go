@@ -37,6 +37,13 @@ type FederationStore interface {
 	// TouchExternalLink sets the link's last use; a missing link is
 	// ErrNotFound.
 	TouchExternalLink(ctx context.Context, issuer, subject string, at time.Time) error
+	// CreateLinkedAccount creates, in one transaction, a person (its ID is
+	// assigned), its account (ID assigned), its personas, the link
+	// (link.Issuer, link.Subject) to the account, and the audit events:
+	// the just-in-time account of an upstream login. When the link exists
+	// already (another instance created it first) or the login is taken,
+	// nothing is created and the error wraps ErrConflict.
+	CreateLinkedAccount(ctx context.Context, p *Person, a *Account, ps []Persona, link ExternalLink, events ...Event) error
 }
 
 // LoginState is one upstream login in progress. Data is the connector's own

@@ -127,27 +127,30 @@ if ((${#missing[@]} == 0)); then
 	export ENTHUB_TEST_PEERS=1
 fi
 
-# --- npm: the certified OIDC relying party, and axe-core for the pages ----------------------------
-# panva's openid-client (test/peer/oidcrp) and axe-core (test/peer/axe), at the exact versions of
-# their package-lock.json, into node_modules beside it (ignored by git): the first is run with the
-# machine's Node.js by test/peer.OpenIDClient, the second injected into pages by test/peer.AxeCore.
-# npm ci runs again only when the lock file changed since the last install.
-for npmdir in test/peer/oidcrp test/peer/axe; do
-	if ! cmp -s "$npmdir/package-lock.json" "$npmdir/node_modules/.enthub-installed-lock" 2>/dev/null; then
-		if ((install)) && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
-			say "npm ci in $npmdir (for the end-to-end tests)"
-			if npm ci --prefix "$npmdir" --no-audit --no-fund --loglevel=error >/dev/null; then
-				cp "$npmdir/package-lock.json" "$npmdir/node_modules/.enthub-installed-lock"
-			else
-				is_ci && die "npm ci in $npmdir failed"
-				loud "npm ci in $npmdir failed: the tests that need it will SKIP"
-				unset ENTHUB_TEST_PEERS
-			fi
+# --- npm: the certified OIDC relying party and OpenID provider, axe-core for the pages -------------
+# panva's openid-client (test/peer/oidcrp, run by test/peer.OpenIDClient), panva's oidc-provider
+# (test/peer/oidcop, run by test/peer.OIDCProvider as the Entra ID-like upstream of the OIDC
+# connector) and axe-core (test/peer/axe, injected into pages by test/peer.AxeCore), each at the exact
+# versions of its package-lock.json, into its node_modules (ignored by git), run with the machine's
+# Node.js. npm ci runs again only when a lock file changed since the last install.
+for npmdir in test/peer/oidcrp:openid-client test/peer/oidcop:oidc-provider test/peer/axe:axe-core; do
+	dir=${npmdir%%:*} pkg=${npmdir##*:}
+	if cmp -s "$dir/package-lock.json" "$dir/node_modules/.enthub-installed-lock" 2>/dev/null; then
+		continue
+	fi
+	if ((install)) && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+		say "npm ci in $dir ($pkg for the end-to-end tests)"
+		if npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null; then
+			cp "$dir/package-lock.json" "$dir/node_modules/.enthub-installed-lock"
 		else
-			is_ci && die "node and npm are needed for the end-to-end tests ($npmdir)"
-			loud "$npmdir not installed (no node/npm, or --no-install): the tests that need it SKIP"
+			is_ci && die "npm ci in $dir failed"
+			loud "npm ci in $dir failed: the $pkg tests will SKIP"
 			unset ENTHUB_TEST_PEERS
 		fi
+	else
+		is_ci && die "node and npm are needed for the $pkg tests ($dir)"
+		loud "$pkg not installed (no node/npm, or --no-install): the $pkg tests SKIP"
+		unset ENTHUB_TEST_PEERS
 	fi
 done
 

@@ -45,16 +45,63 @@ func (s *Store) TakeLoginState(ctx context.Context, id string, now time.Time) (d
 // ErrReplayed. An expired entry is taken over, so the table only needs the
 // purge for its size, never for correctness.
 func (s *Store) RememberAssertion(ctx context.Context, issuer, id string, expires, now time.Time) error {
-	res, err := s.exec(ctx, `INSERT INTO fed_assertion_ids (issuer, id, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, id) DO UPDATE SET expires_at = excluded.expires_at WHERE fed_assertion_ids.expires_at <= $4`,
+	return s.rememberOnce(ctx, "fed_assertion_ids", "assertion", issuer, id, expires, now, directory.ErrReplayed)
+}
+
+// rememberOnce inserts (issuer, id) into table, a one-time-use cache of
+// message ids shared by every instance: a live duplicate is an error
+// wrapping used; an expired one is taken over. table is one of our own
+// table names, never input.
+func (s *Store) rememberOnce(ctx context.Context, table, what, issuer, id string, expires, now time.Time, used error) error {
+	res, err := s.exec(ctx, `INSERT INTO `+table+` (issuer, id, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, id) DO UPDATE SET expires_at = excluded.expires_at WHERE `+table+`.expires_at <= $4`,
 		issuer, id, micros(expires), micros(now))
 	if err != nil {
-		return fmt.Errorf("assertion %q from %s: %w", id, issuer, err)
+		return fmt.Errorf("%s %q from %s: %w", what, id, issuer, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("assertion %q from %s: %w", id, issuer, directory.ErrReplayed)
+		return fmt.Errorf("%s %q from %s: %w", what, id, issuer, used)
 	}
 	return nil
+}
+
+// CreateLinkedAccount creates a person, its account, personas and link in
+// one transaction. The link is inserted first, never replaced: of two
+// instances creating the same upstream person at once, one wins, and the
+// other's transaction is undone.
+func (s *Store) CreateLinkedAccount(ctx context.Context, p *directory.Person, a *directory.Account, ps []directory.Persona, link directory.ExternalLink, events ...directory.Event) error {
+	what := fmt.Sprintf("link %s|%s", link.Issuer, link.Subject)
+	release := s.writing()
+	defer release()
+	return s.Update(ctx, func(dt directory.Tx) error {
+		t := dt.(*tx)
+		if err := t.PutPerson(ctx, p); err != nil {
+			return err
+		}
+		a.PersonID = p.ID
+		if err := t.PutAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := t.SetPersonas(ctx, p.ID, p.Source, ps); err != nil {
+			return err
+		}
+		if link.CreatedAt.IsZero() {
+			link.CreatedAt = s.opts.Now()
+		}
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO external_links (issuer, subject, account_id, created_at, last_used_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, subject) DO NOTHING`,
+			link.Issuer, link.Subject, a.ID, link.CreatedAt.UTC(), timeArg(link.LastUsedAt))
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%s exists: %w", what, directory.ErrConflict)
+		}
+		for i := range events {
+			events[i].AccountID = a.ID
+		}
+		return t.AppendEvents(ctx, events...)
+	})
 }
 
 // PurgeFederation deletes expired login states and assertion ids.

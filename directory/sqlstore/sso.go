@@ -624,16 +624,7 @@ func (s *Store) RevokeSessionTokens(ctx context.Context, sessionID string) (int,
 
 // RememberMessageID records a message id; a live duplicate is ErrReused.
 func (s *Store) RememberMessageID(ctx context.Context, issuer, id string, expires, now time.Time) error {
-	res, err := s.exec(ctx, `INSERT INTO sso_message_ids (issuer, id, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, id) DO UPDATE SET expires_at = excluded.expires_at WHERE sso_message_ids.expires_at <= $4`,
-		issuer, id, micros(expires), micros(now))
-	if err != nil {
-		return fmt.Errorf("message id %q from %s: %w", id, issuer, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("message id %q from %s: %w", id, issuer, sso.ErrReused)
-	}
-	return nil
+	return s.rememberOnce(ctx, "sso_message_ids", "message id", issuer, id, expires, now, sso.ErrReused)
 }
 
 // --- keys -----------------------------------------------------------------------

@@ -32,6 +32,8 @@ func RunFederation(t *testing.T, newStore func(t *testing.T) FederationStore, sa
 		{"PersonsByINEAndEmail", testPersonsByINEAndEmail},
 		{"TouchExternalLink", testTouchExternalLink},
 		{"ExternalLinkGoesWithPerson", testLinkGoesWithPerson},
+		{"CreateLinkedAccount", testCreateLinkedAccount},
+		{"CreateLinkedAccountOnceForALink", testCreateLinkedAccountOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -204,5 +206,83 @@ func testLinkGoesWithPerson(t *testing.T, s FederationStore) {
 	update(t, s, func(ctx context.Context, tx directory.Tx) error { return tx.DeletePerson(ctx, f.student.ID) })
 	if _, err := s.ExternalLink(ctx, "ect", "s1"); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("link after the person's deletion = %v, want ErrNotFound", err)
+	}
+}
+
+func jitAccount(school directory.Structure, login string) (*directory.Person, *directory.Account, []directory.Persona) {
+	return &directory.Person{Source: directory.SourceCollectivite, LastName: "Cantine", FirstName: "Agent", Email: login},
+		&directory.Account{Login: login, Source: directory.SourceCollectivite},
+		[]directory.Persona{{StructureID: school.ID, Profile: directory.ProfileCollectivite, Source: directory.SourceCollectivite}}
+}
+
+// A just-in-time account: person, account, persona, link and audit event
+// in one go, readable at once through the link.
+func testCreateLinkedAccount(t *testing.T, s FederationStore) {
+	f := seed(t, s)
+	ctx := context.Background()
+	p, a, ps := jitAccount(f.school, "agent.cantine@eduprovence.test")
+	link := directory.ExternalLink{Issuer: "https://login.microsoftonline.com/t/v2.0", Subject: "oid-a1", CreatedAt: t0, LastUsedAt: &t0}
+	ev := directory.Event{Time: t0, Type: "federation.jit", Outcome: "ok", Reason: "rule entra-jit"}
+	if err := s.CreateLinkedAccount(ctx, p, a, ps, link, ev); err != nil {
+		t.Fatal(err)
+	}
+	if p.ID == "" || a.ID == "" || a.PersonID != p.ID {
+		t.Fatalf("ids not assigned: person %q account %+v", p.ID, a)
+	}
+	l, err := s.ExternalLink(ctx, link.Issuer, link.Subject)
+	if err != nil || l.AccountID != a.ID {
+		t.Fatalf("link = %+v, %v", l, err)
+	}
+	got, err := s.Account(ctx, a.ID)
+	if err != nil || got.Login != "agent.cantine@eduprovence.test" || got.Status != directory.StatusActive || got.Source != directory.SourceCollectivite {
+		t.Errorf("account = %+v, %v", got, err)
+	}
+	per, err := s.Personas(ctx, p.ID)
+	if err != nil || len(per) != 1 || per[0].StructureID != f.school.ID || per[0].Profile != directory.ProfileCollectivite {
+		t.Errorf("personas = %+v, %v", per, err)
+	}
+	es, err := s.Events(ctx, directory.EventFilter{Type: "federation.jit"})
+	if err != nil || len(es) != 1 || es[0].AccountID != a.ID || es[0].Reason != "rule entra-jit" {
+		t.Errorf("events = %+v, %v", es, err)
+	}
+}
+
+// Two instances creating the same upstream person: the second finds the
+// link taken and creates nothing (no orphan person or account); a login
+// already used is refused alike.
+func testCreateLinkedAccountOnce(t *testing.T, s FederationStore) {
+	f := seed(t, s)
+	ctx := context.Background()
+	before, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := directory.ExternalLink{Issuer: "https://login.microsoftonline.com/t/v2.0", Subject: "oid-a1", CreatedAt: t0}
+	p, a, ps := jitAccount(f.school, "agent.cantine@eduprovence.test")
+	if err := s.CreateLinkedAccount(ctx, p, a, ps, link); err != nil {
+		t.Fatal(err)
+	}
+	p2, a2, ps2 := jitAccount(f.school, "agent.cantine.2@eduprovence.test")
+	if err := s.CreateLinkedAccount(ctx, p2, a2, ps2, link, directory.Event{Time: t0, Type: "federation.jit"}); !errors.Is(err, directory.ErrConflict) {
+		t.Fatalf("second creation for the same link = %v, want ErrConflict", err)
+	}
+	p3, a3, ps3 := jitAccount(f.school, "lea.martin") // the student's login
+	link.Subject = "oid-a3"
+	if err := s.CreateLinkedAccount(ctx, p3, a3, ps3, link); !errors.Is(err, directory.ErrConflict) {
+		t.Fatalf("creation with a login in use = %v, want ErrConflict", err)
+	}
+	after, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Accounts.Active != before.Accounts.Active+1 || after.ByProfile[directory.ProfileCollectivite] != before.ByProfile[directory.ProfileCollectivite]+1 {
+		t.Errorf("accounts %+v -> %+v, collectivite personas %d -> %d: the refused creations left something behind",
+			before.Accounts, after.Accounts, before.ByProfile[directory.ProfileCollectivite], after.ByProfile[directory.ProfileCollectivite])
+	}
+	if es, _ := s.Events(ctx, directory.EventFilter{Type: "federation.jit"}); len(es) != 0 {
+		t.Errorf("a refused creation left its event: %+v", es)
+	}
+	if _, err := s.ExternalLink(ctx, link.Issuer, "oid-a3"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("link of a refused creation = %v", err)
 	}
 }

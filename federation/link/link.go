@@ -62,6 +62,8 @@ type Rule struct {
 	Families []string `yaml:"families"`
 	// UAIAttribute (ine_uai) names the attribute with the school's UAI.
 	UAIAttribute string `yaml:"uai_attribute"`
+	// JIT configures a just_in_time rule (see JustInTime).
+	JIT *JIT `yaml:"jit"`
 }
 
 // Config is a connector's linking configuration.
@@ -94,8 +96,10 @@ func (c Config) Validate(connector string) error {
 			if len(r.Attributes) == 0 || r.UAIAttribute == "" {
 				errs = append(errs, fmt.Errorf("%s: kind ine_uai needs attributes and uai_attribute", at))
 			}
+		case JustInTime:
+			errs = append(errs, r.JIT.validate(at)...)
 		default:
-			errs = append(errs, fmt.Errorf("%s.kind: %q is not stored_link, aaf_vector, jointure, ine_uai or email", at, r.Kind))
+			errs = append(errs, fmt.Errorf("%s.kind: %q is not stored_link, aaf_vector, jointure, ine_uai, email or just_in_time", at, r.Kind))
 		}
 		for j, k := range r.Keys {
 			if !strings.Contains(k, "{id}") {
@@ -130,6 +134,9 @@ type Decision struct {
 	Candidates []Candidate
 	// Stored says the (issuer, subject) link was recorded by this login.
 	Stored bool
+	// Created says this login created the account (a just_in_time rule);
+	// its audit event (federation.jit) was recorded with it.
+	Created bool
 }
 
 // NoMatchError is the refusal when no rule finds an account. UAI is the
@@ -165,6 +172,19 @@ func (l Linker) Link(ctx context.Context, cfg Config, id federation.Identity) (D
 			name = string(r.Kind)
 		}
 		tried = append(tried, name)
+		if r.Kind == JustInTime {
+			if r.JIT == nil {
+				return Decision{}, fmt.Errorf("connector %s: rule %s: just_in_time without jit configuration", id.Connector, name)
+			}
+			cands, keys, created, err := l.jitCreate(ctx, r, name, id)
+			if err != nil {
+				return Decision{}, fmt.Errorf("connector %s: rule %s: %w", id.Connector, name, err)
+			}
+			if len(cands) > 0 {
+				return Decision{Connector: id.Connector, Rule: name, Kind: r.Kind, Keys: keys, Candidates: cands, Stored: created != nil, Created: created != nil}, nil
+			}
+			continue
+		}
 		cands, keys, err := l.apply(ctx, cfg, r, id)
 		if err != nil {
 			return Decision{}, fmt.Errorf("connector %s: rule %s: %w", id.Connector, name, err)
@@ -180,6 +200,12 @@ func (l Linker) Link(ctx context.Context, cfg Config, id federation.Identity) (D
 				return Decision{}, err
 			}
 		case len(cands) == 1:
+			// Stored once: a login that finds the same link already
+			// stored (the vector rules come before the stored link for
+			// EduConnect) writes nothing.
+			if cur, err := l.Store.ExternalLink(ctx, id.Issuer, id.Subject); err == nil && cur.AccountID == cands[0].Account.ID {
+				break
+			}
 			err := l.Store.Update(ctx, func(tx directory.Tx) error {
 				return tx.PutExternalLink(ctx, directory.ExternalLink{Issuer: id.Issuer, Subject: id.Subject, AccountID: cands[0].Account.ID, CreatedAt: now, LastUsedAt: &now})
 			})
@@ -376,6 +402,9 @@ func Event(id federation.Identity, d Decision, err error, at time.Time) director
 	}
 	if d.Stored {
 		e.Details["link_stored"] = "true"
+	}
+	if d.Created {
+		e.Details["account_created"] = "true"
 	}
 	return e
 }

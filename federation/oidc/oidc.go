@@ -19,16 +19,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/federation"
 )
 
@@ -56,6 +56,30 @@ type Config struct {
 	// AuthParams are extra authorization request parameters (Entra ID:
 	// domain_hint).
 	AuthParams map[string]string `yaml:"auth_params"`
+	// PostLogoutRedirectURL is our page the provider sends the browser
+	// back to after RP-initiated logout (registered with the provider);
+	// the logout's state comes back with it. Empty: the provider keeps the
+	// browser.
+	PostLogoutRedirectURL string `yaml:"post_logout_redirect_url"`
+	// DiscoveryRefresh bounds how long the discovery document and the
+	// provider's keys are trusted before being read again (default 1h). A
+	// key the provider stopped publishing is refused after at most this
+	// long; a new key is fetched at once, on the first token it signs.
+	DiscoveryRefresh time.Duration `yaml:"discovery_refresh"`
+	// GroupsOverage says what to do when Entra ID leaves the groups out of
+	// the ID token because there are too many (more than 200 in a JWT; the
+	// token then carries _claim_names.groups or hasgroups instead):
+	//   - "flag" (default): log in, without groups, with the attribute
+	//     groups_overage=true, so that no rule reads "member of nothing"
+	//     (link rules that need a group, as just-in-time accounts do,
+	//     then do not match);
+	//   - "refuse": refuse the login (ReasonToken), for a connector whose
+	//     every decision needs the groups;
+	//   - "ignore": log in without groups and without the flag.
+	// Reading the groups from Microsoft Graph needs a Graph token and is not
+	// done: configure Entra ID to emit only the groups assigned to the
+	// application ("groups assigned to the application" filter) instead.
+	GroupsOverage string `yaml:"groups_overage"`
 }
 
 // Validate checks the configuration, each problem naming its field.
@@ -71,6 +95,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ClockSkew == 0 {
 		c.ClockSkew = 3 * time.Minute
+	}
+	if c.DiscoveryRefresh == 0 {
+		c.DiscoveryRefresh = time.Hour
+	}
+	if c.GroupsOverage == "" {
+		c.GroupsOverage = "flag"
 	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -92,6 +122,17 @@ func (c *Config) Validate() error {
 			bad("algorithms", "%s is not allowed (an ID token must be signed with the provider's private key)", a)
 		}
 	}
+	if c.GroupsOverage != "flag" && c.GroupsOverage != "refuse" && c.GroupsOverage != "ignore" {
+		bad("groups_overage", "%q is not flag, refuse or ignore", c.GroupsOverage)
+	}
+	if c.DiscoveryRefresh < 0 {
+		bad("discovery_refresh", "%s is negative", c.DiscoveryRefresh)
+	}
+	if v := c.PostLogoutRedirectURL; v != "" {
+		if u, err := url.Parse(v); err != nil || !u.IsAbs() || u.Host == "" {
+			bad("post_logout_redirect_url", "%q is not an absolute URL", v)
+		}
+	}
 	hasOpenID := false
 	for _, s := range c.Scopes {
 		hasOpenID = hasOpenID || s == "openid"
@@ -102,21 +143,23 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Deps are what a connector is given rather than reaching for globals.
-type Deps struct {
-	Store      directory.FederationStore
-	Now        func() time.Time
-	Rand       io.Reader
-	HTTPClient *http.Client
-	Logger     *slog.Logger
-}
+// Deps are what a connector is given (see federation.Deps).
+type Deps = federation.Deps
 
 // Connector is an OIDC relying party towards one provider.
 type Connector struct {
-	cfg    Config
-	deps   Deps
-	rp     rp.RelyingParty
-	states federation.States
+	cfg     Config
+	deps    Deps
+	states  federation.States
+	party   atomic.Pointer[discovered]
+	refresh sync.Mutex
+}
+
+// discovered is the relying party built from one reading of the discovery
+// document, with its own key cache.
+type discovered struct {
+	rp        rp.RelyingParty
+	refreshAt time.Time
 }
 
 var _ federation.Connector = (*Connector)(nil)
@@ -129,23 +172,49 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
+	deps = deps.WithDefaults()
+	c := &Connector{cfg: cfg, deps: deps, states: federation.States{Store: deps.Store, Now: deps.Now, Rand: deps.Rand}}
+	if _, err := c.rp(ctx); err != nil {
+		return nil, err
 	}
-	if deps.HTTPClient == nil {
-		deps.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	return c, nil
+}
+
+// rp returns the relying party, reading the discovery document again when
+// it is due: the provider may have moved an endpoint or its jwks_uri, and a
+// new reading also drops the cached keys, so that a key the provider no
+// longer publishes stops verifying tokens. A failed reading keeps the
+// previous one (a short outage of the provider's discovery does not stop
+// logins with still-published keys).
+func (c *Connector) rp(ctx context.Context) (rp.RelyingParty, error) {
+	now := c.deps.Now()
+	if d := c.party.Load(); d != nil && now.Before(d.refreshAt) {
+		return d.rp, nil
 	}
+	c.refresh.Lock()
+	defer c.refresh.Unlock()
+	cur := c.party.Load()
+	if cur != nil && now.Before(cur.refreshAt) {
+		return cur.rp, nil
+	}
+	cfg := c.cfg
 	party, err := rp.NewRelyingPartyOIDC(ctx, cfg.Issuer, cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL, cfg.Scopes,
-		rp.WithHTTPClient(deps.HTTPClient),
+		rp.WithHTTPClient(c.deps.HTTPClient),
 		rp.WithVerifierOpts(
 			rp.WithSupportedSigningAlgorithms(cfg.Algorithms...),
 			rp.WithIssuedAtOffset(cfg.ClockSkew),
 			rp.WithNonce(func(ctx context.Context) string { n, _ := ctx.Value(nonceKey{}).(string); return n }),
 		))
 	if err != nil {
-		return nil, fmt.Errorf("connector %q: issuer %s: discovery: %w", cfg.ID, cfg.Issuer, err)
+		err = fmt.Errorf("connector %q: issuer %s: discovery: %w", cfg.ID, cfg.Issuer, err)
+		if cur != nil {
+			c.deps.Logger.Warn("OIDC discovery refresh failed, keeping the previous one", "connector", cfg.ID, "error", err)
+			return cur.rp, nil
+		}
+		return nil, err
 	}
-	return &Connector{cfg: cfg, deps: deps, rp: party, states: federation.States{Store: deps.Store, Now: deps.Now, Rand: deps.Rand}}, nil
+	c.party.Store(&discovered{rp: party, refreshAt: now.Add(cfg.DiscoveryRefresh)})
+	return party, nil
 }
 
 // ID is the connector's id.
@@ -180,11 +249,15 @@ func (c *Connector) Start(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return err
 	}
 	federation.Bind(w, c.cfg.ID, state, r.TLS != nil || strings.HasPrefix(c.cfg.RedirectURL, "https:"))
+	party, err := c.rp(ctx)
+	if err != nil {
+		return federation.Refuse(c.cfg.ID, federation.ReasonUnavailable, err)
+	}
 	opts := []rp.AuthURLOpt{rp.WithCodeChallenge(zoidc.NewSHACodeChallenge(verifier)), rp.AuthURLOpt(rp.WithURLParam("nonce", nonce))}
 	for k, v := range c.cfg.AuthParams {
 		opts = append(opts, rp.AuthURLOpt(rp.WithURLParam(k, v)))
 	}
-	http.Redirect(w, r, rp.AuthURL(state, c.rp, opts...), http.StatusFound)
+	http.Redirect(w, r, rp.AuthURL(state, party, opts...), http.StatusFound)
 	return nil
 }
 
@@ -209,7 +282,11 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if code == "" {
 		return federation.Identity{}, "", federation.Refusef(id, federation.ReasonMalformed, "no code in the callback")
 	}
-	tokens, err := rp.CodeExchange[*zoidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, p.Nonce), code, c.rp, rp.WithCodeVerifier(p.Verifier))
+	party, err := c.rp(ctx)
+	if err != nil {
+		return federation.Identity{}, "", federation.Refuse(id, federation.ReasonUnavailable, err)
+	}
+	tokens, err := rp.CodeExchange[*zoidc.IDTokenClaims](context.WithValue(ctx, nonceKey{}, p.Nonce), code, party, rp.WithCodeVerifier(p.Verifier))
 	if err != nil {
 		reason := federation.ReasonToken
 		switch {
@@ -233,8 +310,8 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if c.cfg.TenantID != "" && claims["tid"] != c.cfg.TenantID {
 		return federation.Identity{}, "", federation.Refusef(id, federation.ReasonTenant, "tid %v is not the pinned tenant %s", claims["tid"], c.cfg.TenantID)
 	}
-	if c.cfg.Userinfo && c.rp.UserinfoEndpoint() != "" {
-		info, err := rp.Userinfo[*zoidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, tokens.IDTokenClaims.GetSubject(), c.rp)
+	if c.cfg.Userinfo && party.UserinfoEndpoint() != "" {
+		info, err := rp.Userinfo[*zoidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, tokens.IDTokenClaims.GetSubject(), party)
 		if err != nil {
 			return federation.Identity{}, "", federation.Refuse(id, federation.ReasonToken, fmt.Errorf("userinfo: %w", err))
 		}
@@ -250,7 +327,7 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	}
 	ident := federation.Identity{Connector: id, Issuer: tokens.IDTokenClaims.GetIssuer(), Attributes: flatten(claims),
 		AuthTime: tokens.IDTokenClaims.GetAuthTime(),
-		Logout:   federation.Logout{IDTokenHint: tokens.IDToken, URL: c.rp.GetEndSessionEndpoint()}}
+		Logout:   federation.Logout{IDTokenHint: tokens.IDToken, URL: party.GetEndSessionEndpoint()}}
 	if ident.AuthTime.IsZero() {
 		ident.AuthTime = tokens.IDTokenClaims.GetIssuedAt()
 	}
@@ -258,16 +335,36 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if ident.Subject == "" {
 		return federation.Identity{}, "", federation.Refusef(id, federation.ReasonSubject, "no %s claim", c.cfg.SubjectClaim)
 	}
-	// Entra ID replaces a list of more than 200 groups by a pointer to the
-	// Graph API (_claim_names.groups). The groups are then unknown: say so
-	// rather than pass an empty list for "member of nothing".
-	if names, ok := claims["_claim_names"].(map[string]any); ok {
-		if _, over := names["groups"]; over {
-			ident.Attributes["groups_overage"] = []string{"true"}
-			c.deps.Logger.Warn("groups overage: the ID token names no groups, they must be read from Microsoft Graph", "connector", id, "subject", ident.Subject)
-		}
+	if err := c.groupsOverage(claims, &ident); err != nil {
+		return federation.Identity{}, "", err
 	}
 	return ident, p.Next, nil
+}
+
+// groupsOverage applies Config.GroupsOverage. Entra ID replaces a list of
+// more than 200 groups by a pointer to Microsoft Graph (_claim_names.groups
+// with _claim_sources), or, in tokens from the implicit flow, by
+// hasgroups: true. The groups are then unknown: never pass an empty list
+// for "member of nothing".
+func (c *Connector) groupsOverage(claims map[string]any, ident *federation.Identity) error {
+	over := claims["hasgroups"] == true
+	if names, ok := claims["_claim_names"].(map[string]any); ok {
+		_, named := names["groups"]
+		over = over || named
+	}
+	if !over {
+		return nil
+	}
+	delete(ident.Attributes, "groups")
+	delete(ident.Attributes, "hasgroups")
+	switch c.cfg.GroupsOverage {
+	case "refuse":
+		return federation.Refusef(c.cfg.ID, federation.ReasonToken, "groups overage: the ID token names no groups (more than 200), and groups_overage is refuse")
+	case "flag":
+		ident.Attributes["groups_overage"] = []string{"true"}
+		c.deps.Logger.Warn("groups overage: the ID token names no groups, they must be read from Microsoft Graph", "connector", c.cfg.ID, "subject", ident.Subject)
+	}
+	return nil
 }
 
 // payload decodes a (verified) JWT's claims.

@@ -32,6 +32,12 @@ type harness struct {
 	op  *simulate.OP
 	c   *Connector
 	cli *http.Client
+	// srv serves op.Handler() unless wrap is set (a provider that changes
+	// its discovery document or keys).
+	srv  *httptest.Server
+	wrap func(w http.ResponseWriter, r *http.Request, op http.Handler)
+	// later moves the connector's clock forward.
+	later time.Duration
 }
 
 func newHarness(t *testing.T, edit func(*Config)) *harness {
@@ -49,10 +55,19 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 				"groups": []any{"collectivite-cuisine"}},
 			"eleve.windows": {"oid": "00000000-0000-0000-0000-0000000000b2", "upn": "lea.martin@eduprovence.test", "employeeId": "2397001"},
 		}}
+	h := &harness{t: t, op: op, cli: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
+	h.srv = srv
 	op.Issuer = srv.URL + "/" + tenant + "/v2.0"
-	srv.Config.Handler = op.Handler()
+	opHandler := op.Handler()
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.wrap != nil {
+			h.wrap(w, r, opHandler)
+			return
+		}
+		opHandler.ServeHTTP(w, r)
+	})
 	st, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "e.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +78,12 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	if edit != nil {
 		edit(&cfg)
 	}
-	c, err := New(context.Background(), cfg, Deps{Store: st, Now: time.Now, Rand: rand.Reader, HTTPClient: srv.Client()})
+	c, err := New(context.Background(), cfg, Deps{Store: st, Now: func() time.Time { return time.Now().Add(h.later) }, Rand: rand.Reader, HTTPClient: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, op: op, c: c, cli: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	h.c = c
+	return h
 }
 
 // login runs a whole login as user and returns the callback's outcome.
@@ -116,16 +132,45 @@ func TestEntraLogin(t *testing.T) {
 	}
 }
 
-func TestGroupsOverageIsFlagged(t *testing.T) {
-	h := newHarness(t, nil)
-	h.op.Tamper = func(c map[string]any) {
+func TestGroupsOverage(t *testing.T) {
+	claimNames := func(c map[string]any) {
 		delete(c, "groups")
 		c["_claim_names"] = map[string]any{"groups": "src1"}
 		c["_claim_sources"] = map[string]any{"src1": map[string]any{"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}
 	}
+	hasGroups := func(c map[string]any) { delete(c, "groups"); c["hasgroups"] = true }
+	for name, tc := range map[string]struct {
+		mode   string
+		tamper func(map[string]any)
+		flag   string
+		reason federation.Reason
+	}{
+		"_claim_names, flag (default)": {"", claimNames, "true", ""},
+		"hasgroups, flag":              {"flag", hasGroups, "true", ""},
+		"_claim_names, refuse":         {"refuse", claimNames, "", federation.ReasonToken},
+		"hasgroups, refuse":            {"refuse", hasGroups, "", federation.ReasonToken},
+		"_claim_names, ignore":         {"ignore", claimNames, "", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.GroupsOverage = tc.mode })
+			h.op.Tamper = tc.tamper
+			id, _, err := h.login("agent.cantine", nil)
+			if got := federation.ReasonOf(err); got != tc.reason || (tc.reason == "" && err != nil) {
+				t.Fatalf("login = %v, want reason %q", err, tc.reason)
+			}
+			if err != nil {
+				return
+			}
+			if id.Get("groups_overage") != tc.flag || len(id.Attributes["groups"]) != 0 || id.Get("hasgroups") != "" {
+				t.Errorf("attributes = %v, want groups_overage %q and no groups", id.Attributes, tc.flag)
+			}
+		})
+	}
+	// Without overage, nothing is flagged and the groups are there.
+	h := newHarness(t, func(c *Config) { c.GroupsOverage = "refuse" })
 	id, _, err := h.login("agent.cantine", nil)
-	if err != nil || id.Get("groups_overage") != "true" {
-		t.Errorf("overage = %v, %v", id.Attributes["groups_overage"], err)
+	if err != nil || id.Get("groups_overage") != "" || id.Get("groups") != "collectivite-cuisine" {
+		t.Errorf("no overage: %v, %v", id.Attributes, err)
 	}
 }
 

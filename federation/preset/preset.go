@@ -114,3 +114,14 @@ func EntraID(tenant, clientID, secret, redirect, aafIDClaim string) (oidc.Config
 	rules = append(rules, link.Rule{Name: "entra-upn-mail", Kind: link.Email, Attributes: []string{"upn", "email", "preferred_username"}})
 	return c, link.Config{Rules: rules}
 }
+
+// EntraJIT is the rule that creates a collectivité account at the first
+// login of a member of one of groups in tenant (federation.md §3: ATI, ATC,
+// kitchen staff have no AAF record), attached to the school whose UAI the
+// claim structureClaim carries (a directory extension attribute; "" for
+// none) or else to the structure of UAI structure. Append it last to
+// EntraID's rules: the known people are linked first.
+func EntraJIT(tenant string, groups []string, structureClaim, structure string) link.Rule {
+	return link.Rule{Name: "entra-collectivite-jit", Kind: link.JustInTime, JIT: &link.JIT{
+		Tenants: []string{tenant}, Groups: groups, StructureAttribute: structureClaim, Structure: structure}}
+}

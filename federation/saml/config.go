@@ -112,6 +112,18 @@ type Config struct {
 	// LogoutURLAttribute is an attribute carrying a front-channel logout
 	// URL (EduConnect's FrEduUrlRetour).
 	LogoutURLAttribute string `yaml:"logout_url_attribute"`
+	// Logout chooses how StartLogout ends the session at the IdP: "saml"
+	// (a signed LogoutRequest to the IdP's Redirect SingleLogoutService),
+	// "url" (the browser is sent to the front-channel URL of
+	// LogoutURLAttribute, EduConnect's FrEduUrlRetour, with no answer), or
+	// "" (default): saml when the IdP publishes an SLO endpoint, else url.
+	// recia-cas reports that the académies' portals do not all handle
+	// LogoutRequest well: "url" is for them.
+	Logout string `yaml:"logout"`
+	// LogoutURLReturnParam, when set, adds where to come back to the
+	// front-channel logout URL under this query parameter (Shibboleth's
+	// Logout handler takes "return"; it must be allowed by the IdP).
+	LogoutURLReturnParam string `yaml:"logout_url_return_param"`
 	// RequireBrowserBinding refuses a callback without the cookie set by
 	// Start (needs HTTPS: the POST binding is a cross-site POST).
 	RequireBrowserBinding bool `yaml:"require_browser_binding"`
@@ -219,6 +231,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Binding != "redirect" && c.Binding != "post" {
 		bad("binding", "%q is not redirect or post", c.Binding)
+	}
+	if c.Logout != "" && c.Logout != "saml" && c.Logout != "url" {
+		bad("logout", "%q is not saml or url", c.Logout)
+	}
+	if c.Logout == "url" && c.LogoutURLAttribute == "" {
+		bad("logout", "url needs logout_url_attribute (the attribute carrying the URL)")
 	}
 	if _, ok := signatureMethods[c.SignatureAlgorithm]; !ok {
 		bad("signature_algorithm", "%q is not rsa-sha256 or rsa-sha1", c.SignatureAlgorithm)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,18 +18,11 @@ import (
 	csaml "github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/federation"
 )
 
-// Deps are what a connector is given rather than reaching for globals.
-type Deps struct {
-	Store      directory.FederationStore
-	Now        func() time.Time
-	Rand       io.Reader
-	HTTPClient *http.Client
-	Logger     *slog.Logger
-}
+// Deps are what a connector is given (see federation.Deps).
+type Deps = federation.Deps
 
 // Connector is a SAML service provider towards one IdP.
 type Connector struct {
@@ -61,12 +53,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Connector, error) {
 		}
 		cfg.MetadataSigningCert = cert
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	if deps.HTTPClient == nil {
-		deps.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
+	deps = deps.WithDefaults()
 	c := &Connector{cfg: cfg, deps: deps, states: federation.States{Store: deps.Store, Now: deps.Now, Rand: deps.Rand}}
 	if _, err := c.metadata(ctx); err != nil {
 		return nil, err
@@ -281,9 +268,6 @@ func (c *Connector) identity(md *idp, a *csaml.Assertion) (federation.Identity, 
 	}
 	if c.cfg.LogoutURLAttribute != "" {
 		id.Logout.URL = id.Get(c.cfg.LogoutURLAttribute)
-	}
-	if id.Logout.URL == "" {
-		id.Logout.URL = md.sloRedirect
 	}
 	return id, nil
 }

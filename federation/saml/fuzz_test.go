@@ -2,8 +2,18 @@ package saml
 
 import (
 	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/enthub/enthub/federation"
 )
 
 // FuzzResponse feeds arbitrary bytes to the Response checks: no input may
@@ -37,5 +47,41 @@ func FuzzMetadata(f *testing.F) {
 		if err == nil && len(md.certs) == 0 {
 			t.Fatal("metadata accepted without a signing certificate")
 		}
+	})
+}
+
+// FuzzLogoutMessage feeds arbitrary logout messages, signed by the IdP (so
+// that they reach the parser) or not, to HandleLogout: no input may crash
+// it, and an unsigned one never ends a session.
+func FuzzLogoutMessage(f *testing.F) {
+	h := newHarness(f, withSLO)
+	doc := etree.NewDocument()
+	doc.SetRoot(h.logoutRequest(nil))
+	seed, _ := doc.WriteToBytes()
+	f.Add(seed, true)
+	f.Add(seed, false)
+	f.Add([]byte(`<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" InResponseTo="x"/>`), true)
+	f.Fuzz(func(t *testing.T, raw []byte, signed bool) {
+		var r *http.Request
+		if signed {
+			d := etree.NewDocument()
+			if d.ReadFromBytes(raw) != nil || d.Root() == nil {
+				return
+			}
+			u, err := signedRedirect(sloURL, "SAMLRequest", d.Root(), "", h.k.idpKey, dsig.RSASHA256SignatureMethod)
+			if err != nil {
+				return
+			}
+			r = httptest.NewRequest("GET", u, nil)
+		} else {
+			r = httptest.NewRequest("POST", sloURL, strings.NewReader(url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(raw)}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		h.c.HandleLogout(context.Background(), httptest.NewRecorder(), r, func(context.Context, federation.Logout) error {
+			if !signed {
+				t.Fatal("an unsigned LogoutRequest ended a session")
+			}
+			return nil
+		})
 	})
 }

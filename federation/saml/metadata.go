@@ -26,6 +26,9 @@ type idp struct {
 	ssoRedirect string
 	ssoPost     string
 	sloRedirect string
+	// sloResponse is where our LogoutResponse goes (ResponseLocation, else
+	// Location).
+	sloResponse string
 	certs       []*x509.Certificate
 	// refreshAt is when to fetch the metadata again: the earliest of its
 	// validUntil, now + cacheDuration and now + the configured bound.
@@ -123,7 +126,9 @@ func parseMetadata(raw []byte, entityID string, signer *x509.Certificate, now ti
 		}
 		for _, s := range d.SingleLogoutServices {
 			if s.Binding == csaml.HTTPRedirectBinding {
-				out.sloRedirect = first(out.sloRedirect, s.Location)
+				if out.sloRedirect == "" {
+					out.sloRedirect, out.sloResponse = s.Location, first(s.ResponseLocation, s.Location)
+				}
 			}
 		}
 		for _, k := range d.KeyDescriptors {
