@@ -162,6 +162,9 @@ func oidcConnector(ctx context.Context, public string, fc config.Connector, log 
 		pc.Algorithms, pc.Userinfo, pc.ClockSkew, pc.AuthParams = o.Algorithms, o.Userinfo, o.ClockSkew, o.AuthParams
 		c = pc
 	}
+	// The provider sends the browser back to the connector's logout
+	// endpoint after RP-initiated logout, with the state it checks.
+	c.PostLogoutRedirectURL = public + broker.SLOPath(fc.ID)
 	conn, err := oidc.New(ctx, c, oidc.Deps{Store: store, Now: time.Now, Rand: rand.Reader, HTTPClient: client, Logger: log.With("connector", fc.ID)})
 	return conn, lc, err
 }
