@@ -213,7 +213,11 @@ func ImportFrom(ctx context.Context, r directory.Restorer, in io.Reader, name st
 		if errors.Is(err, directory.ErrNotEmpty) {
 			return nil, fmt.Errorf("import %s: %w: import into a new database (--db)", name, err)
 		}
-		return nil, fmt.Errorf("import: %w", err)
+		var re *RecordError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+		return nil, fmt.Errorf("import %s: %w", name, err)
 	}
 	return dec.counts, nil
 }
