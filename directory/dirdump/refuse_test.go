@@ -61,7 +61,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 					[]string{dirdump.JSONFile + ":1: header: field version: format version 2 is not supported"}, true},
 				{"not an export", []byte("dn: dc=enthub\n"), []string{":1: header"}, true},
 				{"empty", nil, []string{":1: empty file"}, true},
-				{"bad date", bytes.Replace(good, []byte(`"created_at":"`), []byte(`"created_at":"hier`), 1) /* first structure */,
+				{"bad date", bytes.Replace(good, []byte(`"created_at":"`), []byte(`"created_at":"hier`), 1), /* first structure */
 					[]string{":2: structure: field created_at"}, true},
 				{"bad role", replaceLine(good, membershipLine, strings.Replace(string(lines[membershipLine-1]), `"role":"`, `"role":"x`, 1)),
 					[]string{":" + itoa(membershipLine) + ": membership: field role: \"x"}, true},
