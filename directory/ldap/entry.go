@@ -273,10 +273,23 @@ func (v *view) values(dst []string, ord uint32, a attrID) []string {
 		if oc := classOfPersonAttr[a]; oc != ocTop && !m.personHasClass(&m.persons[i], oc) {
 			return dst // e.g. an AAF ENTEleveMajeur on a person who is no student here
 		}
+		n := len(dst)
 		dst = v.personValues(dst, i, a)
+		if len(dst) == n && eleveMust[a] && m.personHasClass(&m.persons[i], ocENTEleve) {
+			dst = append(dst, unknownValue) // a student the AAF (or a local entry) left without it
+		}
 	}
 	return dst
 }
+
+// eleveMust are the MUST attributes of ENTEleve, all strings, served as
+// unknownValue when a student has no value.
+var eleveMust = func() (out [numAttrs]bool) {
+	for _, a := range objectClasses[ocENTEleve].must {
+		out[a] = true
+	}
+	return out
+}()
 
 // classOfPersonAttr is, for an attribute a person entry may hold only
 // through one of its optional classes (ENTEleve, an ENTAux… class,
