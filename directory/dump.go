@@ -69,6 +69,12 @@ type RestoreTx interface {
 	RestoreService(ctx context.Context, s ServiceRecord) error
 }
 
+// ErrBatch is wrapped by a RestoreTx error about rows written earlier and
+// checked together (PostgreSQL checks the rows of a COPY when it ends), not
+// about the row just given: the error names the row from the database's
+// report instead.
+var ErrBatch = errors.New("found when checking the rows written before")
+
 // ErrNotEmpty is returned (wrapped, naming a table that holds rows) by
 // Restore on a store that is not empty.
 var ErrNotEmpty = errors.New("the store is not empty")

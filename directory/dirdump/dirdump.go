@@ -205,6 +205,9 @@ func ImportFrom(ctx context.Context, r directory.Restorer, in io.Reader, name st
 				return err
 			}
 			if err := restore(ctx, tx, rec); err != nil {
+				if errors.Is(err, directory.ErrBatch) { // not this line's fault
+					return err
+				}
 				return &RecordError{File: name, Line: dec.line, Kind: kind, Err: err}
 			}
 		}

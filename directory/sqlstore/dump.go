@@ -3,9 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/lib/pq"
 )
 
 // The reversibility exports (package directory/dirdump) read and restore
@@ -115,10 +118,13 @@ func (s *Store) Restore(ctx context.Context, fn func(directory.RestoreTx) error)
 			return fmt.Errorf("restore: table %s: %w", t, err)
 		}
 	}
-	rt := &restoreTx{tx: sqlTx, stmts: map[string]*sql.Stmt{}}
+	rt := &restoreTx{tx: sqlTx, pg: s.d.name == "postgres", stmts: map[string]*sql.Stmt{}}
 	defer rt.close()
 	if err := fn(rt); err != nil {
 		return err
+	}
+	if err := rt.flush(ctx); err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
 	for _, q := range danglingChecks {
 		var what, field, id string
@@ -143,45 +149,119 @@ func (s *Store) Restore(ctx context.Context, fn func(directory.RestoreTx) error)
 	return nil
 }
 
-// restoreTx inserts rows through statements prepared once per table.
+// restoreTx writes rows table by table: on PostgreSQL through COPY (one
+// stream per run of rows of a table, as an export holds each table's rows
+// together), elsewhere through one prepared INSERT per table.
 type restoreTx struct {
 	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	pg    bool
+	stmts map[string]*sql.Stmt // SQLite: INSERT per table
+	// PostgreSQL: the COPY in progress; no other statement may run on the
+	// connection until it is flushed.
+	copyTable string
+	copyStmt  *sql.Stmt
 }
 
 func (t *restoreTx) close() {
 	for _, st := range t.stmts {
 		st.Close()
 	}
+	if t.copyStmt != nil {
+		t.copyStmt.Close()
+	}
 }
 
-func (t *restoreTx) exec(ctx context.Context, what, q string, args ...any) error {
-	st, ok := t.stmts[q]
-	if !ok {
-		var err error
-		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+// row writes one row of table; what names the record in errors.
+func (t *restoreTx) row(ctx context.Context, what, table string, cols []string, args ...any) error {
+	if !t.pg {
+		st, ok := t.stmts[table]
+		if !ok {
+			ph := make([]string, len(cols))
+			for i := range ph {
+				ph[i] = fmt.Sprintf("$%d", i+1)
+			}
+			var err error
+			st, err = t.tx.PrepareContext(ctx, `INSERT INTO `+table+` (`+strings.Join(cols, ", ")+`) VALUES (`+strings.Join(ph, ", ")+`)`)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			t.stmts[table] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		return conflict(err, what)
+	}
+	if t.copyTable != table {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		st, err := t.tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		t.stmts[q] = st
+		t.copyTable, t.copyStmt = table, st
 	}
-	_, err := st.ExecContext(ctx, args...)
-	return conflict(err, what)
+	if _, err := t.copyStmt.ExecContext(ctx, args...); err != nil {
+		return copyErr(err, table, what)
+	}
+	return nil
 }
 
+// flush ends the COPY in progress, where PostgreSQL checks the rows sent.
+func (t *restoreTx) flush(ctx context.Context) error {
+	if t.copyStmt == nil {
+		return nil
+	}
+	st, table := t.copyStmt, t.copyTable
+	t.copyStmt, t.copyTable = nil, ""
+	_, err := st.ExecContext(ctx)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return copyErr(err, table, "")
+}
+
+// copyErr names the table and, from PostgreSQL's detail, the row at fault
+// (COPY reports a duplicate when its batch is checked, not at its row).
+func copyErr(err error, table, what string) error {
+	if err == nil {
+		return nil
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		msg := pqErr.Message
+		if pqErr.Detail != "" {
+			msg += ": " + pqErr.Detail
+		}
+		if pqErr.Code == "23505" || pqErr.Code == "23503" {
+			return fmt.Errorf("table %s, %w: %w: %s", table, directory.ErrBatch, directory.ErrConflict, msg)
+		}
+		return fmt.Errorf("table %s, %w: %s", table, directory.ErrBatch, msg)
+	}
+	if what != "" {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("table %s: %w", table, err)
+}
+
+var (
+	structureRestoreCols = []string{"id", "aaf_id", "uai", "name", "type", "type_code", "city", "postal_code", "contract",
+		"bassin", "academie", "academie_code", "attached", "extra", "source", "checksum", "created_at", "updated_at"}
+	personRestoreCols = []string{"id", "aaf_id", "aaf_family", "source", "last_name", "first_name", "birth_name",
+		"other_names", "title", "birth_date", "ine", "email", "personal_email", "phone", "mobile", "address",
+		"postal_code", "city", "country", "mef", "subjects", "extra", "checksum", "created_at", "updated_at"}
+	accountRestoreCols = []string{"id", "person_id", "login", "status", "source", "valid_from", "valid_until",
+		"disappeared_at", "password_hash", "created_at", "updated_at"}
+)
+
 func (t *restoreTx) RestoreStructure(ctx context.Context, s directory.Structure) error {
-	return t.exec(ctx, "structure "+s.ID, `INSERT INTO structures (id, aaf_id, uai, name, type, type_code, city,
-		postal_code, contract, bassin, academie, academie_code, attached, extra, source, checksum, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+	return t.row(ctx, "structure "+s.ID, "structures", structureRestoreCols,
 		s.ID, nullable(s.AAFID), s.UAI, s.Name, s.Type, s.TypeCode, s.City, s.PostalCode, s.Contract, s.Bassin,
 		s.Academie, s.AcademieCode, marshalCol(nonNil(s.Attached)), marshalCol(nonNilMap(s.Extra)), s.Source,
 		s.Checksum, s.CreatedAt.UTC(), s.UpdatedAt.UTC())
 }
 
 func (t *restoreTx) RestorePerson(ctx context.Context, p directory.Person) error {
-	return t.exec(ctx, "person "+p.ID, `INSERT INTO persons (id, aaf_id, aaf_family, source, last_name, first_name,
-		birth_name, other_names, title, birth_date, ine, email, personal_email, phone, mobile, address, postal_code,
-		city, country, mef, subjects, extra, checksum, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+	return t.row(ctx, "person "+p.ID, "persons", personRestoreCols,
 		p.ID, nullable(p.AAFID), p.AAFFamily, p.Source, p.LastName, p.FirstName, p.BirthName,
 		marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email, p.PersonalEmail, p.Phone, p.Mobile,
 		p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(nonNilMap(p.Extra)),
@@ -189,56 +269,51 @@ func (t *restoreTx) RestorePerson(ctx context.Context, p directory.Person) error
 }
 
 func (t *restoreTx) RestoreAccount(ctx context.Context, a directory.Account) error {
-	return t.exec(ctx, "account "+a.ID+" (login "+a.Login+")", `INSERT INTO accounts (id, person_id, login, status,
-		source, valid_from, valid_until, disappeared_at, password_hash, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	return t.row(ctx, "account "+a.ID+" (login "+a.Login+")", "accounts", accountRestoreCols,
 		a.ID, a.PersonID, a.Login, a.Status, a.Source, timeArg(a.ValidFrom), timeArg(a.ValidUntil),
 		timeArg(a.DisappearedAt), a.PasswordHash, a.CreatedAt.UTC(), a.UpdatedAt.UTC())
 }
 
 func (t *restoreTx) RestorePersona(ctx context.Context, p directory.Persona) error {
-	return t.exec(ctx, "persona "+p.ID, `INSERT INTO personas (id, person_id, structure_id, profile, functions, source)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
+	return t.row(ctx, "persona "+p.ID, "personas", []string{"id", "person_id", "structure_id", "profile", "functions", "source"},
 		p.ID, p.PersonID, p.StructureID, p.Profile, marshalCol(nonNil(p.Functions)), p.Source)
 }
 
 func (t *restoreTx) RestoreGroup(ctx context.Context, g directory.Group) error {
-	return t.exec(ctx, "group "+g.ID, `INSERT INTO groups (id, structure_id, kind, code, name, source)
-		VALUES ($1, $2, $3, $4, $5, $6)`, g.ID, g.StructureID, g.Kind, g.Code, g.Name, g.Source)
+	return t.row(ctx, "group "+g.ID, "groups", []string{"id", "structure_id", "kind", "code", "name", "source"},
+		g.ID, g.StructureID, g.Kind, g.Code, g.Name, g.Source)
 }
 
 func (t *restoreTx) RestoreMembership(ctx context.Context, m directory.Membership) error {
-	return t.exec(ctx, fmt.Sprintf("membership of %s in %s", m.PersonID, m.GroupID),
-		`INSERT INTO memberships (group_id, person_id, role, subjects, head_teacher) VALUES ($1, $2, $3, $4, $5)`,
+	return t.row(ctx, fmt.Sprintf("membership of %s in %s", m.PersonID, m.GroupID), "memberships",
+		[]string{"group_id", "person_id", "role", "subjects", "head_teacher"},
 		m.GroupID, m.PersonID, m.Role, marshalCol(nonNil(m.Subjects)), m.HeadTeacher)
 }
 
 func (t *restoreTx) RestoreRelation(ctx context.Context, r directory.Relation) error {
-	return t.exec(ctx, fmt.Sprintf("relation %s → %s", r.ParentID, r.ChildID),
-		`INSERT INTO relations (parent_id, child_id, lien_parente, resp_financier, resp_legal, contact, paiement)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	return t.row(ctx, fmt.Sprintf("relation %s → %s", r.ParentID, r.ChildID), "relations",
+		[]string{"parent_id", "child_id", "lien_parente", "resp_financier", "resp_legal", "contact", "paiement"},
 		r.ParentID, r.ChildID, r.LienParente, r.RespFinancier, r.RespLegal, r.Contact, r.Paiement)
 }
 
 func (t *restoreTx) RestoreSubject(ctx context.Context, s directory.Subject) error {
-	return t.exec(ctx, "subject "+s.Code, `INSERT INTO subjects (code, label) VALUES ($1, $2)`, s.Code, s.Label)
+	return t.row(ctx, "subject "+s.Code, "subjects", []string{"code", "label"}, s.Code, s.Label)
 }
 
 func (t *restoreTx) RestoreMEF(ctx context.Context, m directory.MEF) error {
-	return t.exec(ctx, "MEF "+m.Code, `INSERT INTO mefs (code, label, rattach, stat11) VALUES ($1, $2, $3, $4)`,
-		m.Code, m.Label, m.Rattach, m.Stat11)
+	return t.row(ctx, "MEF "+m.Code, "mefs", []string{"code", "label", "rattach", "stat11"}, m.Code, m.Label, m.Rattach, m.Stat11)
 }
 
 // RestoreExternalLink needs the account restored first: external_links is
 // the one table with a foreign key (to accounts).
 func (t *restoreTx) RestoreExternalLink(ctx context.Context, l directory.ExternalLink) error {
-	return t.exec(ctx, fmt.Sprintf("link %s|%s", l.Issuer, l.Subject), `INSERT INTO external_links (issuer, subject,
-		account_id, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5)`,
+	return t.row(ctx, fmt.Sprintf("link %s|%s", l.Issuer, l.Subject), "external_links",
+		[]string{"issuer", "subject", "account_id", "created_at", "last_used_at"},
 		l.Issuer, l.Subject, l.AccountID, l.CreatedAt.UTC(), timeArg(l.LastUsedAt))
 }
 
 func (t *restoreTx) RestoreService(ctx context.Context, s directory.ServiceRecord) error {
-	return t.exec(ctx, "service "+s.ID, `INSERT INTO sso_services (id, definition, updated_at) VALUES ($1, $2, $3)`,
+	return t.row(ctx, "service "+s.ID, "sso_services", []string{"id", "definition", "updated_at"},
 		s.ID, string(s.Definition), micros(s.UpdatedAt))
 }
 
