@@ -13,6 +13,7 @@ import (
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/directory/dirdump"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/test/peer"
 )
 
 // BenchmarkExport exports a generated directory in each format and reports
@@ -119,4 +120,44 @@ func benchStore(b *testing.B) *sqlstore.Store {
 	}
 	b.ResetTimer()
 	return st
+}
+
+// BenchmarkImport restores the JSON export of the benchmark directory into
+// a new store (SQLite; PostgreSQL too when ENTHUB_TEST_POSTGRES is set)
+// and reports the time and the peak heap, which must not grow with the
+// directory: records are read and written one at a time.
+func BenchmarkImport(b *testing.B) {
+	st := benchStore(b)
+	dir := b.TempDir()
+	if _, err := dirdump.Export(context.Background(), st, dirdump.FormatJSON, dir, dirdump.Options{WithSecrets: true}); err != nil {
+		b.Fatal(err)
+	}
+	targets := map[string]func(b *testing.B) string{
+		"sqlite": func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "restored.db") },
+	}
+	if os.Getenv("ENTHUB_TEST_POSTGRES") != "" {
+		targets["postgres"] = func(b *testing.B) string { return peer.Postgres(b) }
+	}
+	for name, url := range targets {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				dst, err := sqlstore.Open(context.Background(), url(b), sqlstore.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var counts dirdump.Counts
+				peak := peakHeap(func() {
+					counts, err = dirdump.Import(context.Background(), dst, dir)
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst.Close()
+				b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
+				b.ReportMetric(float64(counts["person"]), "persons")
+			}
+		})
+	}
 }

@@ -194,7 +194,7 @@ func (t *restoreTx) row(ctx context.Context, what, table string, cols []string, 
 		if err := t.flush(ctx); err != nil {
 			return err
 		}
-		st, err := t.tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+		st, err := t.tx.PrepareContext(ctx, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
