@@ -167,7 +167,7 @@ func (d *decoder) readLine() ([]byte, error) {
 		}
 		d.line++
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("%s:%d: %w", d.name, d.line, err)
+			return nil, &RecordError{File: d.name, Line: d.line, Err: err}
 		}
 		if long != nil {
 			frag = append(long, frag...)
@@ -240,7 +240,7 @@ func (d *decoder) next() (string, any, error) {
 			}
 			continue
 		}
-		if field, err := validate(kind, rec); err != nil {
+		if field, err := validate(rec); err != nil {
 			return "", nil, d.fail(kind, field, err)
 		}
 		d.counts[kind]++
@@ -321,17 +321,12 @@ func jsonName(f reflect.StructField) string {
 
 // validate checks what the types cannot: required fields and the domain's
 // enumerations. It returns the faulty field.
-func validate(kind string, rec any) (string, error) {
-	missing := errors.New("missing or empty")
-	var req []struct {
-		name string
-		ok   bool
-	}
+func validate(rec any) (string, error) {
+	missing := ""
 	need := func(name string, ok bool) {
-		req = append(req, struct {
-			name string
-			ok   bool
-		}{name, ok})
+		if !ok && missing == "" {
+			missing = name
+		}
 	}
 	switch r := rec.(type) {
 	case *structureRec:
@@ -354,7 +349,7 @@ func validate(kind string, rec any) (string, error) {
 		need("person_id", r.PersonID != "")
 		need("structure_id", r.StructureID != "")
 		need("source", r.Source != "")
-		if !r.Profile.Valid() {
+		if missing == "" && !r.Profile.Valid() {
 			return "profile", fmt.Errorf("unknown profile %q", r.Profile)
 		}
 	case *groupRec:
@@ -362,19 +357,19 @@ func validate(kind string, rec any) (string, error) {
 		need("structure_id", r.StructureID != "")
 		need("code", r.Code != "")
 		need("source", r.Source != "")
-		if r.Kind != directory.GroupClass && r.Kind != directory.GroupGroup {
+		if missing == "" && r.Kind != directory.GroupClass && r.Kind != directory.GroupGroup {
 			return "kind", fmt.Errorf("%q, want %q or %q", r.Kind, directory.GroupClass, directory.GroupGroup)
 		}
 	case *membershipRec:
 		need("group_id", r.GroupID != "")
 		need("person_id", r.PersonID != "")
-		if r.Role != directory.RoleStudent && r.Role != directory.RoleTeacher {
+		if missing == "" && r.Role != directory.RoleStudent && r.Role != directory.RoleTeacher {
 			return "role", fmt.Errorf("%q, want %q or %q", r.Role, directory.RoleStudent, directory.RoleTeacher)
 		}
 	case *relationRec:
 		need("parent_id", r.ParentID != "")
 		need("child_id", r.ChildID != "")
-		if r.RespLegal < 0 || r.RespLegal > 2 {
+		if missing == "" && (r.RespLegal < 0 || r.RespLegal > 2) {
 			return "resp_legal", fmt.Errorf("%d, want 0, 1 or 2", r.RespLegal)
 		}
 	case *subjectRec:
@@ -388,13 +383,13 @@ func validate(kind string, rec any) (string, error) {
 		need("created_at", !r.CreatedAt.IsZero())
 	case *serviceRec:
 		need("id", r.ID != "")
-		need("definition", len(r.Definition) > 0 && r.Definition[0] == '{')
 		need("updated_at", !r.UpdatedAt.IsZero())
-	}
-	for _, f := range req {
-		if !f.ok {
-			return f.name, missing
+		if missing == "" && (len(r.Definition) == 0 || r.Definition[0] != '{') {
+			return "definition", errors.New("want a JSON object")
 		}
+	}
+	if missing != "" {
+		return missing, errors.New("missing or empty")
 	}
 	return "", nil
 }
