@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -300,12 +301,12 @@ var eleveMust = func() (out [numAttrs]bool) {
 var classOfPersonAttr = func() (out [numAttrs]ocID) {
 	var base [numAttrs]bool
 	for _, oc := range []ocID{ocTop, ocPerson, ocOrganizationalPerson, ocInetOrgPerson, ocENTPerson} {
-		for _, a := range append(objectClasses[oc].must, objectClasses[oc].may...) {
+		for _, a := range slices.Concat(objectClasses[oc].must, objectClasses[oc].may) {
 			base[a] = true
 		}
 	}
-	for _, oc := range append([]ocID{ocENTEleve, ocEduMember}, auxOrder[:]...) {
-		for _, a := range append(objectClasses[oc].must, objectClasses[oc].may...) {
+	for _, oc := range slices.Concat([]ocID{ocENTEleve, ocEduMember}, auxOrder[:]) {
+		for _, a := range slices.Concat(objectClasses[oc].must, objectClasses[oc].may) {
 			if !base[a] {
 				out[a] = oc
 			}
