@@ -12,6 +12,7 @@ import (
 
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/dirdump"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/spf13/cobra"
 )
@@ -100,8 +101,71 @@ func (a *app) dirCommand() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
-	c.AddCommand(stats, show)
+	c.AddCommand(stats, show, a.dirExportCommand(), a.dirImportCommand())
 	return c
+}
+
+// dirExportCommand writes the reversibility export (docs/export.md).
+func (a *app) dirExportCommand() *cobra.Command {
+	var format, out string
+	var secrets bool
+	c := &cobra.Command{
+		Use:   "export --format ldif|csv|json --out DIR",
+		Short: "Export the whole directory in an open format (reversibility)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != dirdump.FormatJSON && format != dirdump.FormatCSV && format != dirdump.FormatLDIF {
+				return usageErr("--format %q: want ldif, csv or json", format)
+			}
+			if out == "" {
+				return usageErr("--out is required")
+			}
+			return a.withStore(cmd.Context(), func(cfg config.Config, _ *slog.Logger, s *sqlstore.Store) error {
+				res, err := dirdump.Export(cmd.Context(), s, format, out,
+					dirdump.Options{WithSecrets: secrets, LDAP: ldapConfig(cfg.LDAP)})
+				if err != nil {
+					return err
+				}
+				for _, f := range res.Files {
+					fmt.Fprintln(a.stdout, f)
+				}
+				printCounts(a.stdout, res.Counts)
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&format, "format", "", "ldif, csv or json")
+	c.Flags().StringVar(&out, "out", "", "folder the files are written to (created if missing)")
+	c.Flags().BoolVar(&secrets, "with-secrets", false, "include the accounts' password hashes")
+	return c
+}
+
+// dirImportCommand restores a JSON export into an empty store.
+func (a *app) dirImportCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE|DIR",
+		Short: "Import a JSON directory export into an empty store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), func(_ config.Config, _ *slog.Logger, s *sqlstore.Store) error {
+				counts, err := dirdump.Import(cmd.Context(), s, args[0])
+				if err != nil {
+					fmt.Fprintf(a.stderr, "enthub: %v\n", err)
+					return errRefused
+				}
+				printCounts(a.stdout, counts)
+				return nil
+			})
+		},
+	}
+}
+
+func printCounts(w interface{ Write([]byte) (int, error) }, counts dirdump.Counts) {
+	for _, k := range append([]string{"entry"}, dirdump.Kinds...) {
+		if n, ok := counts[k]; ok {
+			fmt.Fprintf(w, "%-14s %8d\n", k, n)
+		}
+	}
 }
 
 // view is the `dir show --json` contract: operators and acceptance checks

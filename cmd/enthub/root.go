@@ -200,7 +200,7 @@ func storePolicy(command string) (create, wait bool) {
 	switch command {
 	case "enthub serve", "enthub demo":
 		return true, true
-	case "enthub db migrate", "enthub aaf import":
+	case "enthub db migrate", "enthub aaf import", "enthub dir import":
 		return true, false
 	}
 	return false, false

@@ -30,6 +30,7 @@ func readCommands(t *testing.T) [][]string {
 	return [][]string{
 		{"dir", "stats"},
 		{"dir", "show", "nobody"},
+		{"dir", "export", "--format", "json", "--out", t.TempDir()},
 		{"services", "list"},
 		{"services", "import", services},
 		{"services", "remove", "moodle"},

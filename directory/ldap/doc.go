@@ -54,8 +54,13 @@
 //
 // Structure attributes: ou (the name), ENTStructureUAI, ENTStructureNomCourant,
 // ENTStructureJointure, ENTStructureTypeStruct, ENTStructureSIREN and (for
-// schools) ENTEtablissementMinistereTutelle as the AAF delivered them (both
-// MUST attributes of the SDET classes), ENTEtablissementContrat, …Bassin,
+// schools) ENTEtablissementMinistereTutelle as the AAF delivered them,
+// ENTEtablissementContrat (the MUST attributes of the SDET classes: one the
+// AAF leaves empty is served as "INCONNU", as are the MUST attributes of
+// ENTEleve a student lacks; attributes of a class an entry does not carry —
+// an AAF ENTEleve* value kept on a person who is no student here — are not
+// served: every entry is valid against the schema and loads into a
+// checking OpenLDAP), …Bassin,
 // …StructRattachFctl, ENTStructureClasses and ENTStructureGroupes
 // ("code$libellé"), l, postalCode.
 //

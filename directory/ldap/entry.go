@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -270,9 +271,77 @@ func (v *view) values(dst []string, ord uint32, a attrID) []string {
 	case kGroup:
 		dst = v.groupValues(dst, &m.groups[i], a)
 	case kPerson:
+		if oc := classOfPersonAttr[a]; oc != ocTop && !m.personHasClass(&m.persons[i], oc) {
+			return dst // e.g. an AAF ENTEleveMajeur on a person who is no student here
+		}
+		n := len(dst)
 		dst = v.personValues(dst, i, a)
+		if len(dst) == n && eleveMust[a] && m.personHasClass(&m.persons[i], ocENTEleve) {
+			dst = append(dst, unknownValue) // a student the AAF (or a local entry) left without it
+		}
 	}
 	return dst
+}
+
+// eleveMust are the MUST attributes of ENTEleve, all strings, served as
+// unknownValue when a student has no value.
+var eleveMust = func() (out [numAttrs]bool) {
+	for _, a := range objectClasses[ocENTEleve].must {
+		out[a] = true
+	}
+	return out
+}()
+
+// classOfPersonAttr is, for an attribute a person entry may hold only
+// through one of its optional classes (ENTEleve, an ENTAux… class,
+// eduMember), that class; ocTop for the attributes every person entry
+// allows. values serves an attribute only with its class, so an entry is
+// always valid against the schema it publishes (and loads into an
+// OpenLDAP that checks it), whatever the AAF attributes kept in Extra.
+var classOfPersonAttr = func() (out [numAttrs]ocID) {
+	var base [numAttrs]bool
+	for _, oc := range []ocID{ocTop, ocPerson, ocOrganizationalPerson, ocInetOrgPerson, ocENTPerson} {
+		for _, a := range slices.Concat(objectClasses[oc].must, objectClasses[oc].may) {
+			base[a] = true
+		}
+	}
+	for _, oc := range slices.Concat([]ocID{ocENTEleve, ocEduMember}, auxOrder[:]) {
+		for _, a := range slices.Concat(objectClasses[oc].must, objectClasses[oc].may) {
+			if !base[a] {
+				out[a] = oc
+			}
+		}
+	}
+	return out
+}()
+
+// personHasClass reports whether objectClassesOf gives p the class oc.
+func (m *model) personHasClass(p *person, oc ocID) bool {
+	if oc == ocEduMember {
+		return len(p.members) > 0 || len(p.profGroups) > 0
+	}
+	for _, ps := range p.personas {
+		if nationals[ps.profile].aux == oc {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownValue stands for a value the SDET schema requires (a MUST
+// attribute) and the source left empty — the AAF delivers some structures
+// with an empty ENTStructureSIREN or ENTEtablissementMinistereTutelle —
+// so that every served entry is valid against the schema and loads into
+// an OpenLDAP that checks it (the push mirror, the LDIF export). The word
+// is the one SDET directories use for unknown values (ENT$INCONNU).
+const unknownValue = "INCONNU"
+
+// appendMust appends s, or unknownValue when s is empty.
+func appendMust(dst []string, s string) []string {
+	if s == "" {
+		return append(dst, unknownValue)
+	}
+	return append(dst, s)
 }
 
 func appendNonEmpty(dst []string, s string) []string {
@@ -292,8 +361,11 @@ func (v *view) structureValues(dst []string, s *structure, a attrID) []string {
 		}
 	case aENTStructureUAI:
 		dst = append(dst, s.rdn)
-	case aENTStructureNomCourant:
+	case aENTStructureNomCourant: // MUST: named by its RDN value when nameless, like ou
 		dst = appendNonEmpty(dst, s.s.Name)
+		if s.s.Name == "" {
+			dst = append(dst, s.rdn)
+		}
 	case aENTStructureJointure:
 		if s.s.AAFID != "" {
 			dst = append(dst, m.jointure+"$"+s.s.AAFID)
@@ -303,7 +375,11 @@ func (v *view) structureValues(dst []string, s *structure, a attrID) []string {
 	case aENTStructureTypeStruct:
 		dst = appendNonEmpty(dst, s.s.Type)
 	case aENTEtablissementContrat:
-		dst = appendNonEmpty(dst, s.s.Contract)
+		if s.s.UAI != "" {
+			dst = appendMust(dst, s.s.Contract)
+		} else {
+			dst = appendNonEmpty(dst, s.s.Contract)
+		}
 	case aENTEtablissementBassin:
 		dst = appendNonEmpty(dst, s.s.Bassin)
 	case aENTStructureSIREN, aENTEtablissementMinistereTutelle:
@@ -313,9 +389,11 @@ func (v *view) structureValues(dst []string, s *structure, a attrID) []string {
 		if a == aENTEtablissementMinistereTutelle && s.s.UAI == "" {
 			break
 		}
+		var v string
 		if vs := s.s.Extra[attrTypes[a].name]; len(vs) > 0 {
-			dst = appendNonEmpty(dst, vs[0])
+			v = vs[0]
 		}
+		dst = appendMust(dst, v)
 	case aENTEtablissementStructRattachFctl:
 		for _, j := range s.fctl {
 			dst = append(dst, m.structs[j].dn)
