@@ -207,6 +207,7 @@ CREATE INDEX imports_scope ON imports (scope, started_at);
 // can evolve side by side; versions must not collide.
 func allMigrations() []migration {
 	all := append(append(append([]migration{}, coreMigrations...), ssoMigrations...), federationMigrations...)
+	all = append(all, statsMigrations...)
 	slices.SortFunc(all, func(a, b migration) int { return a.version - b.version })
 	return all
 }

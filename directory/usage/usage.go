@@ -1,0 +1,216 @@
+// Package usage is the département's usage statistics: logins per day and
+// per hour of the day, distinct active users, by profile, school, upstream
+// and service, and availability, read from rollups the store keeps beside
+// the audit trail.
+//
+// # Design: rollups, maintained incrementally
+//
+// A year of a 300,000-account département is about 20 million login
+// events; no query over them answers in a second on SQLite. So the store
+// folds the audit events into two small tables as they arrive (Batch is
+// the folding, in memory; the store applies a Batch in one transaction):
+//
+//   - counts per (school, dimension, local day, key): the dimensions are
+//     logins (key ""), hour ("00"…"23"), profile, upstream, service
+//     (service accesses: CAS tickets, SAML assertions, OIDC codes), failed
+//     (refused logins) and, for all schools only, school and ready (minutes
+//     some instance was ready). Each event adds to the row of its school
+//     and to the row of all schools ("*"), so every view reads a few
+//     hundred to a hundred thousand rows whatever the number of events;
+//   - distinct users per (school, profile, local day) as an exact set of
+//     account ordinals (Set), with "*" rows for all schools and all
+//     profiles. Distinct users over a period are the union of the daily
+//     sets: exact, not estimated. A year of the département's daily sets
+//     is about 365 bitmaps of 37.5 KB.
+//
+// The store folds events older than a short lag (so that the audit
+// writer's batches are in) from a time watermark, under an advisory lock
+// on PostgreSQL: one instance folds each event once. An event stamped
+// before the watermark when it is written (a restore of old events) is
+// not counted; `enthub stats rebuild` starts again from the raw events.
+//
+// Days and hours are local to the configured time zone (Europe/Paris by
+// default): the morning peak is at 8 h, not at 7 h UTC.
+//
+// # Measured
+//
+// BenchmarkReport (directory/sqlstore, ENTHUB_STATS_BENCH=1) over a
+// generated year of a 300,000-account département (20 million logins and
+// their service accesses, generated straight into the rollups through
+// Batch; raw events are only generated for the folding benchmark): see
+// the figures in the package README of this folder, measured on the
+// project's 2-core machine.
+package usage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/enthub/enthub/directory"
+)
+
+// All is the structure and profile of the rows that count every school
+// or every profile.
+const All = "*"
+
+// The dimensions of the counts.
+const (
+	DimLogins   = "logins"
+	DimHour     = "hour"
+	DimProfile  = "profile"
+	DimSchool   = "school"
+	DimUpstream = "upstream"
+	DimService  = "service"
+	DimFailed   = "failed"
+	DimReady    = "ready"
+)
+
+// DayLayout is how days are keyed.
+const DayLayout = "2006-01-02"
+
+// Filter selects the days (inclusive, local) and the school ("" = all).
+type Filter struct {
+	From, To  string // YYYY-MM-DD
+	Structure string // structure id, "" for all
+}
+
+// Validate checks the days.
+func (f Filter) Validate() error {
+	from, err := time.Parse(DayLayout, f.From)
+	if err != nil {
+		return fmt.Errorf("from %q: want a date such as 2025-09-01", f.From)
+	}
+	to, err := time.Parse(DayLayout, f.To)
+	if err != nil {
+		return fmt.Errorf("to %q: want a date such as 2026-06-30", f.To)
+	}
+	if to.Before(from) {
+		return fmt.Errorf("to %s is before from %s", f.To, f.From)
+	}
+	return nil
+}
+
+// StructureKey is the structure column the filter reads.
+func (f Filter) StructureKey() string {
+	if f.Structure == "" {
+		return All
+	}
+	return f.Structure
+}
+
+// Store reads the rollups.
+type Store interface {
+	// Counts sums a dimension's counts over the days by key; DimLogins
+	// by day gives the key as the day.
+	Counts(ctx context.Context, f Filter, dim string, byDay bool) (map[string]int64, error)
+	// Users counts distinct users over the period: by "" (one key ""),
+	// by day (distinct each day), by profile or by school (exact).
+	Users(ctx context.Context, f Filter, by string) (map[string]int64, error)
+}
+
+// serviceTypes are the events that count as reaching a service.
+var serviceTypes = map[string]bool{
+	"cas.ticket.issued":     true,
+	"saml.assertion.issued": true,
+	"oidc.code.issued":      true,
+}
+
+// CountKey names one row of counts.
+type CountKey struct {
+	Structure, Dim, Day, Key string
+}
+
+// SetKey names one daily set of users.
+type SetKey struct {
+	Structure, Profile, Day string
+}
+
+// Batch is events folded in memory, ready for the store to add to its
+// rollups in one transaction.
+type Batch struct {
+	loc    *time.Location
+	Counts map[CountKey]int64
+	Users  map[SetKey]map[string]struct{} // account ids
+}
+
+// NewBatch starts an empty batch whose days are local to loc.
+func NewBatch(loc *time.Location) *Batch {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}}
+}
+
+// Len is the number of rows the batch touches.
+func (b *Batch) Len() int { return len(b.Counts) + len(b.Users) }
+
+// Add folds one audit event; events that are neither logins nor service
+// accesses are ignored.
+func (b *Batch) Add(e directory.Event) {
+	switch {
+	case e.Type == "login" && e.Outcome != "ok":
+		b.count(e.Time, e.StructureID, DimFailed, "", 1)
+	case e.Type == "login":
+		up := e.Details["upstream"]
+		if up == "" {
+			up = e.Service // an LDAP bind names its front there
+		}
+		b.Login(e.Time, e.AccountID, e.StructureID, string(e.Profile), up)
+		if e.Service != "" {
+			b.Access(e.Time, e.StructureID, e.Service)
+		}
+	case serviceTypes[e.Type] && e.Outcome == "ok" && e.Details["kind"] != "PT":
+		b.Access(e.Time, e.StructureID, e.Service) // a proxy ticket is a back-end's, not a user's visit
+	}
+}
+
+// Login folds one successful login.
+func (b *Batch) Login(t time.Time, account, structure, profile, upstream string) {
+	lt := t.In(b.loc)
+	day := lt.Format(DayLayout)
+	hour := fmt.Sprintf("%02d", lt.Hour())
+	for _, s := range b.scopes(structure) {
+		b.Counts[CountKey{s, DimLogins, day, ""}]++
+		b.Counts[CountKey{s, DimHour, day, hour}]++
+		b.Counts[CountKey{s, DimProfile, day, profile}]++
+		b.Counts[CountKey{s, DimUpstream, day, upstream}]++
+	}
+	b.Counts[CountKey{All, DimSchool, day, structure}]++
+	if account == "" {
+		return
+	}
+	for _, s := range b.scopes(structure) {
+		b.user(SetKey{s, All, day}, account)
+		b.user(SetKey{s, profile, day}, account)
+	}
+}
+
+// Access folds one visit to a service.
+func (b *Batch) Access(t time.Time, structure, service string) {
+	b.count(t, structure, DimService, service, 1)
+}
+
+func (b *Batch) count(t time.Time, structure, dim, key string, n int64) {
+	day := t.In(b.loc).Format(DayLayout)
+	for _, s := range b.scopes(structure) {
+		b.Counts[CountKey{s, dim, day, key}] += n
+	}
+}
+
+func (b *Batch) user(k SetKey, account string) {
+	m := b.Users[k]
+	if m == nil {
+		m = map[string]struct{}{}
+		b.Users[k] = m
+	}
+	m[account] = struct{}{}
+}
+
+// scopes are the structures an event counts under: all, and its own.
+func (b *Batch) scopes(structure string) []string {
+	if structure == "" || structure == All {
+		return []string{All}
+	}
+	return []string{All, structure}
+}
