@@ -228,9 +228,7 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		return nil
 	}
 	ids := map[string]struct{}{}
-	days := map[string]bool{}
-	for k, m := range b.Users {
-		days[k.Day] = true
+	for _, m := range b.Users {
 		for id := range m {
 			ids[id] = struct{}{}
 		}
@@ -239,27 +237,11 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 	if err != nil {
 		return err
 	}
-	stored := map[usage.SetKey][]byte{}
-	for _, day := range slices.Sorted(maps.Keys(days)) {
-		rows, err := tx.QueryContext(ctx, `SELECT structure_id, profile, members FROM stats_users WHERE day = $1`, day)
-		if err != nil {
-			return fmt.Errorf("statistics users of %s: %w", day, err)
-		}
-		for rows.Next() {
-			k := usage.SetKey{Day: day}
-			var members []byte
-			if err := rows.Scan(&k.Structure, &k.Profile, &members); err != nil {
-				rows.Close()
-				return fmt.Errorf("statistics users of %s: %w", day, err)
-			}
-			if _, ok := b.Users[k]; ok {
-				stored[k] = members
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
+	get, err := tx.PrepareContext(ctx, `SELECT members FROM stats_users WHERE structure_id = $1 AND profile = $2 AND day = $3`)
+	if err != nil {
+		return fmt.Errorf("statistics users: %w", err)
 	}
+	defer get.Close()
 	st, err := tx.PrepareContext(ctx, `INSERT INTO stats_users (structure_id, profile, day, n, members) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (structure_id, profile, day) DO UPDATE SET n = excluded.n, members = excluded.members`)
 	if err != nil {
@@ -270,7 +252,11 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		return strings.Compare(a.Structure+"\x00"+a.Profile+"\x00"+a.Day, b.Structure+"\x00"+b.Profile+"\x00"+b.Day)
 	})
 	for _, k := range keys {
-		set, err := usage.DecodeSet(stored[k])
+		var stored []byte
+		if err := get.QueryRowContext(ctx, k.Structure, k.Profile, k.Day).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
+		}
+		set, err := usage.DecodeSet(stored)
 		if err != nil {
 			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
 		}
@@ -355,12 +341,13 @@ func anys(v []string) []any {
 // Counts sums a dimension's counts over the filter's days, by item or by
 // day.
 func (s *Store) Counts(ctx context.Context, f usage.Filter, dim string, byDay bool) (map[string]int64, error) {
-	col := "item"
+	col, days := "item", f.Ranges()
 	if byDay {
-		col = "day"
+		col, days = "day", []usage.Range{{From: f.From, To: f.To}}
 	}
+	cond, args := dayRanges(3, days)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+col+`, sum(n) FROM stats_counts
-		WHERE structure_id = $1 AND dim = $2 AND day >= $3 AND day <= $4 GROUP BY `+col, f.StructureKey(), dim, f.From, f.To)
+		WHERE structure_id = $1 AND dim = $2 AND (`+cond+`) GROUP BY `+col, append([]any{f.StructureKey(), dim}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("statistics %s: %w", dim, err)
 	}
@@ -381,20 +368,22 @@ func (s *Store) Counts(ctx context.Context, f usage.Filter, dim string, byDay bo
 // ""), "day" (each day's, stored with its set), "profile" or "school"
 // (the union of the daily sets of each).
 func (s *Store) Users(ctx context.Context, f usage.Filter, by string) (map[string]int64, error) {
+	days := f.Ranges()
+	if by == "day" {
+		days = []usage.Range{{From: f.From, To: f.To}}
+	}
+	cond, args := dayRanges(2, days)
+	args = append([]any{f.StructureKey()}, args...)
 	var q string
-	args := []any{f.From, f.To}
 	switch {
 	case by == "day":
-		q = `SELECT day, n FROM stats_users WHERE structure_id = $3 AND profile = '*' AND day >= $1 AND day <= $2`
-		args = append(args, f.StructureKey())
+		q = `SELECT day, n FROM stats_users WHERE structure_id = $1 AND profile = '*' AND (` + cond + `)`
 	case by == "" || (by == "school" && f.Structure != ""):
-		q = `SELECT structure_id, members FROM stats_users WHERE structure_id = $3 AND profile = '*' AND day >= $1 AND day <= $2`
-		args = append(args, f.StructureKey())
+		q = `SELECT structure_id, members FROM stats_users WHERE structure_id = $1 AND profile = '*' AND (` + cond + `)`
 	case by == "profile":
-		q = `SELECT profile, members FROM stats_users WHERE structure_id = $3 AND profile <> '*' AND day >= $1 AND day <= $2`
-		args = append(args, f.StructureKey())
+		q = `SELECT profile, members FROM stats_users WHERE structure_id = $1 AND profile <> '*' AND (` + cond + `)`
 	case by == "school":
-		q = `SELECT structure_id, members FROM stats_users WHERE profile = '*' AND structure_id <> '*' AND day >= $1 AND day <= $2`
+		q = `SELECT structure_id, members FROM stats_users WHERE profile = '*' AND structure_id <> $1 AND (` + cond + `)`
 	default:
 		return nil, fmt.Errorf("distinct users by %q: want day, profile or school", by)
 	}
@@ -441,6 +430,21 @@ func (s *Store) Users(ctx context.Context, f usage.Filter, by string) (map[strin
 		out[""] = 0 // no set at all is 0 users, not a missing answer
 	}
 	return out, nil
+}
+
+// dayRanges is the condition on the day column for the ranges, its
+// parameters numbered from first.
+func dayRanges(first int, rs []usage.Range) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 2*len(rs))
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "(day >= $%d AND day <= $%d)", first+2*i, first+2*i+1)
+		args = append(args, r.From, r.To)
+	}
+	return b.String(), args
 }
 
 // RecordHealth writes an instance's state for the minute of at; the

@@ -124,6 +124,12 @@ func TestUsageRollups(t *testing.T) {
 			check("S1 refused", counts(s1, usage.DimFailed, false), map[string]int64{"": 1})
 			day2 := usage.Filter{From: "2025-09-02", To: "2025-09-02"}
 			check("users on the 2nd", users(day2, ""), map[string]int64{"": 3})
+			// Whole months are read from the monthly rows, the edges from the daily ones.
+			months := usage.Filter{From: "2025-08-20", To: "2025-10-31"}
+			check("logins over months", counts(months, usage.DimLogins, false), map[string]int64{"": 7})
+			check("users over months", users(months, ""), map[string]int64{"": 4})
+			check("users by profile over months", users(months, "profile"), map[string]int64{"eleve": 2, "enseignant": 1, "parent": 1})
+			check("logins by school over months", counts(months, usage.DimSchool, false), map[string]int64{"S1": 4, "S2": 3})
 			check("users before any event", users(usage.Filter{From: "2024-01-01", To: "2024-01-02"}, ""), map[string]int64{"": 0})
 
 			// The late login is folded once it is older than the lag, into the sets already stored.

@@ -23,6 +23,11 @@
 //     sets: exact, not estimated. A year of the département's daily sets
 //     is about 365 bitmaps of 37.5 KB.
 //
+// Every row is kept per local day and per month ("M2025-09"): a period
+// reads its whole months from the monthly rows and only the days at its
+// edges from the daily ones (Filter.Ranges), so a year is a dozen rows
+// per key, and its distinct users the union of 12 monthly sets.
+//
 // The store folds events older than a short lag (so that the audit
 // writer's batches are in) from a time watermark, under an advisory lock
 // on PostgreSQL: one instance folds each event once. An event stamped
@@ -68,6 +73,47 @@ const (
 
 // DayLayout is how days are keyed.
 const DayLayout = "2006-01-02"
+
+// monthLayout keys the monthly rows. Its "M" sorts after every digit, so
+// a month row never falls inside a range of days.
+const monthLayout = "M2006-01"
+
+// MonthKey is the key of the monthly rows of t's month.
+func MonthKey(t time.Time) string { return t.Format(monthLayout) }
+
+// Range is one range of row keys a query reads: days, or whole months.
+type Range struct{ From, To string }
+
+// Ranges splits the filter's days into what the rollups hold: the whole
+// months inside it as monthly rows, the days before and after as daily
+// rows. A year is then 12 rows per key rather than 365.
+func (f Filter) Ranges() []Range {
+	from, err1 := time.Parse(DayLayout, f.From)
+	to, err2 := time.Parse(DayLayout, f.To)
+	if err1 != nil || err2 != nil || to.Before(from) {
+		return []Range{{f.From, f.To}}
+	}
+	firstMonth := from
+	if from.Day() != 1 {
+		firstMonth = time.Date(from.Year(), from.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	endMonth := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC) // exclusive, unless to is a month's last day
+	if to.AddDate(0, 0, 1).Day() == 1 {
+		endMonth = to.AddDate(0, 0, 1)
+	}
+	if !firstMonth.Before(endMonth) {
+		return []Range{{f.From, f.To}}
+	}
+	var out []Range
+	if from.Before(firstMonth) {
+		out = append(out, Range{f.From, firstMonth.AddDate(0, 0, -1).Format(DayLayout)})
+	}
+	out = append(out, Range{MonthKey(firstMonth), MonthKey(endMonth.AddDate(0, -1, 0))})
+	if endMonth.Before(to) || endMonth.Equal(to) {
+		out = append(out, Range{endMonth.Format(DayLayout), f.To})
+	}
+	return out
+}
 
 // Filter selects the days (inclusive, local) and the school ("" = all).
 type Filter struct {
@@ -132,6 +178,8 @@ type Batch struct {
 	loc    *time.Location
 	Counts map[CountKey]int64
 	Users  map[SetKey]map[string]struct{} // account ids
+
+	all, two [2]string // scopes' answers, without an allocation per event
 }
 
 // NewBatch starts an empty batch whose days are local to loc.
@@ -139,7 +187,7 @@ func NewBatch(loc *time.Location) *Batch {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}}
+	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}, all: [2]string{All}, two: [2]string{All}}
 }
 
 // Len is the number of rows the batch touches.
@@ -168,23 +216,32 @@ func (b *Batch) Add(e directory.Event) {
 // Login folds one successful login.
 func (b *Batch) Login(t time.Time, account, structure, profile, upstream string) {
 	lt := t.In(b.loc)
-	day := lt.Format(DayLayout)
-	hour := fmt.Sprintf("%02d", lt.Hour())
-	for _, s := range b.scopes(structure) {
-		b.Counts[CountKey{s, DimLogins, day, ""}]++
-		b.Counts[CountKey{s, DimHour, day, hour}]++
-		b.Counts[CountKey{s, DimProfile, day, profile}]++
-		b.Counts[CountKey{s, DimUpstream, day, upstream}]++
-	}
-	b.Counts[CountKey{All, DimSchool, day, structure}]++
-	if account == "" {
-		return
-	}
-	for _, s := range b.scopes(structure) {
-		b.user(SetKey{s, All, day}, account)
-		b.user(SetKey{s, profile, day}, account)
+	hour := hours[lt.Hour()]
+	for _, day := range [2]string{lt.Format(DayLayout), MonthKey(lt)} {
+		for _, s := range b.scopes(structure) {
+			b.Counts[CountKey{s, DimLogins, day, ""}]++
+			b.Counts[CountKey{s, DimHour, day, hour}]++
+			b.Counts[CountKey{s, DimProfile, day, profile}]++
+			b.Counts[CountKey{s, DimUpstream, day, upstream}]++
+		}
+		b.Counts[CountKey{All, DimSchool, day, structure}]++
+		if account == "" {
+			continue
+		}
+		for _, s := range b.scopes(structure) {
+			b.user(SetKey{s, All, day}, account)
+			b.user(SetKey{s, profile, day}, account)
+		}
 	}
 }
+
+// hours are the keys of the hours of the day.
+var hours = func() (h [24]string) {
+	for i := range h {
+		h[i] = fmt.Sprintf("%02d", i)
+	}
+	return h
+}()
 
 // Access folds one visit to a service.
 func (b *Batch) Access(t time.Time, structure, service string) {
@@ -192,9 +249,11 @@ func (b *Batch) Access(t time.Time, structure, service string) {
 }
 
 func (b *Batch) count(t time.Time, structure, dim, key string, n int64) {
-	day := t.In(b.loc).Format(DayLayout)
-	for _, s := range b.scopes(structure) {
-		b.Counts[CountKey{s, dim, day, key}] += n
+	lt := t.In(b.loc)
+	for _, day := range [2]string{lt.Format(DayLayout), MonthKey(lt)} {
+		for _, s := range b.scopes(structure) {
+			b.Counts[CountKey{s, dim, day, key}] += n
+		}
 	}
 }
 
@@ -210,7 +269,8 @@ func (b *Batch) user(k SetKey, account string) {
 // scopes are the structures an event counts under: all, and its own.
 func (b *Batch) scopes(structure string) []string {
 	if structure == "" || structure == All {
-		return []string{All}
+		return b.all[:1]
 	}
-	return []string{All, structure}
+	b.two[1] = structure
+	return b.two[:]
 }
