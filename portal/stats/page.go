@@ -123,7 +123,6 @@ const pageTemplate = `{{define "body"}}{{$t := .T}}
 {{end}}
 {{end}}`
 
-
 // page renders the statistics.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request, _ Viewer) (map[string]string, error) {
 	l := lang(r)

@@ -11,11 +11,11 @@ import (
 // Chart geometry, in SVG user units; the viewBox scales it to the width
 // of the page, a phone's included.
 const (
-	chartW, chartH       = 720, 260
-	padLeft, padBottom   = 70, 50
-	padTop, padRight     = 20, 10
-	maxCategoryBars      = 15 // the table lists every row; the chart the largest
-	barGap           int = 2
+	chartW, chartH         = 720, 260
+	padLeft, padBottom     = 70, 50
+	padTop, padRight       = 20, 10
+	maxCategoryBars        = 15 // the table lists every row; the chart the largest
+	barGap             int = 2
 )
 
 // barChart draws rows as an SVG bar chart readable without JavaScript:
