@@ -23,6 +23,8 @@ type Config struct {
 	LDAP LDAP   `yaml:"ldap"`
 	AAF  AAF    `yaml:"aaf"`
 	SSO  SSO    `yaml:"sso"`
+	// Stats is the département console's statistics.
+	Stats Stats `yaml:"stats"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying
@@ -146,6 +148,21 @@ type SSO struct {
 	ServicesReload time.Duration `yaml:"services_reload"`
 }
 
+// Stats configures the usage statistics and who reads them.
+type Stats struct {
+	// Admins are the logins of the collectivité's administrators, who
+	// reach the console's statistics; AdminGroups the directory groups (by
+	// id or code) whose members do too.
+	Admins      []string `yaml:"admins"`
+	AdminGroups []string `yaml:"admin_groups"`
+	// TimeZone is the zone of the statistics' days and hours.
+	TimeZone string `yaml:"time_zone"`
+	// FoldEvery is how often an instance adds the new audit events to the
+	// statistics; HealthEvery how often it records its health.
+	FoldEvery   time.Duration `yaml:"fold_every"`
+	HealthEvery time.Duration `yaml:"health_every"`
+}
+
 // Default returns the configuration used when no file is given: everything
 // on loopback, embedded SQLite, safe timeouts.
 func Default() Config {
@@ -184,6 +201,7 @@ func Default() Config {
 			SiteName:        "ENT",
 			ServicesReload:  15 * time.Second,
 		},
+		Stats:            Stats{TimeZone: "Europe/Paris", FoldEvery: time.Minute, HealthEvery: time.Minute},
 		DBConnectTimeout: time.Minute,
 	}
 }

@@ -115,6 +115,15 @@ func (c Config) Validate() Problems {
 			add(fmt.Sprintf("aaf.parent_resp_legal[%d]", i), "%d: respLegal is 0, 1 or 2", v)
 		}
 	}
+	if _, err := time.LoadLocation(c.Stats.TimeZone); err != nil || c.Stats.TimeZone == "" {
+		add("stats.time_zone", "%q is not a time zone such as Europe/Paris", c.Stats.TimeZone)
+	}
+	if c.Stats.FoldEvery < time.Second {
+		add("stats.fold_every", "%v: at least 1s", c.Stats.FoldEvery)
+	}
+	if c.Stats.HealthEvery < time.Second {
+		add("stats.health_every", "%v: at least 1s", c.Stats.HealthEvery)
+	}
 	if !strings.Contains(c.AAF.LoginPattern, "{nom}") {
 		add("aaf.login_pattern", "%q must contain {nom}", c.AAF.LoginPattern)
 	}
