@@ -122,6 +122,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.aafCommand(),
 		keys,
 		a.auditCommand(),
+		a.statsCommand(),
 		a.servicesCommand(),
 		a.hashPasswordCommand(),
 	)

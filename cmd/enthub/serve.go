@@ -174,6 +174,9 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		log.Info("metrics served apart", "metrics_listen", ml.Addr().String())
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if err := startStats(gctx, g, cfg, log, store, st, sso, l.Addr().String()); err != nil {
+		return err
+	}
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
 	if ml != nil {
 		g.Go(func() error { return st.srv.ServeMetrics(gctx, ml) })

@@ -53,7 +53,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, _ Viewer) (map[
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		rows, _ := rep.By(by)
-		return details, WriteCSV(w, c, by, rows)
+		return details, WriteCSV(w, l, by, rows)
 	}
 	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	return details, WriteXLSX(w, l, rep, by)
@@ -75,8 +75,12 @@ func header(c catalogue, by string, hasUsers bool) []string {
 func hasUsers(rows []usage.Row) bool { return len(rows) > 0 && rows[0].HasUsers }
 
 // WriteCSV writes one breakdown: key, label, count and, where counted,
-// distinct users.
-func WriteCSV(w io.Writer, c catalogue, by string, rows []usage.Row) error {
+// distinct users; the header is in the language l ("fr" or "en").
+func WriteCSV(w io.Writer, l, by string, rows []usage.Row) error {
+	c := catalogue(texts["fr"])
+	if l == "en" {
+		c = texts["en"]
+	}
 	cw := csv.NewWriter(w)
 	withUsers := hasUsers(rows)
 	if err := cw.Write(header(c, by, withUsers)); err != nil {

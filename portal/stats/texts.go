@@ -152,3 +152,4 @@ func (c catalogue) Tr(key string) string {
 	}
 	return key
 }
+
