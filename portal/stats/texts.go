@@ -152,4 +152,3 @@ func (c catalogue) Tr(key string) string {
 	}
 	return key
 }
-
