@@ -24,9 +24,9 @@ import (
 // instance, the folding of audit events into the statistics and the
 // health record of every minute (the availability figures).
 func startStats(ctx context.Context, g *errgroup.Group, cfg config.Config, log *slog.Logger, store *sqlstore.Store, st *stack, sso *idp.Provider, listen string) error {
-	loc, err := time.LoadLocation(cfg.Stats.TimeZone)
+	loc, err := statsLocation(cfg)
 	if err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("stats.time_zone: %w", err)}
+		return err
 	}
 	log = log.With("component", "stats")
 	h, err := stats.New(stats.Options{
@@ -77,6 +77,15 @@ func startStats(ctx context.Context, g *errgroup.Group, cfg config.Config, log *
 		})
 	})
 	return nil
+}
+
+// statsLocation is the zone of the statistics' days and hours.
+func statsLocation(cfg config.Config) (*time.Location, error) {
+	loc, err := time.LoadLocation(cfg.Stats.TimeZone)
+	if err != nil {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("stats.time_zone: %w", err)}
+	}
+	return loc, nil
 }
 
 // statsEvery runs fn now and then every period until ctx ends.
@@ -132,9 +141,9 @@ The figures are the statistics the running instances keep up to date from the au
 			}
 			return a.withStore(cmd.Context(), func(cfg config.Config, _ *slog.Logger, s *sqlstore.Store) error {
 				ctx := cmd.Context()
-				loc, err := time.LoadLocation(cfg.Stats.TimeZone)
+				loc, err := statsLocation(cfg)
 				if err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("stats.time_zone: %w", err)}
+					return err
 				}
 				now := time.Now().In(loc)
 				f := usage.Filter{From: now.AddDate(0, 0, -29).Format(usage.DayLayout), To: now.Format(usage.DayLayout)}
@@ -228,9 +237,9 @@ func (a *app) statsFoldCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withStore(cmd.Context(), func(cfg config.Config, _ *slog.Logger, s *sqlstore.Store) error {
-				loc, err := time.LoadLocation(cfg.Stats.TimeZone)
+				loc, err := statsLocation(cfg)
 				if err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("stats.time_zone: %w", err)}
+					return err
 				}
 				fold := s.FoldEvents
 				if rebuild {
@@ -263,9 +272,9 @@ func (a *app) statsGenerateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withStore(cmd.Context(), func(cfg config.Config, log *slog.Logger, s *sqlstore.Store) error {
 				ctx := cmd.Context()
-				loc, err := time.LoadLocation(cfg.Stats.TimeZone)
+				loc, err := statsLocation(cfg)
 				if err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("stats.time_zone: %w", err)}
+					return err
 				}
 				g.Location = loc
 				if start != "" {

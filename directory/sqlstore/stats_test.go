@@ -19,6 +19,16 @@ func backends() map[string]func(t *testing.T) string {
 	}
 }
 
+func openStats(t *testing.T, dbURL string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{Now: fixedClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func paris(t testing.TB) *time.Location {
 	loc, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
@@ -58,13 +68,7 @@ func statsEvents(loc *time.Location) []directory.Event {
 func TestUsageRollups(t *testing.T) {
 	for name, dbURL := range backends() {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			loc := paris(t)
-			s, err := sqlstore.Open(ctx, dbURL(t), sqlstore.Options{Now: fixedClock})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			ctx, loc, s := context.Background(), paris(t), openStats(t, dbURL(t))
 			events := statsEvents(loc)
 			late := directory.Event{Time: time.Date(2025, 9, 2, 18, 0, 0, 0, loc), Type: "login", AccountID: "a5", StructureID: "S1",
 				Profile: directory.ProfileEleve, Outcome: "ok", Details: map[string]string{"upstream": "educonnect"}}
@@ -152,13 +156,7 @@ func TestUsageRollups(t *testing.T) {
 func TestHealthAvailability(t *testing.T) {
 	for name, dbURL := range backends() {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			loc := paris(t)
-			s, err := sqlstore.Open(ctx, dbURL(t), sqlstore.Options{Now: fixedClock})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			ctx, loc, s := context.Background(), paris(t), openStats(t, dbURL(t))
 			start := time.Date(2025, 9, 1, 23, 50, 0, 0, loc)
 			// Two instances for 20 minutes; the first one not ready for
 			// minutes 5–9, the second one down for minutes 7–11: minutes
