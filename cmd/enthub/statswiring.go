@@ -282,21 +282,12 @@ func (a *app) statsGenerateCommand() *cobra.Command {
 						return usageErr("--start %q: want a date such as 2025-09-01", start)
 					}
 				}
-				began, total := time.Now(), 0
-				for d := range g.DayCount() {
-					if d >= g.DayCount()-rawDays { // the last days as raw audit events, folded as in production
-						var sink usage.EventSink
-						total += g.Day(d, &sink)
-						if err := s.Update(ctx, func(tx directory.Tx) error { return tx.AppendEvents(ctx, sink.Events...) }); err != nil {
-							return err
-						}
-						continue
-					}
-					b := usage.NewBatch(loc)
-					total += g.Day(d, b)
-					if err := s.ApplyUsage(ctx, b); err != nil {
-						return err
-					}
+				began := time.Now()
+				total, err := g.Fill(func(b *usage.Batch) error { return s.ApplyUsage(ctx, b) }, rawDays, func(es []directory.Event) error {
+					return s.Update(ctx, func(tx directory.Tx) error { return tx.AppendEvents(ctx, es...) })
+				})
+				if err != nil {
+					return err
 				}
 				fmt.Fprintf(a.stdout, "%d logins over %d days generated in %s\n", total, g.DayCount(), time.Since(began).Round(time.Second))
 				return nil

@@ -197,6 +197,22 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 	keys := slices.SortedFunc(maps.Keys(b.Counts), func(a, b usage.CountKey) int {
 		return strings.Compare(a.Structure+"\x00"+a.Dim+"\x00"+a.Day+"\x00"+a.Key, b.Structure+"\x00"+b.Dim+"\x00"+b.Day+"\x00"+b.Key)
 	}) // one order for every writer, so two never deadlock on PostgreSQL
+	const upsert = ` ON CONFLICT (structure_id, dim, day, item) DO UPDATE SET n = stats_counts.n + excluded.n`
+	if s.d.name != "postgres" {
+		// SQLite: one prepared row at a time is faster than parsing long
+		// multi-row statements (as AppendEvents found).
+		st, err := tx.PrepareContext(ctx, `INSERT INTO stats_counts (structure_id, dim, day, item, n) VALUES ($1, $2, $3, $4, $5)`+upsert)
+		if err != nil {
+			return fmt.Errorf("statistics counts: %w", err)
+		}
+		defer st.Close()
+		for _, k := range keys {
+			if _, err := st.ExecContext(ctx, k.Structure, k.Dim, k.Day, k.Key, b.Counts[k]); err != nil {
+				return fmt.Errorf("statistics counts %s %s %s %s: %w", k.Day, k.Structure, k.Dim, k.Key, err)
+			}
+		}
+		return s.applyUsers(ctx, tx, b)
+	}
 	var q strings.Builder
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), countsPerInsert)]
@@ -212,7 +228,7 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
 			args = append(args, k.Structure, k.Dim, k.Day, k.Key, b.Counts[k])
 		}
-		q.WriteString(` ON CONFLICT (structure_id, dim, day, item) DO UPDATE SET n = stats_counts.n + excluded.n`)
+		q.WriteString(upsert)
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("statistics counts (%d rows from %s %s %s): %w", len(chunk), chunk[0].Day, chunk[0].Structure, chunk[0].Dim, err)
 		}

@@ -172,6 +172,45 @@ func (g *Generator) Day(i int, sink Sink) int {
 	return n
 }
 
+// Fill generates every day, folded into one batch per month (a month's
+// sets are then written once rather than once a day), and hands each
+// batch to apply; it returns the logins made. The last rawDays days go to
+// raw instead, as audit events, when raw is not nil.
+func (g *Generator) Fill(apply func(*Batch) error, rawDays int, raw func([]directory.Event) error) (int, error) {
+	g.defaults()
+	total := 0
+	var b *Batch
+	flush := func() error {
+		if b == nil {
+			return nil
+		}
+		err := apply(b)
+		b = nil
+		return err
+	}
+	for d := range g.Days {
+		day := g.Start.AddDate(0, 0, d)
+		if raw != nil && d >= g.Days-rawDays {
+			var sink EventSink
+			total += g.Day(d, &sink)
+			if err := raw(sink.Events); err != nil {
+				return total, err
+			}
+			continue
+		}
+		if day.Day() == 1 {
+			if err := flush(); err != nil {
+				return total, err
+			}
+		}
+		if b == nil {
+			b = NewBatch(g.Location)
+		}
+		total += g.Day(d, b)
+	}
+	return total, flush()
+}
+
 // EventSink collects generated activity as raw audit events, as the
 // identity provider writes them.
 type EventSink struct {
