@@ -172,20 +172,21 @@ func (g *Generator) Day(i int, sink Sink) int {
 	return n
 }
 
-// Fill generates every day, folded into one batch per month (a month's
-// sets are then written once rather than once a day), and hands each
-// batch to apply; it returns the logins made. The last rawDays days go to
-// raw instead, as audit events, when raw is not nil.
+// Fill generates every day and hands apply one batch of daily rows per
+// day and one of monthly rows per month (a month's sets are then written
+// once, and held in memory as one set each, not thirty); it returns the
+// logins made. The last rawDays days go to raw instead, as audit events,
+// when raw is not nil.
 func (g *Generator) Fill(apply func(*Batch) error, rawDays int, raw func([]directory.Event) error) (int, error) {
 	g.defaults()
 	total := 0
-	var b *Batch
+	var month *Batch
 	flush := func() error {
-		if b == nil {
+		if month == nil {
 			return nil
 		}
-		err := apply(b)
-		b = nil
+		err := apply(month)
+		month = nil
 		return err
 	}
 	for d := range g.Days {
@@ -203,12 +204,29 @@ func (g *Generator) Fill(apply func(*Batch) error, rawDays int, raw func([]direc
 				return total, err
 			}
 		}
-		if b == nil {
-			b = NewBatch(g.Location)
+		if month == nil {
+			month = newBatch(g.Location, false, true)
 		}
-		total += g.Day(d, b)
+		daily := newBatch(g.Location, true, false)
+		total += g.Day(d, tee{daily, month})
+		if err := apply(daily); err != nil {
+			return total, err
+		}
 	}
 	return total, flush()
+}
+
+// tee hands activity to two sinks.
+type tee [2]Sink
+
+func (t tee) Login(at time.Time, account, structure, profile, upstream string) {
+	t[0].Login(at, account, structure, profile, upstream)
+	t[1].Login(at, account, structure, profile, upstream)
+}
+
+func (t tee) Access(at time.Time, structure, service string) {
+	t[0].Access(at, structure, service)
+	t[1].Access(at, structure, service)
 }
 
 // EventSink collects generated activity as raw audit events, as the

@@ -180,14 +180,34 @@ type Batch struct {
 	Users  map[SetKey]map[string]struct{} // account ids
 
 	all, two [2]string // scopes' answers, without an allocation per event
+	keys     []string  // periods' answer, likewise
+
+	daily, monthly bool // which rows the batch folds into
 }
 
-// NewBatch starts an empty batch whose days are local to loc.
-func NewBatch(loc *time.Location) *Batch {
+// NewBatch starts an empty batch whose days are local to loc; it folds
+// into the daily and the monthly rows.
+func NewBatch(loc *time.Location) *Batch { return newBatch(loc, true, true) }
+
+func newBatch(loc *time.Location, daily, monthly bool) *Batch {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}, all: [2]string{All}, two: [2]string{All}}
+	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}, all: [2]string{All}, two: [2]string{All},
+		daily: daily, monthly: monthly}
+}
+
+// periods are the keys of the rows t counts in.
+func (b *Batch) periods(t time.Time) []string {
+	lt := t.In(b.loc)
+	b.keys = b.keys[:0]
+	if b.daily {
+		b.keys = append(b.keys, lt.Format(DayLayout))
+	}
+	if b.monthly {
+		b.keys = append(b.keys, MonthKey(lt))
+	}
+	return b.keys
 }
 
 // Len is the number of rows the batch touches.
@@ -215,9 +235,8 @@ func (b *Batch) Add(e directory.Event) {
 
 // Login folds one successful login.
 func (b *Batch) Login(t time.Time, account, structure, profile, upstream string) {
-	lt := t.In(b.loc)
-	hour := hours[lt.Hour()]
-	for _, day := range [2]string{lt.Format(DayLayout), MonthKey(lt)} {
+	hour := hours[t.In(b.loc).Hour()]
+	for _, day := range b.periods(t) {
 		for _, s := range b.scopes(structure) {
 			b.Counts[CountKey{s, DimLogins, day, ""}]++
 			b.Counts[CountKey{s, DimHour, day, hour}]++
@@ -249,8 +268,7 @@ func (b *Batch) Access(t time.Time, structure, service string) {
 }
 
 func (b *Batch) count(t time.Time, structure, dim, key string, n int64) {
-	lt := t.In(b.loc)
-	for _, day := range [2]string{lt.Format(DayLayout), MonthKey(lt)} {
+	for _, day := range b.periods(t) {
 		for _, s := range b.scopes(structure) {
 			b.Counts[CountKey{s, dim, day, key}] += n
 		}
