@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -83,4 +84,54 @@ func TestBatchLogin(t *testing.T) {
 	if len(b.Users[SetKey{"S1", "eleve", "M2025-10"}]) != 1 || len(b.Users[SetKey{All, All, "2025-10-01"}]) != 1 {
 		t.Errorf("users not recorded: %v", b.Users)
 	}
+}
+
+// BenchmarkUnionYear is the in-memory part of a year's distinct users at
+// the full scale of a 300,000-account département: 12 monthly sets of
+// 250,000 users for all schools (bitmaps), and 12 × 150 school sets
+// (deltas), decoded and unioned as Store.Users does for "" and "school".
+func BenchmarkUnionYear(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var all, schools [][]byte
+	for range 12 {
+		var s Set
+		for range 250_000 {
+			s.Add(uint32(rng.IntN(300_000)))
+		}
+		all = append(all, s.Encode())
+		for k := range 150 {
+			var sc Set
+			for range 1_600 {
+				sc.Add(uint32(rng.IntN(2_000)*150 + k))
+			}
+			schools = append(schools, sc.Encode())
+		}
+	}
+	size := 0
+	for _, e := range append(append([][]byte{}, all...), schools...) {
+		size += len(e)
+	}
+	for b.Loop() {
+		var u Set
+		for _, e := range all {
+			if err := u.OrEncoded(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		per := map[int]*Set{}
+		for i, e := range schools {
+			s := per[i%150]
+			if s == nil {
+				s = &Set{}
+				per[i%150] = s
+			}
+			if err := s.OrEncoded(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if u.Len() == 0 || len(per) != 150 {
+			b.Fatal("empty")
+		}
+	}
+	b.ReportMetric(float64(size)/1e6, "MB-decoded")
 }
