@@ -3,6 +3,7 @@ package usage
 import (
 	"math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,6 +112,8 @@ func BenchmarkUnionYear(b *testing.B) {
 	for _, e := range append(append([][]byte{}, all...), schools...) {
 		size += len(e)
 	}
+	var r0, r1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
 	for b.Loop() {
 		var u Set
 		for _, e := range all {
@@ -133,5 +136,8 @@ func BenchmarkUnionYear(b *testing.B) {
 			b.Fatal("empty")
 		}
 	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	cpu := (r1.Utime.Nano() + r1.Stime.Nano()) - (r0.Utime.Nano() + r0.Stime.Nano())
+	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(size)/1e6, "MB-decoded")
 }
