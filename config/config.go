@@ -28,6 +28,8 @@ type Config struct {
 	GAR        GAR        `yaml:"gar"`
 	// Guests configures the guest accounts principals create.
 	Guests Guests `yaml:"guests"`
+	// Stats is the département console's statistics.
+	Stats Stats `yaml:"stats"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying
@@ -231,6 +233,21 @@ type SMTP struct {
 	Password string `yaml:"password"`
 }
 
+// Stats configures the usage statistics and who reads them.
+type Stats struct {
+	// Admins are the logins of the collectivité's administrators, who
+	// reach the console's statistics; AdminGroups the directory groups (by
+	// id or code) whose members do too.
+	Admins      []string `yaml:"admins"`
+	AdminGroups []string `yaml:"admin_groups"`
+	// TimeZone is the zone of the statistics' days and hours.
+	TimeZone string `yaml:"time_zone"`
+	// FoldEvery is how often an instance adds the new audit events to the
+	// statistics; HealthEvery how often it records its health.
+	FoldEvery   time.Duration `yaml:"fold_every"`
+	HealthEvery time.Duration `yaml:"health_every"`
+}
+
 // Default returns the configuration used when no file is given: everything
 // on loopback, embedded SQLite, safe timeouts.
 func Default() Config {
@@ -282,6 +299,7 @@ func Default() Config {
 			MaxPeriod:         366 * 24 * time.Hour,
 			ExpireEvery:       10 * time.Minute,
 		},
+		Stats:            Stats{TimeZone: "Europe/Paris", FoldEvery: time.Minute, HealthEvery: time.Minute},
 		DBConnectTimeout: time.Minute,
 	}
 }

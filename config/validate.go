@@ -138,6 +138,15 @@ func (c Config) Validate() Problems {
 	if c.AAF.OrderGuard && len(c.AAF.OrderScope) == 0 {
 		add("aaf.order_scope", "empty: name at least one of academie, degre, prefix, or set aaf.order_guard: false")
 	}
+	if _, err := time.LoadLocation(c.Stats.TimeZone); err != nil || c.Stats.TimeZone == "" {
+		add("stats.time_zone", "%q is not a time zone such as Europe/Paris", c.Stats.TimeZone)
+	}
+	if c.Stats.FoldEvery < time.Second {
+		add("stats.fold_every", "%v: at least 1s", c.Stats.FoldEvery)
+	}
+	if c.Stats.HealthEvery < time.Second {
+		add("stats.health_every", "%v: at least 1s", c.Stats.HealthEvery)
+	}
 	if !strings.Contains(c.AAF.LoginPattern, "{nom}") {
 		add("aaf.login_pattern", "%q must contain {nom}", c.AAF.LoginPattern)
 	}

@@ -29,6 +29,7 @@ func mountConsole(ctx context.Context, g *errgroup.Group, cfg config.Config, log
 	if err != nil {
 		return err
 	}
+	st.console = layout
 	st.srv.Mux.Handle("GET "+layout.AssetsPath(), layout.Assets())
 	rule := console.PrincipalRule{Functions: cfg.Guests.PrincipalFunctions}
 	for _, p := range cfg.Guests.PrincipalProfiles {

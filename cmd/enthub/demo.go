@@ -56,6 +56,9 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			if cfg.AAF.Inbox == "" {
 				cfg.AAF.Inbox = filepath.Join(dataDir, "aaf-inbox")
 			}
+			if len(cfg.Stats.Admins) == 0 && len(cfg.Stats.AdminGroups) == 0 {
+				cfg.Stats.Admins = []string{demorp.GuestLogin} // demo only: the guest sees the console's statistics
+			}
 			if p := cfg.Validate(); len(p) > 0 {
 				return usageErr("%v", p)
 			}
@@ -130,6 +133,8 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 			Description: "Compte invité de démonstration : demo.invite / demo (démonstration seulement)."},
 		{Name: "Services de démonstration", URL: base + "/demo/",
 			Description: "Un client SAML, un client OIDC et un service CAS qui affichent ce qu'ils reçoivent : une connexion, trois services."},
+		{Name: "Statistiques d'utilisation", URL: base + "/console/stats",
+			Description: "Console de la collectivité : connexions, utilisateurs, disponibilité (avec le compte invité de démonstration)."},
 		{Name: "Métadonnées SAML de l'IdP", URL: base + "/saml/idp/metadata"},
 		{Name: "Découverte OIDC", URL: base + "/.well-known/openid-configuration"},
 		{Name: "Santé (healthz)", URL: base + "/healthz", Description: "Le processus répond."},

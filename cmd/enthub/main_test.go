@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -146,6 +149,43 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
 			t.Errorf("GET %s = %d %q, want 200 containing %q", path, resp.StatusCode, b, want)
+		}
+	}
+	// The statistics are in the consoles' frame (stylesheet, headers, the
+	// status kept): the demo guest is a statistics administrator, the
+	// demo principal is not.
+	for _, tc := range []struct {
+		login string
+		code  int
+	}{{"demo.invite", 200}, {"demo.direction", 403}} {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar}
+		_, page := get(t, c, base+"/login?profile=invite")
+		m := regexp.MustCompile(`action="([^"]*)"[\s\S]*name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no password form at /login?profile=invite: %s", page)
+		}
+		action, err := url.Parse(base + "/login")
+		if err == nil {
+			action, err = action.Parse(html.UnescapeString(m[1]))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.PostForm(action.String(), url.Values{"csrf": {m[2]}, "login": {tc.login}, "password": {"demo"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		resp, err = c.Get(base + "/console/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.Contains(string(b), "/console/assets/console.css") ||
+			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || !strings.Contains(string(b), tc.login) {
+			t.Errorf("%s: GET /console/stats = %d (want %d), CSP %q:\n%s", tc.login, resp.StatusCode, tc.code, resp.Header.Get("Content-Security-Policy"), b)
 		}
 	}
 	if resp, err := http.Get(base + "/nulle/part"); err != nil {

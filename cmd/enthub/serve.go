@@ -18,6 +18,7 @@ import (
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/idp/demorp"
+	"github.com/enthub/enthub/portal/console"
 	"github.com/enthub/enthub/portal/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
@@ -92,7 +93,9 @@ func (a *app) serveCommand() *cobra.Command {
 
 // stack is what runServices starts; the demo adds its own entries.
 type stack struct {
-	srv     *server.Server
+	srv *server.Server
+	// console is the consoles' shared page layout (mountConsole).
+	console *console.Layout
 	index   []server.Entry
 	onReady func(httpAddr string)
 	// demo registers the demo relying parties and seeds the demo guest.
@@ -194,6 +197,10 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if err := mountConsole(gctx, g, cfg, log, store, st, sso); err != nil {
+		l.Close()
+		return err
+	}
+	if err := startStats(gctx, g, cfg, log, store, st, sso, l.Addr().String()); err != nil {
 		l.Close()
 		return err
 	}

@@ -48,7 +48,7 @@ import (
 	"strings"
 )
 
-//go:embed templates/layout.html
+//go:embed templates/layout.html templates/frame.html
 var layoutFile embed.FS
 
 //go:embed assets
@@ -157,6 +157,13 @@ func (l *Layout) Pages(fsys fs.FS, texts Catalog, patterns ...string) (*Pages, e
 		}
 	}
 	return ps, nil
+}
+
+// Frame returns pages for a package that renders its own body as
+// template.HTML (portal/stats): render "frame.html" with the body as
+// Page.Data, and the layout adds its frame, headers and status.
+func (l *Layout) Frame() (*Pages, error) {
+	return l.Pages(layoutFile, nil, "templates/frame.html")
 }
 
 // NavItem is an entry of the console's navigation.
