@@ -60,7 +60,10 @@ func (b *Browser) do(ctx context.Context, method, target string, form url.Values
 		page, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 	}
-	b.rec.step(step, time.Since(t0), err != nil || resp.StatusCode >= 500)
+	if err == nil || ctx.Err() == nil {
+		// A request cut by the end of a timed run is not the server's doing.
+		b.rec.step(step, time.Since(t0), err != nil || resp.StatusCode >= 500)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", step, err)
 	}
