@@ -250,6 +250,8 @@ type Report struct {
 	Server   *ProcStats    `json:"server,omitempty"`
 	Samples  []string      `json:"error_samples,omitempty"`
 	Extra    []ExtraFigure `json:"extra,omitempty"` // what ran beside (LDAP searches, an import)
+	// BesideOutput is the end of what the command run beside printed.
+	BesideOutput string `json:"beside_output,omitempty"`
 }
 
 // Percentiles are in milliseconds.

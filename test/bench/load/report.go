@@ -43,6 +43,9 @@ func WriteTable(w io.Writer, reports ...*Report) {
 		for _, x := range r.Extra {
 			fmt.Fprintf(w, "   beside: %s %.1f %s\n", x.Name, x.Value, x.Unit)
 		}
+		if r.BesideOutput != "" {
+			fmt.Fprintf(w, "   beside, it printed:\n      %s\n", strings.ReplaceAll(r.BesideOutput, "\n", "\n      "))
+		}
 		if len(r.Samples) > 0 {
 			fmt.Fprintf(w, "   errors (first of each kind):\n      %s\n", strings.Join(r.Samples, "\n      "))
 		}

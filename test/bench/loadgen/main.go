@@ -158,6 +158,7 @@ func run(ctx context.Context, args []string) error {
 	var sideErr error
 	if side != nil {
 		rep.Extra, sideErr = side.wait()
+		rep.BesideOutput = lastLines(side.out.String(), 3)
 	}
 	load.WriteTable(os.Stdout, rep)
 	if *jsonPath != "" {
