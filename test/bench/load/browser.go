@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html"
@@ -16,24 +17,40 @@ import (
 // Browser is one virtual user's browser: its own cookie jar, redirects
 // followed by hand so that each HTTP step is measured on its own.
 type Browser struct {
-	t   *Target
-	c   *http.Client
+	t *Target
+	c *http.Client
+	// rp is the relying party's back end: the same transport, no cookies
+	// (ticket validation, token and userinfo calls are not the browser's).
+	rp  *http.Client
 	rec *recorder
+	// as is who this browser's session belongs to (Options.KeepBrowser).
+	as *User
 }
 
 func (t *Target) browser(tr http.RoundTripper, rec *recorder) *Browser {
 	jar, _ := cookiejar.New(nil)
-	return &Browser{t: t, rec: rec, c: &http.Client{Transport: tr, Jar: jar, Timeout: 60 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Browser{t: t, rec: rec, c: &http.Client{Transport: tr, Jar: jar, Timeout: 60 * time.Second, CheckRedirect: noFollow},
+		rp: &http.Client{Transport: tr, Timeout: 60 * time.Second, CheckRedirect: noFollow}}
 }
 
 // maxBody bounds what is read of a response: pages and SAML responses are
 // a few kilobytes.
 const maxBody = 1 << 20
 
-// do sends one request and records it as a step named by its method and
-// path ("POST /login"); an upstream's path is prefixed with its host.
+// do sends one request from the browser and records it as a step named by
+// its method and path ("POST /login"); an upstream's path is prefixed with
+// its host.
 func (b *Browser) do(ctx context.Context, method, target string, form url.Values, prepare func(*http.Request)) (*http.Response, []byte, error) {
+	return b.send(ctx, b.c, method, target, form, prepare)
+}
+
+// backChannel is do for the relying party's own calls to the server.
+func (b *Browser) backChannel(ctx context.Context, method, target string, form url.Values, prepare func(*http.Request)) (*http.Response, []byte, error) {
+	return b.send(ctx, b.rp, method, target, form, prepare)
+}
+
+func (b *Browser) send(ctx context.Context, c *http.Client, method, target string, form url.Values, prepare func(*http.Request)) (*http.Response, []byte, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -54,7 +71,7 @@ func (b *Browser) do(ctx context.Context, method, target string, form url.Values
 		step = method + " " + req.URL.Host + req.URL.Path
 	}
 	t0 := time.Now()
-	resp, err := b.c.Do(req)
+	resp, err := c.Do(req)
 	var page []byte
 	if err == nil {
 		page, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -113,10 +130,14 @@ func parseForm(page []byte, base *url.URL) *htmlForm {
 			continue
 		}
 		switch strings.ToLower(a["type"]) {
-		case "radio", "checkbox":
+		case "radio":
 			// The checked one, else the first: the default choice.
 			if a["checked"] != "" || !f.values.Has(name) {
 				f.values.Set(name, a["value"])
+			}
+		case "checkbox":
+			if a["checked"] != "" {
+				f.values.Set(name, cmp.Or(a["value"], "on"))
 			}
 		case "submit":
 			if !f.values.Has(name) {
@@ -200,12 +221,20 @@ func (b *Browser) follow(ctx context.Context, start, rp string, fl flow) (string
 			if fl.sso {
 				return "", nil, fmt.Errorf("%s %s: a login form although the user has an SSO session", method, target)
 			}
-			if bad := f.values.Get("login"); bad != "" {
+			field := b.t.LoginField
+			if field == "" {
+				field = "login"
+			}
+			if bad := f.values.Get(field); bad != "" {
 				// The form came back filled: the login was refused.
 				return "", nil, fmt.Errorf("POST %s: login refused: %s", f.action, title(page))
 			}
-			f.values.Set("login", fl.user.Login)
-			f.values.Set("password", b.t.Password)
+			pw := fl.user.Password
+			if pw == "" {
+				pw = b.t.Password
+			}
+			f.values.Set(field, fl.user.Login)
+			f.values.Set("password", pw)
 		case f.values.Has("persona"):
 		case fl.upstream != nil && fl.upstream(f, fl.user):
 		default:

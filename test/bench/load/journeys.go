@@ -111,7 +111,7 @@ func (b *Browser) cas(ctx context.Context, fl flow) error {
 		return fmt.Errorf("CAS: sent back to %s without a ticket", landing)
 	}
 	v := b.t.URL + "/cas/serviceValidate?service=" + url.QueryEscape(CASService) + "&ticket=" + url.QueryEscape(ticket)
-	resp, page, err := b.do(ctx, http.MethodGet, v, nil, nil)
+	resp, page, err := b.backChannel(ctx, http.MethodGet, v, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (b *Browser) oidc(ctx context.Context, fl flow) error {
 		return fmt.Errorf("OIDC: sent back to %s without a code or with another state", landing)
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {OIDCRedirect}, "code_verifier": {verifier}}
-	resp, page, err := b.do(ctx, http.MethodPost, b.t.token, form, func(r *http.Request) { r.SetBasicAuth(OIDCClientID, OIDCSecret) })
+	resp, page, err := b.backChannel(ctx, http.MethodPost, b.t.token, form, func(r *http.Request) { r.SetBasicAuth(OIDCClientID, OIDCSecret) })
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (b *Browser) oidc(ctx context.Context, fl flow) error {
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(page, &tr) != nil || tr.AccessToken == "" || tr.IDToken == "" {
 		return fmt.Errorf("OIDC token: status %d: %.300s", resp.StatusCode, page)
 	}
-	resp, page, err = b.do(ctx, http.MethodGet, b.t.userinfo, nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tr.AccessToken) })
+	resp, page, err = b.backChannel(ctx, http.MethodGet, b.t.userinfo, nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tr.AccessToken) })
 	if err != nil {
 		return err
 	}
@@ -294,4 +294,41 @@ func (j BrokeredJourney) fillUpstream(b *Browser) func(f *htmlForm, u User) bool
 		}
 		return false
 	}
+}
+
+// CASJourney is the anchor's journey, the same against any CAS server
+// (enthub, LemonLDAP::NG): with Session false, a fresh browser's complete
+// CAS login (login form, credentials, ticket, serviceValidate); with
+// Session true, a ticket for a browser that already has an SSO session
+// (/cas/login redirects at once with a ticket, then serviceValidate) —
+// the virtual user logs in on its first journey and keeps its browser
+// (run it with Options.KeepBrowser).
+type CASJourney struct{ Session bool }
+
+// Name implements Journey.
+func (j CASJourney) Name() string {
+	if j.Session {
+		return "cas-ticket"
+	}
+	return "cas-full"
+}
+
+// Check implements Journey.
+func (CASJourney) Check(ctx context.Context, b *Browser) error {
+	return PasswordJourney{}.Check(ctx, b)
+}
+
+// Run implements Journey.
+func (j CASJourney) Run(ctx context.Context, b *Browser, u User, i int) (string, error) {
+	if !j.Session {
+		return "cas", b.cas(ctx, flow{user: u})
+	}
+	if b.as == nil {
+		if err := b.cas(ctx, flow{user: u}); err != nil {
+			return "login", err
+		}
+		b.as = &u
+		return "login", nil
+	}
+	return "ticket", b.cas(ctx, flow{user: *b.as, sso: true})
 }

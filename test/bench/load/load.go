@@ -29,6 +29,8 @@ import (
 type User struct {
 	Login string // the enthub login (the local password journey types it)
 	AAFID string // the AAF jointure (what an upstream such as EduConnect carries)
+	// Password, when set, is this user's; else Target.Password.
+	Password string
 }
 
 // Journey is one kind of complete login.
@@ -70,7 +72,10 @@ type Options struct {
 	// (default 1 s).
 	PID         int
 	SampleEvery time.Duration
-	// Client is the HTTP client's transport (default: one keep-alive
+	// KeepBrowser gives each virtual user one browser for all its
+	// journeys (its SSO session lives on), instead of a fresh one each.
+	KeepBrowser bool
+	// Transport is the HTTP client's transport (default: one keep-alive
 	// transport sized for VUs).
 	Transport http.RoundTripper
 }
@@ -133,6 +138,10 @@ func Run(ctx context.Context, t *Target, j Journey, users []User, opts Options) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var kept *Browser
+			if opts.KeepBrowser {
+				kept = t.browser(opts.Transport, rec)
+			}
 			for {
 				if tokens != nil {
 					select {
@@ -149,7 +158,10 @@ func Run(ctx context.Context, t *Target, j Journey, users []User, opts Options) 
 					return
 				}
 				u := users[(opts.FirstUser+i)%len(users)]
-				b := t.browser(opts.Transport, rec)
+				b := kept
+				if b == nil {
+					b = t.browser(opts.Transport, rec)
+				}
 				t0 := time.Now()
 				variant, err := j.Run(runCtx, b, u, i)
 				if err != nil && runCtx.Err() != nil && opts.Duration > 0 {

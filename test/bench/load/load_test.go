@@ -40,7 +40,7 @@ func TestMixedLoginsUnderLoad(t *testing.T) {
 	run(t, bin, "aaf", "import", filepath.Join(dir, "complet"), "--db", db, "--log-level", "warn")
 	// enthub's own argon2id cost: the password check is most of a login's
 	// CPU and must hold under concurrency too.
-	users, err := SetPasswords(ctx, db, students, "Banc-d-essai-2026!", idp.DefaultArgon2)
+	users, err := SetPasswords(ctx, db, 0, students, "Banc-d-essai-2026!", idp.DefaultArgon2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,57 @@ type ProcSample struct {
 	RSSKB int64
 }
 
+// readTree reads the CPU time and resident memory of pid and of every
+// process below it: a FastCGI server (LemonLDAP::NG's) works in children of
+// the process whose id it writes. RSS is summed, pages shared between
+// parent and children counted in each.
+func readTree(pid int) (time.Duration, int64, error) {
+	cpu, rss, err := readProc(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	ents, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	for _, e := range ents {
+		id, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp, err := ppid(id); err == nil {
+			parent[id] = pp
+		}
+	}
+	below := func(id int) bool {
+		for i := 0; i < 16 && id > 1; i++ {
+			if id = parent[id]; id == pid {
+				return true
+			}
+		}
+		return false
+	}
+	for id := range parent {
+		if id != pid && below(id) {
+			if c, r, err := readProc(id); err == nil {
+				cpu, rss = cpu+c, rss+r
+			}
+		}
+	}
+	return cpu, rss, nil
+}
+
+func ppid(pid int) (int, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if i < 0 || len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: unreadable", pid)
+	}
+	return strconv.Atoi(f[1])
+}
+
 // readProc reads the CPU time and resident memory of pid from /proc.
 func readProc(pid int) (cpu time.Duration, rssKB int64, err error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -73,7 +124,7 @@ func startSampler(ctx context.Context, pid int, every time.Duration) *sampler {
 	ctx, s.stop = context.WithCancel(ctx)
 	start := time.Now()
 	take := func() bool {
-		cpu, rss, err := readProc(pid)
+		cpu, rss, err := readTree(pid)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {

@@ -22,7 +22,10 @@ import (
 // set a local password on an AAF account (only guests have one), hence
 // this bench-only path. The store must not be in use by another writer
 // (SQLite).
-func SetPasswords(ctx context.Context, dbURL string, n int, pw string, params idp.Argon2Params) ([]User, error) {
+//
+// skip leaves out the first students (in the store's person order), so
+// that two calls give two distinct sets of accounts.
+func SetPasswords(ctx context.Context, dbURL string, skip, n int, pw string, params idp.Argon2Params) ([]User, error) {
 	store, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{Existing: true})
 	if err != nil {
 		return nil, err
@@ -45,6 +48,10 @@ func SetPasswords(ctx context.Context, dbURL string, n int, pw string, params id
 	var users []User
 	if err := store.EachPerson(ctx, func(p directory.Person, a directory.Account) error {
 		if len(users) < n && students[p.ID] && a.ID != "" && a.Status == directory.StatusActive {
+			if skip > 0 {
+				skip--
+				return nil
+			}
 			accounts = append(accounts, a)
 			users = append(users, User{Login: a.Login, AAFID: p.AAFID})
 		}
@@ -76,11 +83,16 @@ func SetPasswords(ctx context.Context, dbURL string, n int, pw string, params id
 	return users, nil
 }
 
-// WriteUsers writes users one a line: login, a tab, the AAF jointure.
+// WriteUsers writes users one a line: login, a tab, the AAF jointure, and
+// when the user has one, a tab and the password.
 func WriteUsers(path string, users []User) error {
 	var b strings.Builder
 	for _, u := range users {
-		b.WriteString(u.Login + "\t" + u.AAFID + "\n")
+		b.WriteString(u.Login + "\t" + u.AAFID)
+		if u.Password != "" {
+			b.WriteString("\t" + u.Password)
+		}
+		b.WriteString("\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -95,11 +107,18 @@ func ReadUsers(path string) ([]User, error) {
 	var users []User
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
-		login, aaf, _ := strings.Cut(sc.Text(), "\t")
-		if login == "" {
+		f := strings.Split(sc.Text(), "\t")
+		if f[0] == "" {
 			return nil, fmt.Errorf("%s:%d: empty login", path, line)
 		}
-		users = append(users, User{Login: login, AAFID: aaf})
+		u := User{Login: f[0]}
+		if len(f) > 1 {
+			u.AAFID = f[1]
+		}
+		if len(f) > 2 {
+			u.Password = f[2]
+		}
+		users = append(users, u)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -41,6 +41,9 @@ type Target struct {
 	// status and subject: client CPU taken from the server on a shared
 	// machine, so off in the full bench and on in the short test.
 	VerifySAML bool
+	// LoginField is the name of the login form's user field ("login",
+	// enthub's; LemonLDAP::NG's is "user").
+	LoginField string
 
 	host                       string
 	sp                         *saml.ServiceProvider
@@ -48,13 +51,22 @@ type Target struct {
 	samlSSO                    string
 }
 
-// NewTarget reads enthub's OIDC discovery and SAML metadata.
-func NewTarget(ctx context.Context, baseURL, password string) (*Target, error) {
+// NewCASTarget is a target used for CAS only (CASJourney): any CAS
+// server with /cas/login and /cas/serviceValidate under baseURL.
+func NewCASTarget(baseURL, password string) (*Target, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("enthub URL %q: not an absolute URL", baseURL)
+		return nil, fmt.Errorf("URL %q: not an absolute URL", baseURL)
 	}
-	t := &Target{URL: strings.TrimSuffix(baseURL, "/"), Password: password, host: u.Host}
+	return &Target{URL: strings.TrimSuffix(baseURL, "/"), Password: password, host: u.Host}, nil
+}
+
+// NewTarget reads enthub's OIDC discovery and SAML metadata.
+func NewTarget(ctx context.Context, baseURL, password string) (*Target, error) {
+	t, err := NewCASTarget(baseURL, password)
+	if err != nil {
+		return nil, err
+	}
 	if t.sp, err = NewSAMLSP(); err != nil {
 		return nil, err
 	}

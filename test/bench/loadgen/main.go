@@ -69,6 +69,7 @@ func setup(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("setup", flag.ExitOnError)
 	db := fs.String("db", "", "enthub store URL (sqlite:PATH or postgres://…) holding an imported directory")
 	n := fs.Int("n", 100000, "number of student accounts to give the password")
+	skip := fs.Int("skip", 0, "leave out the first students (a second set of accounts, with another cost)")
 	pw := fs.String("password", defaultPassword, "the password")
 	cost := fs.String("argon2", "default", "argon2id cost of the hash: default (enthub's: 19 MiB, 2 passes) or light (1 MiB, 1 pass: to measure the SSO without the password hash)")
 	usersPath := fs.String("users", "users.tsv", "where to write the logins and AAF ids")
@@ -83,7 +84,7 @@ func setup(ctx context.Context, args []string) error {
 		return fmt.Errorf("-argon2 %q: default or light", *cost)
 	}
 	t0 := time.Now()
-	users, err := load.SetPasswords(ctx, *db, *n, *pw, params)
+	users, err := load.SetPasswords(ctx, *db, *skip, *n, *pw, params)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,8 @@ func run(ctx context.Context, args []string) error {
 	usersPath := fs.String("users", "users.tsv", "logins and AAF ids (loadgen setup)")
 	pw := fs.String("password", defaultPassword, "the accounts' password")
 	scenario := fs.String("scenario", "logins", "name of the scenario in the report")
-	journey := fs.String("journey", "password", "password or brokered")
+	journey := fs.String("journey", "password", "password, brokered, cas-full or cas-ticket (the anchor's: CAS only, any CAS server)")
+	loginField := fs.String("login-field", "login", "name of the login form's user field (LemonLDAP::NG: user)")
 	upstream := fs.String("upstream", "educonnect", "brokered: what the address of the login page's upstream link contains")
 	protocols := fs.String("protocols", "cas,oidc,saml", "relying-party protocols, taken in turn")
 	hops := fs.Int("hops", 0, "password: services opened after the login with the SSO session")
@@ -128,11 +130,16 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := load.NewTarget(ctx, *base, *pw)
+	var t *load.Target
+	if strings.HasPrefix(*journey, "cas-") {
+		t, err = load.NewCASTarget(*base, *pw)
+	} else {
+		t, err = load.NewTarget(ctx, *base, *pw)
+	}
 	if err != nil {
 		return err
 	}
-	t.VerifySAML = *verify
+	t.VerifySAML, t.LoginField = *verify, *loginField
 	ps := strings.Split(*protocols, ",")
 	var j load.Journey
 	switch *journey {
@@ -140,8 +147,12 @@ func run(ctx context.Context, args []string) error {
 		j = load.PasswordJourney{Protocols: ps, Hops: *hops}
 	case "brokered":
 		j = load.BrokeredJourney{Upstream: *upstream, Protocols: ps}
+	case "cas-full":
+		j = load.CASJourney{}
+	case "cas-ticket":
+		j = load.CASJourney{Session: true}
 	default:
-		return fmt.Errorf("-journey %q: password or brokered", *journey)
+		return fmt.Errorf("-journey %q: password, brokered, cas-full or cas-ticket", *journey)
 	}
 	var side *sideJob
 	if *beside != "" {
@@ -151,7 +162,8 @@ func run(ctx context.Context, args []string) error {
 		}
 		side = startSide(ctx, name, cmd)
 	}
-	rep, err := load.Run(ctx, t, j, users, load.Options{Scenario: *scenario, VUs: *vus, Total: *n, Duration: *dur, Rate: *rate, FirstUser: *first, PID: *pid})
+	rep, err := load.Run(ctx, t, j, users, load.Options{Scenario: *scenario, VUs: *vus, Total: *n, Duration: *dur, Rate: *rate, FirstUser: *first, PID: *pid,
+		KeepBrowser: *journey == "cas-ticket"})
 	if err != nil {
 		return err
 	}
