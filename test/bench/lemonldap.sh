@@ -41,7 +41,8 @@ repo=$PWD
 out=$repo/test/bench/out
 mkdir -p "$out"
 rm -f "$out/lemonldap.json" "$out/lemonldap-reports.json"
-figures() { /usr/bin/python3 "$repo/test/bench/figures.py" "$@"; }
+# shellcheck source=lib.sh
+source "$repo/test/bench/lib.sh"
 notrun() {
 	figures notrun "$out/lemonldap.json" lemonldap "$1"
 	echo "lemonldap.sh: not run: $1" >&2
@@ -88,8 +89,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-step() { printf '== %s   (load %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 step "configure LemonLDAP::NG $version"
 llng_port=$(freeport)
@@ -203,18 +202,10 @@ log:
   level: warn
 http:
   listen: 127.0.0.1:$http_port
-sso:
-  services_file: $work/services.yaml
-aaf:
-  inbox: ""
+$(bench_services_config)
 CONF
-"$enthub" serve --config "$work/enthub.yaml" >"$work/enthub.log" 2>&1 &
-enthub_pid=$!
 enthub_url=http://127.0.0.1:$http_port
-for ((i = 0; i < 300; i++)); do
-	curl -fs "$enthub_url/readyz" >/dev/null 2>&1 && break
-	sleep 0.2
-done
+start_enthub "$enthub_url" || exit 1
 
 # --- the runs -----------------------------------------------------------------------------------
 reports=$out/lemonldap-reports.json

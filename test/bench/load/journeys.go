@@ -16,18 +16,20 @@ import (
 	"github.com/crewjam/saml"
 )
 
-// Protocols are the relying-party protocols a journey can end at.
-var Protocols = []string{"cas", "oidc", "saml"}
+// protocols are the relying-party protocols a journey can end at, the
+// default of PasswordJourney and BrokeredJourney.
+var protocols = []string{"cas", "oidc", "saml"}
 
 // PasswordJourney is a complete login with the local password: the relying
 // party sends the user to enthub, enthub shows its login form, the user
 // types login and password, enthub sends them back with a ticket, a code
 // or an assertion, and the relying party validates it (serviceValidate;
 // token and userinfo; the SAML response). Journey i starts at
-// Protocols[i%3]; with Hops > 0 the same browser then opens that many
-// other services, which must not ask for the password again (SSO).
+// Protocols[i%len(Protocols)]; with Hops > 0 the same browser then opens
+// that many other services, which must not ask for the password again
+// (SSO).
 type PasswordJourney struct {
-	Protocols []string // default Protocols
+	Protocols []string // default cas, oidc, saml
 	Hops      int
 }
 
@@ -51,7 +53,7 @@ func (j PasswordJourney) Check(ctx context.Context, b *Browser) error {
 func (j PasswordJourney) Run(ctx context.Context, b *Browser, u User, i int) (string, error) {
 	ps := j.Protocols
 	if len(ps) == 0 {
-		ps = Protocols
+		ps = protocols
 	}
 	first := ps[i%len(ps)]
 	if err := b.login(ctx, first, flow{user: u}); err != nil {
@@ -273,7 +275,7 @@ func upstreamLink(page []byte, base *url.URL, upstream string) string {
 func (j BrokeredJourney) Run(ctx context.Context, b *Browser, u User, i int) (string, error) {
 	ps := j.Protocols
 	if len(ps) == 0 {
-		ps = Protocols
+		ps = protocols
 	}
 	p := ps[i%len(ps)]
 	fl := flow{user: u, upstream: j.fillUpstream(b),
