@@ -95,6 +95,8 @@ def sso(path, reports_path):
             add("enthub CPU", srv["cpu_percent"], "% of a core")
             add("enthub RSS max", srv["rss_max_mb"], "MB")
             add("enthub RSS slope", srv["rss_slope_mb_per_min"], "MB/min")
+            if srv.get("heap_end_mb"):
+                add("enthub Go heap in use at the end", srv["heap_end_mb"], "MB")
             if srv.get("error"):
                 doc["notes"].append("%s: enthub process lost: %s" % (s, srv["error"]))
         for x in r.get("extra") or []:

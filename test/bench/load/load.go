@@ -72,6 +72,10 @@ type Options struct {
 	// (default 1 s).
 	PID         int
 	SampleEvery time.Duration
+	// MetricsURL, when set (enthub's /metrics), is read before and after
+	// the run for the Go heap in use: RSS alone does not tell a leak from
+	// garbage the runtime has not returned to the system yet.
+	MetricsURL string
 	// KeepBrowser gives each virtual user one browser for all its
 	// journeys (its SSO session lives on), instead of a fresh one each.
 	KeepBrowser bool
@@ -120,6 +124,7 @@ func Run(ctx context.Context, t *Target, j Journey, users []User, opts Options) 
 	if opts.PID > 0 {
 		smp = startSampler(ctx, opts.PID, opts.SampleEvery)
 	}
+	heap0 := goHeapMB(ctx, opts.MetricsURL)
 
 	var next atomic.Int64
 	take := func() (int, bool) {
@@ -176,6 +181,7 @@ func Run(ctx context.Context, t *Target, j Journey, users []User, opts Options) 
 	rec.fill(rep)
 	if smp != nil {
 		rep.Server = smp.finish(rep.Journeys)
+		rep.Server.HeapStartMB, rep.Server.HeapEndMB = heap0, goHeapMB(ctx, opts.MetricsURL)
 	}
 	return rep, nil
 }
@@ -296,7 +302,11 @@ type ProcStats struct {
 	// fifth of the run (SlopeSamples readings).
 	RSSSlopeMBPerMin float64 `json:"rss_slope_mb_per_min"`
 	SlopeSamples     int     `json:"slope_samples"`
-	Error            string  `json:"error,omitempty"` // the process vanished
+	// HeapStartMB and HeapEndMB are the Go heap in use (go_memstats_heap_inuse_bytes)
+	// before and after the run, when Options.MetricsURL was given.
+	HeapStartMB float64 `json:"heap_start_mb,omitempty"`
+	HeapEndMB   float64 `json:"heap_end_mb,omitempty"`
+	Error       string  `json:"error,omitempty"` // the process vanished
 }
 
 // ExtraFigure is a figure of work run beside the logins.

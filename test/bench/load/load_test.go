@@ -74,7 +74,7 @@ func TestMixedLoginsUnderLoad(t *testing.T) {
 	}
 	pid := srv.Cmd.Process.Pid
 	rep, err := Run(ctx, tgt, PasswordJourney{Hops: 1}, users, Options{Scenario: "short mixed logins", VUs: 4 * runtime.NumCPU(),
-		Duration: time.Duration(secs) * time.Second, PID: pid})
+		Duration: time.Duration(secs) * time.Second, PID: pid, MetricsURL: base + "/metrics"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -21,6 +22,26 @@ type ProcSample struct {
 	At    time.Duration // since the sampler started
 	CPU   time.Duration // user+system time used so far
 	RSSKB int64
+}
+
+// goHeapMB reads go_memstats_heap_inuse_bytes from a Prometheus text
+// endpoint; 0 when there is none.
+func goHeapMB(ctx context.Context, metricsURL string) float64 {
+	if metricsURL == "" {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var v float64
+	_ = getInto(ctx, http.DefaultClient, metricsURL, func(b []byte) error {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
+				v, _ = strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			}
+		}
+		return nil
+	})
+	return v / (1 << 20)
 }
 
 // readTree reads the CPU time and resident memory of pid and of every

@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string) error {
 	dur := fs.Duration("duration", 0, "how long to run (0: until -n)")
 	rate := fs.Float64("rate", 0, "journeys started per second at most (0: as fast as the virtual users go)")
 	first := fs.Int("first-user", 0, "index of the first identity used")
-	pid := fs.Int("pid", 0, "enthub process id: CPU and RSS sampled from /proc")
+	pid := fs.Int("pid", 0, "server process id: CPU and RSS (with its children's) sampled from /proc")
+	metrics := fs.Bool("metrics", true, "read the Go heap in use from -url's /metrics before and after (enthub)")
 	verify := fs.Bool("verify-saml", false, "check each SAML response as the SP would (costs client CPU)")
 	jsonPath := fs.String("json", "", "append the report to the JSON list in this file")
 	beside := fs.String("beside", "", "NAME=SHELL-COMMAND run during the logins")
@@ -162,7 +163,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		side = startSide(ctx, name, cmd)
 	}
-	rep, err := load.Run(ctx, t, j, users, load.Options{Scenario: *scenario, VUs: *vus, Total: *n, Duration: *dur, Rate: *rate, FirstUser: *first, PID: *pid,
+	rep, err := load.Run(ctx, t, j, users, load.Options{Scenario: *scenario, VUs: *vus, Total: *n, Duration: *dur, Rate: *rate, FirstUser: *first, PID: *pid, MetricsURL: metricsURL(*metrics, *journey, *base),
 		KeepBrowser: *journey == "cas-ticket"})
 	if err != nil {
 		return err
@@ -187,6 +188,15 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s: enthub process lost: %s", *scenario, rep.Server.Error)
 	}
 	return nil
+}
+
+// metricsURL is enthub's /metrics, unless off or the target may be
+// another server (the anchor's CAS journeys).
+func metricsURL(on bool, journey, base string) string {
+	if !on || strings.HasPrefix(journey, "cas-") {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/metrics"
 }
 
 // sideJob is a command run beside the logins (an ldapbench, an import).
