@@ -41,7 +41,8 @@ repo=$PWD
 out=$repo/test/bench/out
 mkdir -p "$out"
 rm -f "$out/sso.json" "$out/sso-reports.json"
-figures() { /usr/bin/python3 "$repo/test/bench/figures.py" "$@"; }
+# shellcheck source=lib.sh
+source "$repo/test/bench/lib.sh"
 work=$(mktemp -d /tmp/enthub-ssobench.XXXXXX)
 chmod 755 "$work"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -58,8 +59,6 @@ if [[ -z "$pgbin" ]]; then
 	echo "sso.sh: no PostgreSQL server binaries" >&2
 	exit 1
 fi
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-step() { printf '== %s   (load %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 step "build"
 go build -o "$work/enthub" ./cmd/enthub
@@ -98,8 +97,7 @@ log:
   level: warn
 http:
   listen: 127.0.0.1:$http_port
-sso:
-  services_file: $work/services.yaml
+$(bench_services_config)
 ldap:
   enabled: true
   listen: 127.0.0.1:$ldap_port
@@ -108,19 +106,9 @@ ldap:
   service_accounts:
     - dn: $bind_dn
       password_hash: "$hash"
-aaf:
-  inbox: ""
 CONF
-"$enthub" config check --config "$work/enthub.yaml" >/dev/null
-"$enthub" serve --config "$work/enthub.yaml" >"$work/enthub.log" 2>&1 &
-enthub_pid=$!
 url=http://127.0.0.1:$http_port
-for ((i = 0; i < 600; i++)); do
-	curl -fs "$url/readyz" >/dev/null 2>&1 && break
-	kill -0 "$enthub_pid" 2>/dev/null || { tail -20 "$work/enthub.log" >&2; exit 1; }
-	sleep 0.2
-done
-curl -fs "$url/readyz" >/dev/null || { echo "sso.sh: enthub not ready" >&2; tail -20 "$work/enthub.log" >&2; exit 1; }
+start_enthub "$url" || exit 1
 
 reports=$out/sso-reports.json
 failed=0
