@@ -270,11 +270,14 @@ for mode in ("full", "ticket"):
     add("CAS %s: ratio enthub / LemonLDAP::NG" % mode, ratio, "x")
     add("CAS %s: enthub p99" % mode, med("enthub", mode, p99), "ms")
     add("CAS %s: LemonLDAP::NG p99" % mode, med("lemonldap", mode, p99), "ms")
+    add("CAS %s: enthub CPU per operation" % mode, med("enthub", mode, cpu), "ms")
+    add("CAS %s: LemonLDAP::NG CPU per operation" % mode, med("lemonldap", mode, cpu), "ms")
 a = med("enthub-argon2", "full", rate)
 print("full login on enthub with its own argon2id cost: %.1f/s" % (a or 0))
 add("CAS full login: enthub (argon2id 19 MiB, 2 passes)", a, "/s")
 add("errors, all runs", errs, "")
 note = ("LemonLDAP::NG %s: llng-fastcgi-server %s workers behind nginx, Demo auth (no hash), sessions Apache::Session::File; "
-        "enthub on SQLite; %s virtual users; medians of the rounds; LemonLDAP::NG's CPU is its FastCGI manager only (its workers are children)") % (version, nproc, vus)
+        "enthub on SQLite; %s virtual users; medians of the rounds; CPU per operation: enthub's process, LemonLDAP::NG's FastCGI manager and workers (nginx not counted); "
+        "in ticket runs the CPU per operation includes each virtual user's one first login") % (version, nproc, vus)
 subprocess.run([sys.executable, fig, "note", outp, "lemonldap", note], check=True)
 PY
