@@ -22,6 +22,11 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+# Figures also go to test/bench/out/aaf.json (test/bench/figures.py; run.sh gathers them).
+json=$PWD/test/bench/out/aaf.json
+mkdir -p "$(dirname "$json")"
+rm -f "$json"
+figure() { /usr/bin/python3 test/bench/figures.py add "$json" aaf "$@"; }
 
 go build -o "$work/enthub" ./cmd/enthub
 enthub=$work/enthub
@@ -34,6 +39,8 @@ timed() { # timed NAME CMD... : runs CMD, prints its wall time and peak RSS
 	}
 	read -r secs kb <"$work/time"
 	printf '%-34s %8.1f s   peak RSS %5d MB   %s\n' "$name" "$secs" $((kb / 1024)) "$(grep -E 'records in' "$work/$name.out" | sed 's/^ *//')"
+	figure "$name" "$secs" s
+	figure "$name, peak RSS" $((kb / 1024)) MB
 }
 
 echo "== generate $students students"
@@ -100,4 +107,10 @@ awk -v r="$records" -v a="$accounts" -v p="$pgsecs" -v s="$slapsecs" 'BEGIN {
 	printf "PostgreSQL first import: %.0f records/s, %.0f accounts/s\n", r / p, a / p
 	printf "slapadd -q:              %.0f entries/s\n", (a + 2) / s
 	printf "ratio (our accounts/s to slapadd entries/s): %.2f\n", (a / p) / ((a + 2) / s)
-}'
+	printf "%.0f %.0f %.0f %.2f\n", r / p, a / p, (a + 2) / s, (a / p) / ((a + 2) / s) > "/dev/stderr"
+}' 2>"$work/figures"
+read -r rps aps sps ratio <"$work/figures"
+figure "PostgreSQL first import ($students students)" "$rps" records/s
+figure "PostgreSQL first import, accounts" "$aps" accounts/s
+figure "slapadd -q of the same accounts" "$sps" entries/s
+figure "ratio first import accounts/s / slapadd entries/s" "$ratio" x

@@ -264,4 +264,18 @@ awk '
 				median(rate["slapd", k]), median(p50["slapd", k]), median(p99["slapd", k]), median(cpu["slapd", k]), median(load["slapd", k]),
 				median(ratios)
 		}
-	}' "$work/results.txt"
+	}' "$work/results.txt" | tee "$work/table.txt"
+# The same figures in test/bench/out/ldap.json (test/bench/figures.py; run.sh gathers them).
+json=$repo/test/bench/out/ldap.json
+mkdir -p "$(dirname "$json")"
+rm -f "$json"
+awk -F'|' 'NR > 1 { split($1, k, " "); split($2, e, " "); split($3, l, " ")
+	printf "%s %s %s %s %s %s %s\n", k[1], k[2], e[1], e[3], l[1], l[3], $4 + 0 }' "$work/table.txt" |
+	while read -r mode clients eps ep99 sps sp99 ratio; do
+		for f in "$mode $clients clients: enthub|$eps|ops/s" "$mode $clients clients: enthub p99|$ep99|ms" \
+			"$mode $clients clients: slapd|$sps|ops/s" "$mode $clients clients: slapd p99|$sp99|ms" "$mode $clients clients: ratio enthub/slapd|$ratio|x"; do
+			IFS='|' read -r name value unit <<<"$f"
+			/usr/bin/python3 "$repo/test/bench/figures.py" add "$json" ldap "$name" "$value" "$unit"
+		done
+	done
+/usr/bin/python3 "$repo/test/bench/figures.py" note "$json" ldap "$students students, $entries entries; medians of $rounds rounds; $(nproc) cores shared by client and servers"

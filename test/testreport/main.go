@@ -1,5 +1,6 @@
 // Command testreport reads `go test -json` on stdin and prints what a plain `go test` prints
-// (build errors, package lines, and the whole output of failing tests only), then the skipped
+// (build errors, package lines, and the whole output of failing tests only; of a passing test,
+// only the lines it logged with the figuresMark, such as the load test's measurements), then the skipped
 // tests with their reasons, then one closing line: "tests: N passed, N failed, N skipped".
 // test/run.sh pipes go test through it; the exit status of the run stays go test's own.
 package main
@@ -29,6 +30,10 @@ type event struct {
 	Test       string
 	Output     string
 }
+
+// figuresMark marks the lines of a passing test's output that the report shows: figures a test
+// measures and prints without asserting them (t.Logf("[figures] …")).
+const figuresMark = "[figures] "
 
 type testKey struct{ pkg, test string }
 
@@ -108,6 +113,11 @@ func (r *reporter) handle(e event) {
 		switch e.Action {
 		case "pass":
 			r.passed++
+			for _, l := range lines {
+				if strings.Contains(l, figuresMark) {
+					r.out.WriteString(l)
+				}
+			}
 		case "fail":
 			r.failed++
 			r.pkgTestFailed[e.Package] = true

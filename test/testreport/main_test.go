@@ -27,6 +27,7 @@ func TestReportOfRealStream(t *testing.T) {
 		"--- FAIL: TestFails",
 		"FAIL\tsample",
 		"undefinedThing",
+		"sample_test.go:5: [figures] 42 logins/s",
 		"skipped tests (1):\n  sample TestSkips: sample_test.go:9: SKIP: peer frobnicator missing\n",
 	} {
 		if !strings.Contains(got, want) {

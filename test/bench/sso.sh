@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Measures complete SSO logins over HTTP on loopback against `enthub serve`
+# on PostgreSQL, with a generated directory (test/bench/loadgen, package
+# test/bench/load); prints figures, never asserts them:
+#   - wave     the 8:00 wave: WAVE logins (default 20,000: a school's morning
+#              in 15 minutes) as fast as they hold with VUS virtual users,
+#              and how much the 15 minutes were compressed
+#   - soak     SOAK (default 10m) of logins; enthub's RSS sampled every
+#              second, its slope after the first fifth of the run reported
+#   - ldap     logins while test/bench/ldapbench searches (uid, 16 clients)
+#   - import   logins while `enthub aaf import --force` re-applies the whole
+#              Complet (every record parsed, checked and compared in one
+#              transaction)
+#   - brokered the brokered journey (chooser → simulated upstream →
+#              service), or the reason it did not run
+# Every login is a fresh browser with a unique student identity, through
+# the local password form (enthub's argon2id cost; ARGON2=light for 1 MiB,
+# 1 pass, to see the SSO without the password hash), ending at a CAS, OIDC
+# or SAML relying party in turn that validates what it got
+# (serviceValidate; token + userinfo; the SAML response).
+#
+#   test/bench/sso.sh [STUDENTS]          default 100000
+#
+# Environment: WAVE (20000), VUS (32), SOAK (10m), SOAK_VUS (8), MIX (60s:
+# logins during the LDAP and import scenarios), ARGON2 (default|light),
+# SCENARIOS (wave,soak,ldap,import,brokered), KEEP=1 keeps the work folder.
+# Writes test/bench/out/sso.json (see figures.py) and the loadgen reports
+# in test/bench/out/sso-reports.json.
+# Needs the PostgreSQL server binaries (./test/run.sh installs them).
+set -euo pipefail
+students=${1:-100000}
+wave=${WAVE:-20000}
+vus=${VUS:-32}
+soak=${SOAK:-10m}
+soak_vus=${SOAK_VUS:-8}
+mix=${MIX:-60s}
+argon2=${ARGON2:-default}
+scenarios=${SCENARIOS:-wave,soak,ldap,import,brokered}
+cd "$(dirname "$0")/../.."
+repo=$PWD
+out=$repo/test/bench/out
+mkdir -p "$out"
+rm -f "$out/sso.json" "$out/sso-reports.json"
+# shellcheck source=lib.sh
+source "$repo/test/bench/lib.sh"
+work=$(mktemp -d /tmp/enthub-ssobench.XXXXXX)
+chmod 755 "$work"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+enthub_pid=
+cleanup() {
+	[[ -n "$enthub_pid" ]] && kill "$enthub_pid" 2>/dev/null && wait "$enthub_pid" 2>/dev/null
+	[[ -n "${pgbin:-}" && -d "$work/pg" ]] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
+	if [[ -n "${KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [[ -z "$pgbin" ]]; then
+	figures notrun "$out/sso.json" sso "no PostgreSQL server binaries (run ./test/run.sh once as root)"
+	echo "sso.sh: no PostgreSQL server binaries" >&2
+	exit 1
+fi
+
+step "build"
+go build -o "$work/enthub" ./cmd/enthub
+go build -o "$work/loadgen" ./test/bench/loadgen
+go build -o "$work/ldapbench" ./test/bench/ldapbench
+enthub=$work/enthub
+
+step "PostgreSQL"
+install -d -o postgres "$work/pg" "$work/pgsock"
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 --no-locale >/dev/null
+pgport=$(freeport)
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" \
+	-o "-p $pgport -k $work/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >/dev/null
+"$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'CREATE DATABASE bench'
+db="postgres://postgres@127.0.0.1:$pgport/bench?sslmode=disable"
+
+step "generate and import $students students"
+t0=$SECONDS
+"$enthub" aaf generate --out "$work/complet" --students "$students" --seed 1 >/dev/null
+"$enthub" aaf import "$work/complet" --db "$db" --log-level warn | tail -1
+echo "   $((SECONDS - t0)) s"
+
+step "give the students a password (argon2 $argon2)"
+"$work/loadgen" setup -db "$db" -n "$students" -argon2 "$argon2" -users "$work/users.tsv" -services "$work/services.yaml" | sed 's/^/   /'
+
+step "start enthub serve (HTTP and LDAP)"
+bind_dn=cn=bench,ou=services,dc=enthub
+bind_pw=bench-secret
+hash=$(printf '%s' "$bind_pw" | "$enthub" hash-password)
+http_port=$(freeport)
+ldap_port=$(freeport)
+cat >"$work/enthub.yaml" <<CONF
+public_url: http://127.0.0.1:$http_port
+db: $db
+log:
+  level: warn
+http:
+  listen: 127.0.0.1:$http_port
+$(bench_services_config)
+ldap:
+  enabled: true
+  listen: 127.0.0.1:$ldap_port
+  base_dn: dc=enthub
+  max_connections: 4096
+  service_accounts:
+    - dn: $bind_dn
+      password_hash: "$hash"
+CONF
+url=http://127.0.0.1:$http_port
+start_enthub "$url" || exit 1
+
+reports=$out/sso-reports.json
+failed=0
+# Identities are not reused between scenarios (until the directory is
+# exhausted): each scenario starts after the last one used.
+next_user=0
+lg() { # lg SCENARIO ARGS...: one loadgen run; a failed run is counted, the bench goes on
+	local name=$1
+	shift
+	step "$name"
+	"$work/loadgen" run -url "$url" -users "$work/users.tsv" -pid "$enthub_pid" -scenario "$name" -json "$reports" \
+		-first-user "$next_user" "$@" || failed=$((failed + 1))
+	next_user=$(/usr/bin/python3 -c "import json; r=json.load(open('$reports'))[-1]; print($next_user + r['journeys'] + r['errors'])")
+	kill -0 "$enthub_pid" 2>/dev/null || { echo "sso.sh: enthub died" >&2; tail -30 "$work/enthub.log" >&2; figures note "$out/sso.json" sso "enthub died during $name"; exit 1; }
+}
+for s in ${scenarios//,/ }; do
+	case $s in
+	wave)
+		lg "8:00 wave" -vus "$vus" -n "$wave"
+		secs=$(/usr/bin/python3 -c "import json; print(json.load(open('$reports'))[-1]['seconds'])")
+		figures add "$out/sso.json" sso "8:00 wave: $wave logins of 15 min done in" "$secs" s
+		figures add "$out/sso.json" sso "8:00 wave: compression (900 s / time taken)" "$(/usr/bin/python3 -c "print(round(900 / $secs, 1))")" x
+		;;
+	soak) lg "soak" -vus "$soak_vus" -duration "$soak" ;;
+	ldap)
+		"$work/ldapbench" -url "ldap://127.0.0.1:$ldap_port" -bind "$bind_dn" -pw "$bind_pw" -base dc=enthub -write-keys "$work/keys" >/dev/null
+		lg "logins + LDAP searches" -vus "$vus" -duration "$mix" \
+			-beside "ldap=$work/ldapbench -url ldap://127.0.0.1:$ldap_port -bind $bind_dn -pw $bind_pw -base dc=enthub -mode uid -workers 16 -n 100000 -warmup 0 -keys $work/keys/uid.txt -label enthub -pid $enthub_pid"
+		;;
+	import)
+		lg "logins + AAF Complet import" -vus "$vus" -duration "$mix" \
+			-beside "import=$enthub aaf import $work/complet --force --db '$db' --log-level warn"
+		;;
+	brokered) lg "brokered logins" -journey brokered -vus "$vus" -duration "$mix" ;;
+	*) echo "sso.sh: unknown scenario $s" >&2; exit 2 ;;
+	esac
+done
+figures sso "$out/sso.json" "$reports"
+figures note "$out/sso.json" sso "$students students; password logins, argon2 $argon2; $(nproc) cores shared by loadgen, enthub and PostgreSQL"
+((failed == 0)) || figures note "$out/sso.json" sso "$failed scenario(s) had failed logins (see the error samples)"
+echo "   wrote $out/sso.json"
+((failed == 0))
