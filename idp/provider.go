@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,15 @@ type Deps struct {
 
 // Provider is the identity provider: mount it with Routes.
 type Provider struct {
+	// hashing bounds the password checks running at once to the cores:
+	// each argon2id check holds 19 MiB and a core for tens of
+	// milliseconds, so a burst of logins (a class at 8:00, a credential
+	// stuffing run) queues here instead of growing the heap by 19 MiB a
+	// request and slowing every check down together.
+	hashing chan struct{}
+	// verify checks a password against a stored hash (VerifyPassword;
+	// tests count the checks in flight).
+	verify   func(phc, pw string) (bool, error)
 	cfg      Config
 	deps     Deps
 	now      func() time.Time
@@ -121,7 +131,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 		deps.After = time.After
 	}
 	p := &Provider{cfg: cfg, deps: deps, now: deps.Now, rand: deps.Rand, log: deps.Logger, pages: deps.Pages,
-		logins: &loginCache{dir: deps.Directory}}
+		logins: &loginCache{dir: deps.Directory}, verify: VerifyPassword, hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	if p.pages == nil {
 		p.pages = plainPages{}
 	}

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -388,5 +390,50 @@ func TestPersonaFormWithoutCSRFTokenRefused(t *testing.T) {
 	body(t, resp)
 	if resp.StatusCode != http.StatusForbidden || f.p.currentSession(reqWithCookies(f, c)).PersonaID != "" {
 		t.Fatalf("persona chosen without CSRF token: %d", resp.StatusCode)
+	}
+}
+
+// A burst of logins runs no more password checks at once than there are
+// cores: each argon2id check holds 19 MiB, so the burst queues rather than
+// growing the heap by 19 MiB a request. Every login still succeeds.
+func TestPasswordChecksBoundedByCores(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	f.p.verify = func(phc, pw string) (bool, error) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // a check's duration, so that they overlap
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return VerifyPassword(phc, pw)
+	}
+	const logins = 12
+	clients, pages := make([]*http.Client, logins), make([]string, logins)
+	for i := range clients {
+		clients[i] = f.browser()
+		_, pages[i] = f.get(clients[i], f.base+"/login")
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, logins)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := f.submitLogin(clients[i], pages[i], "emma.martin", testPassword)
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("login %d: status %d", i, c)
+		}
+	}
+	if cores := runtime.GOMAXPROCS(0); most > cores || most == 0 {
+		t.Errorf("%d password checks ran at once, want between 1 and %d (the cores)", most, cores)
 	}
 }
