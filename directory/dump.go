@@ -30,6 +30,9 @@ type DumpReader interface {
 	DumpMEFs(ctx context.Context, fn func(MEF) error) error
 	DumpExternalLinks(ctx context.Context, fn func(ExternalLink) error) error
 	DumpServices(ctx context.Context, fn func(ServiceRecord) error) error
+	// DumpGuests walks the guest records (GuestStore) by account id: who
+	// created a guest, for which school and role, and its revocation.
+	DumpGuests(ctx context.Context, fn func(GuestRecord) error) error
 }
 
 // ServiceRecord is a relying-party registration as the store keeps it: its
@@ -67,6 +70,9 @@ type RestoreTx interface {
 	RestoreMEF(ctx context.Context, m MEF) error
 	RestoreExternalLink(ctx context.Context, l ExternalLink) error
 	RestoreService(ctx context.Context, s ServiceRecord) error
+	// RestoreGuest writes a guest record; its account must come first
+	// (the guest table has a foreign key to accounts).
+	RestoreGuest(ctx context.Context, g GuestRecord) error
 }
 
 // ErrBatch is wrapped by a RestoreTx error about rows written earlier and

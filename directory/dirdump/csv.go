@@ -68,7 +68,8 @@ var recordTypes = map[string]reflect.Type{
 	"mef": reflect.TypeFor[mefRec](), "group": reflect.TypeFor[groupRec](), "person": reflect.TypeFor[personRec](),
 	"account": reflect.TypeFor[accountRec](), "persona": reflect.TypeFor[personaRec](),
 	"membership": reflect.TypeFor[membershipRec](), "relation": reflect.TypeFor[relationRec](),
-	"external_link": reflect.TypeFor[linkRec](), "service": reflect.TypeFor[serviceRec](),
+	"external_link": reflect.TypeFor[linkRec](), "guest": reflect.TypeFor[guestRec](),
+	"service": reflect.TypeFor[serviceRec](),
 }
 
 // writeCSV streams the directory as one CSV file per kind (RFC 4180:

@@ -1,6 +1,7 @@
 // Package dirdump holds the reversibility exports of the whole directory —
 // structures, persons, accounts, personas, groups and memberships,
-// parent–child relations, nomenclatures, upstream identity links and the
+// parent–child relations, nomenclatures, upstream identity links, guest
+// records (who created a guest, for which school and role) and the
 // relying-party registrations — in open, documented formats
 // (docs/export.md), and the import of the JSON export back into an empty
 // store:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/enthub/enthub/aaf"
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/dirdump"
+	"github.com/enthub/enthub/directory/guests"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/directory/storetest"
 	"github.com/enthub/enthub/idp/sso"
@@ -100,6 +103,37 @@ func addLocal(t testing.TB, st *sqlstore.Store) {
 		UpdatedAt: day}); err != nil {
 		t.Fatal(err)
 	}
+	addGuests(t, st, structs[len(structs)-1].ID)
+}
+
+// addGuests creates guests as a principal does (package guests): one
+// activated (a password), one waiting for its code, one revoked, so every
+// field of the guest records is set somewhere.
+func addGuests(t testing.TB, st *sqlstore.Store, school string) {
+	t.Helper()
+	ctx := context.Background()
+	cheap := password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	svc := &guests.Service{Store: st, Now: fixedNow, Rand: mrand.NewChaCha8([32]byte{7}), Argon2: &cheap}
+	principal := guests.Actor{ID: "principal-account", StructureID: school}
+	var issued []guests.Issued
+	for _, n := range []guests.NewGuest{
+		{FirstName: "Inès", LastName: "Tutrice", Email: "ines@example.org", Role: "responsable de stage"},
+		{FirstName: "Paul", LastName: "Orateur", Role: "intervenant"},
+		{FirstName: "Éva", LastName: "Visite", Email: "eva@example.org", Role: "enseignante invitée"},
+	} {
+		n.From, n.Until = day, day.Add(60*24*time.Hour)
+		g, err := svc.Create(ctx, principal, n)
+		if err != nil {
+			t.Fatalf("create guest %s: %v", n.LastName, err)
+		}
+		issued = append(issued, g)
+	}
+	if _, err := svc.Activate(ctx, issued[0].Code, "un mot de passe long", "un mot de passe long", ""); err != nil {
+		t.Fatalf("activate guest: %v", err)
+	}
+	if _, err := svc.Revoke(ctx, guests.Actor{ID: "cli:admin", StructureID: school}, issued[2].Guest.AccountID); err != nil {
+		t.Fatalf("revoke guest: %v", err)
+	}
 }
 
 func exportJSON(t testing.TB, st directory.Dumper, secrets bool) []byte {
@@ -173,8 +207,17 @@ func TestRoundTripGenerated(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
 			fill(t, st, 400)
-			if b := exportJSON(t, st, true); !bytes.Contains(b, []byte(`"password_hash":"$argon2id$`)) {
+			b := exportJSON(t, st, true)
+			if !bytes.Contains(b, []byte(`"password_hash":"$argon2id$`)) {
 				t.Error("an export with secrets lacks the guest's password hash")
+			}
+			// The guests made through package guests are exported with who
+			// created them, their role, and the revocation.
+			for _, want := range []string{`"guest":{`, `"role":"responsable de stage","created_by":"principal-account"`,
+				`"revoked_by":"cli:admin"`, `"guest":3`} {
+				if !bytes.Contains(b, []byte(want)) {
+					t.Errorf("the export lacks %s", want)
+				}
 			}
 			roundTrip(t, st, open)
 			// The other formats read the same snapshot (one read-only

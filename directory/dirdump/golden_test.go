@@ -18,14 +18,14 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")
 
 // smallDirectory is one school with a class and a group, two students, a
-// parent, a teacher, a guest with an upstream link and a relying party:
+// parent, a teacher, a guest (with its guest record) with an upstream link and a relying party:
 // every kind of record, small enough to read (docs/export.md quotes it).
 func smallDirectory(t *testing.T) *sqlstore.Store {
 	t.Helper()
 	st := backends(t)["sqlite"](t)
 	ctx := context.Background()
 	until := day.Add(30 * 24 * time.Hour)
-	err := st.Update(ctx, func(tx directory.Tx) error {
+	err := st.UpdateGuests(ctx, func(tx directory.GuestTx) error {
 		s := &directory.Structure{AAFID: "4242", UAI: "0561234A", Name: "COLLEGE JULES SIMON", Type: "COLLEGE",
 			City: "VANNES", PostalCode: "56000", Contract: "PU", Source: directory.SourceAAF,
 			Extra: map[string][]string{"ENTStructureSIREN": {"19561234500017"}, "ENTEtablissementMinistereTutelle": {"MINISTERE DE L'EDUCATION NATIONALE"}}}
@@ -104,6 +104,10 @@ func smallDirectory(t *testing.T) *sqlstore.Store {
 			return err
 		}
 		if err := tx.SetPersonas(ctx, g.ID, directory.SourceGuest, []directory.Persona{{StructureID: s.ID, Profile: directory.ProfileInvite}}); err != nil {
+			return err
+		}
+		if err := tx.PutGuest(ctx, directory.GuestRecord{AccountID: acc.ID, StructureID: s.ID, Role: "intervenante",
+			CreatedBy: "cli:admin", CreatedAt: day}); err != nil {
 			return err
 		}
 		return tx.PutExternalLink(ctx, directory.ExternalLink{Issuer: "https://educonnect.example", Subject: "sub-1", AccountID: acc.ID, LastUsedAt: &day})

@@ -18,12 +18,17 @@ import (
 )
 
 // FormatName and FormatVersion identify the JSON export. The version goes
-// up when a change would make an older enthub misread a file (a field
-// renamed or given a new meaning); new optional fields do not change it.
+// up when a change would make an older enthub misread or refuse a file (a
+// field renamed or given a new meaning, a new record kind: an import
+// refuses kinds it does not know); new optional fields do not change it.
+// Version 2 added the guest records; an import reads versions 1 and 2.
 const (
 	FormatName    = "enthub-directory"
-	FormatVersion = 1
+	FormatVersion = 2
 )
+
+// minVersion is the oldest format version an import reads.
+const minVersion = 1
 
 // JSONFile is the name of the JSON export inside its folder.
 const JSONFile = "directory.jsonl"
@@ -59,6 +64,7 @@ type line struct {
 	Membership   *membershipRec `json:"membership,omitempty"`
 	Relation     *relationRec   `json:"relation,omitempty"`
 	ExternalLink *linkRec       `json:"external_link,omitempty"`
+	Guest        *guestRec      `json:"guest,omitempty"`
 	Service      *serviceRec    `json:"service,omitempty"`
 	End          *end           `json:"end,omitempty"`
 }
@@ -193,8 +199,8 @@ func (d *decoder) readHeader() error {
 	switch {
 	case h.Format != FormatName:
 		return d.fail("header", "format", fmt.Errorf("%q, want %q", h.Format, FormatName))
-	case h.Version != FormatVersion:
-		return d.fail("header", "version", fmt.Errorf("format version %d is not supported: this enthub reads version %d", h.Version, FormatVersion))
+	case h.Version < minVersion || h.Version > FormatVersion:
+		return d.fail("header", "version", fmt.Errorf("format version %d is not supported: this enthub reads versions %d to %d", h.Version, minVersion, FormatVersion))
 	}
 	d.header = h
 	return nil
@@ -239,6 +245,9 @@ func (d *decoder) next() (string, any, error) {
 				}
 			}
 			continue
+		}
+		if v := kindSince[kind]; v > d.header.Version {
+			return "", nil, d.fail(kind, "", fmt.Errorf("record kind %q appeared in format version %d, the header says version %d", kind, v, d.header.Version))
 		}
 		if field, err := validate(rec); err != nil {
 			return "", nil, d.fail(kind, field, err)
@@ -381,6 +390,10 @@ func validate(rec any) (string, error) {
 		need("subject", r.Subject != "")
 		need("account_id", r.AccountID != "")
 		need("created_at", !r.CreatedAt.IsZero())
+	case *guestRec:
+		need("account_id", r.AccountID != "")
+		need("structure_id", r.StructureID != "")
+		need("created_at", !r.CreatedAt.IsZero())
 	case *serviceRec:
 		need("id", r.ID != "")
 		need("updated_at", !r.UpdatedAt.IsZero())
@@ -417,6 +430,8 @@ func restore(ctx context.Context, tx directory.RestoreTx, rec any) error {
 		return tx.RestoreRelation(ctx, r.domain())
 	case *linkRec:
 		return tx.RestoreExternalLink(ctx, r.domain())
+	case *guestRec:
+		return tx.RestoreGuest(ctx, r.domain())
 	case *serviceRec:
 		return tx.RestoreService(ctx, r.domain())
 	}

@@ -132,6 +132,19 @@ type linkRec struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
+// guestRec is what makes an account a guest's (package directory/guests):
+// the school that owns it, its role label, who created and revoked it.
+// The guest's name, e-mail and dates are its person and account records.
+type guestRec struct {
+	AccountID   string     `json:"account_id"`
+	StructureID string     `json:"structure_id"`
+	Role        string     `json:"role,omitempty"`
+	CreatedBy   string     `json:"created_by,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy   string     `json:"revoked_by,omitempty"`
+}
+
 type serviceRec struct {
 	ID         string          `json:"id"`
 	Definition json.RawMessage `json:"definition"`
@@ -232,6 +245,16 @@ func fromLink(l directory.ExternalLink) linkRec {
 func (r linkRec) domain() directory.ExternalLink {
 	return directory.ExternalLink{Issuer: r.Issuer, Subject: r.Subject, AccountID: r.AccountID, CreatedAt: r.CreatedAt,
 		LastUsedAt: r.LastUsedAt}
+}
+
+func fromGuest(g directory.GuestRecord) guestRec {
+	return guestRec{AccountID: g.AccountID, StructureID: g.StructureID, Role: g.Role, CreatedBy: g.CreatedBy,
+		CreatedAt: utc(g.CreatedAt), RevokedAt: utcPtr(g.RevokedAt), RevokedBy: g.RevokedBy}
+}
+
+func (r guestRec) domain() directory.GuestRecord {
+	return directory.GuestRecord{AccountID: r.AccountID, StructureID: r.StructureID, Role: r.Role, CreatedBy: r.CreatedBy,
+		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, RevokedBy: r.RevokedBy}
 }
 
 func fromService(s directory.ServiceRecord) (serviceRec, error) {

@@ -48,6 +48,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 			accountLine := lineOf(t, good, `{"account":`)
 			membershipLine := lineOf(t, good, `{"membership":`)
 			lastLink := lineOf(t, good, `{"external_link":`)
+			guestLine := lineOf(t, good, `{"guest":`)
 			lines := bytes.Split(good, []byte("\n"))
 			endLine := len(lines) - 1 // the file ends with a newline
 
@@ -57,8 +58,20 @@ func TestImportRefusesBadFiles(t *testing.T) {
 				want   []string // in the error text
 				isForm bool     // wraps ErrFormat
 			}{
-				{"wrong version", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":2,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
-					[]string{dirdump.JSONFile + ":1: header: field version: format version 2 is not supported"}, true},
+				{"newer version", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":3,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
+					[]string{dirdump.JSONFile + ":1: header: field version: format version 3 is not supported: this enthub reads versions 1 to 2"}, true},
+				{"version 0", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":0,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
+					[]string{":1: header: field version: format version 0 is not supported"}, true},
+				// Version 1 had no guest records: one there was not written
+				// by enthub.
+				{"guest in a version 1 file", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":1,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
+					[]string{":" + itoa(guestLine) + `: guest: record kind "guest" appeared in format version 2, the header says version 1`}, true},
+				{"guest without school", replaceLine(good, guestLine, regexp.MustCompile(`"structure_id":"[^"]*",`).ReplaceAllString(string(lines[guestLine-1]), "")),
+					[]string{":" + itoa(guestLine) + ": guest: field structure_id: missing or empty"}, true},
+				{"guest of an unknown school", replaceLine(good, guestLine, strings.Replace(string(lines[guestLine-1]), `"structure_id":"`, `"structure_id":"ghost-`, 1)),
+					[]string{"guest ", "field structure_id", "ghost-", "is not in the export"}, false},
+				{"guest of an unknown account", replaceLine(good, guestLine, strings.Replace(string(lines[guestLine-1]), `"account_id":"`, `"account_id":"ghost-`, 1)),
+					[]string{"guest", "ghost-"}, false},
 				{"not an export", []byte("dn: dc=enthub\n"), []string{":1: header"}, true},
 				{"empty", nil, []string{":1: empty file"}, true},
 				{"bad date", bytes.Replace(good, []byte(`"created_at":"`), []byte(`"created_at":"hier`), 1), /* first structure */

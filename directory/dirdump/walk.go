@@ -10,7 +10,12 @@ import (
 // comes before it (an account after its person, a link after its account),
 // so a reader can resolve references in one pass.
 var Kinds = []string{"structure", "subject", "mef", "group", "person", "account", "persona", "membership",
-	"relation", "external_link", "service"}
+	"relation", "external_link", "guest", "service"}
+
+// kindSince is the format version that introduced a record kind, for the
+// kinds added after version 1: a file of an earlier version holding one
+// was not written by enthub.
+var kindSince = map[string]int{"guest": 2}
 
 // Counts is how many records of each kind an export wrote or an import
 // read.
@@ -47,6 +52,9 @@ func walk(ctx context.Context, d directory.DumpReader, secrets bool, emit func(k
 		return err
 	}
 	if err := d.DumpExternalLinks(ctx, func(l directory.ExternalLink) error { return emit("external_link", fromLink(l)) }); err != nil {
+		return err
+	}
+	if err := d.DumpGuests(ctx, func(g directory.GuestRecord) error { return emit("guest", fromGuest(g)) }); err != nil {
 		return err
 	}
 	return d.DumpServices(ctx, func(s directory.ServiceRecord) error {

@@ -81,10 +81,15 @@ func (r dumpReader) DumpServices(ctx context.Context, fn func(directory.ServiceR
 		}, fn)
 }
 
+func (r dumpReader) DumpGuests(ctx context.Context, fn func(directory.GuestRecord) error) error {
+	return eachRow(ctx, r.db, `SELECT `+guestCols+` FROM guests ORDER BY account_id`, scanGuest, fn)
+}
+
 // restoredTables are checked empty before a restore: the directory's
-// tables and the service registry, which a restore also fills.
+// tables, the guest records and the service registry, which a restore
+// also fills.
 var restoredTables = []string{"structures", "persons", "accounts", "personas", "groups", "memberships",
-	"relations", "subjects", "mefs", "external_links", "sso_services"}
+	"relations", "subjects", "mefs", "external_links", "guests", "sso_services"}
 
 // danglingChecks find, after a restore, a row whose reference points
 // nowhere: the link tables have no foreign keys (see migrations.go), so
@@ -99,6 +104,7 @@ var danglingChecks = []string{
 	`SELECT 'membership of ' || m.person_id || ' in ' || m.group_id, 'person_id', m.person_id FROM memberships m LEFT JOIN persons p ON p.id = m.person_id WHERE p.id IS NULL`,
 	`SELECT 'relation ' || r.parent_id || ' → ' || r.child_id, 'parent_id', r.parent_id FROM relations r LEFT JOIN persons p ON p.id = r.parent_id WHERE p.id IS NULL`,
 	`SELECT 'relation ' || r.parent_id || ' → ' || r.child_id, 'child_id', r.child_id FROM relations r LEFT JOIN persons p ON p.id = r.child_id WHERE p.id IS NULL`,
+	`SELECT 'guest ' || g.account_id, 'structure_id', g.structure_id FROM guests g LEFT JOIN structures s ON s.id = g.structure_id WHERE s.id IS NULL`,
 }
 
 // Restore writes the rows fn gives verbatim, in one transaction.
@@ -310,6 +316,14 @@ func (t *restoreTx) RestoreExternalLink(ctx context.Context, l directory.Externa
 	return t.row(ctx, fmt.Sprintf("link %s|%s", l.Issuer, l.Subject), "external_links",
 		[]string{"issuer", "subject", "account_id", "created_at", "last_used_at"},
 		l.Issuer, l.Subject, l.AccountID, l.CreatedAt.UTC(), timeArg(l.LastUsedAt))
+}
+
+// RestoreGuest needs the account restored first (foreign key to
+// accounts); the revocation instant stays absent when it was.
+func (t *restoreTx) RestoreGuest(ctx context.Context, g directory.GuestRecord) error {
+	return t.row(ctx, "guest "+g.AccountID, "guests",
+		[]string{"account_id", "structure_id", "role", "created_by", "created_at", "revoked_at", "revoked_by"},
+		g.AccountID, g.StructureID, g.Role, g.CreatedBy, micros(g.CreatedAt), microsArg(g.RevokedAt), g.RevokedBy)
 }
 
 func (t *restoreTx) RestoreService(ctx context.Context, s directory.ServiceRecord) error {
