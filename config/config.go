@@ -28,6 +28,9 @@ type Config struct {
 	GAR        GAR        `yaml:"gar"`
 	// Guests configures the guest accounts principals create.
 	Guests Guests `yaml:"guests"`
+	// Portal configures the launcher: its administrators and the
+	// département's banner.
+	Portal Portal `yaml:"portal"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying
@@ -219,6 +222,15 @@ type Guests struct {
 	// date (the login refuses them from that date on anyway).
 	ExpireEvery time.Duration `yaml:"expire_every"`
 	SMTP        SMTP          `yaml:"smtp"`
+}
+
+// Portal configures the launcher.
+type Portal struct {
+	// Admins are the logins of the collectivité's administrators, who
+	// edit every school's news and branding.
+	Admins []string `yaml:"admins"`
+	// Banner is the département's message shown on every launcher page.
+	Banner string `yaml:"banner"`
 }
 
 // SMTP is the optional mail relay activation links are sent through;
