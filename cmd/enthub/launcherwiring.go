@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/enthub/enthub/config"
+	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/portal/console"
+	"github.com/enthub/enthub/portal/launcher"
+	"github.com/enthub/enthub/portal/loginui"
+)
+
+// mountLauncher mounts the portal's launcher (/portail), its news and
+// branding editors and the per-school stylesheets; "/" leads to the
+// launcher except in the demo, whose "/" is its index. The demo's
+// principal administers the portal too, so the demo shows the editors.
+func mountLauncher(cfg config.Config, log *slog.Logger, store *sqlstore.Store, st *stack, sso *idp.Provider) error {
+	layout, err := console.NewLayout(console.Options{SiteName: cfg.SSO.SiteName, Logger: log})
+	if err != nil {
+		return err
+	}
+	rule := console.PrincipalRule{Functions: cfg.Guests.PrincipalFunctions}
+	for _, p := range cfg.Guests.PrincipalProfiles {
+		rule.Profiles = append(rule.Profiles, directory.Profile(p))
+	}
+	admins := append([]string(nil), cfg.Portal.Admins...)
+	if st.demo {
+		admins = append(admins, demoPrincipalLogin)
+	}
+	l, err := launcher.New(layout, launcher.Options{Directory: store, Store: store, Sessions: sso, Registry: sso, Audit: sso,
+		Admins: admins, Principal: rule, Banner: cfg.Portal.Banner, PublicURL: cfg.PublicURL,
+		Secure: strings.HasPrefix(cfg.PublicURL, "https:"), Location: parisTime(), Logger: log.With("component", "launcher")})
+	if err != nil {
+		return err
+	}
+	l.Routes(st.srv.Mux)
+	if !st.demo {
+		st.srv.Mux.Handle("GET /{$}", http.RedirectHandler(strings.TrimRight(cfg.PublicURL, "/")+"/portail", http.StatusSeeOther))
+	}
+	return nil
+}
+
+// chooserNews gives the login chooser the messages for everyone.
+func chooserNews(store directory.PortalStore, log *slog.Logger) func(ctx context.Context) []loginui.News {
+	return func(ctx context.Context) []loginui.News {
+		ns, err := launcher.PublicNews(ctx, store, time.Now())
+		if err != nil {
+			log.Error("chooser news", "err", err)
+			return nil
+		}
+		out := make([]loginui.News, len(ns))
+		for i, n := range ns {
+			out[i] = loginui.News{Title: n.Title, Body: n.Body}
+		}
+		return out
+	}
+}
