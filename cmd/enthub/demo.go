@@ -128,6 +128,9 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 	return []server.Entry{
 		{Name: "Connexion unique (SSO)", URL: base + "/login?profile=invite",
 			Description: "Compte invité de démonstration : demo.invite / demo (démonstration seulement)."},
+		{Name: "Portail (lanceur)", URL: base + "/portail",
+			Description: "Après connexion : les services du profil, les actualités, la personnalisation de l'établissement, le changement de profil. " +
+				"demo.direction / demo y gère aussi les actualités et la personnalisation."},
 		{Name: "Services de démonstration", URL: base + "/demo/",
 			Description: "Un client SAML, un client OIDC et un service CAS qui affichent ce qu'ils reçoivent : une connexion, trois services."},
 		{Name: "Métadonnées SAML de l'IdP", URL: base + "/saml/idp/metadata"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,12 +30,18 @@ func mountLauncher(cfg config.Config, log *slog.Logger, store *sqlstore.Store, s
 	for _, p := range cfg.Guests.PrincipalProfiles {
 		rule.Profiles = append(rule.Profiles, directory.Profile(p))
 	}
-	admins := append([]string(nil), cfg.Portal.Admins...)
+	admins, banner := append([]string(nil), cfg.Portal.Admins...), cfg.Portal.Banner
 	if st.demo {
 		admins = append(admins, demoPrincipalLogin)
+		if banner == "" {
+			banner = "Département de démonstration : cet ENT ne contient que des données fictives."
+		}
+		if err := seedDemoPortal(context.Background(), store, time.Now()); err != nil {
+			return fmt.Errorf("demo portal: %w", err)
+		}
 	}
 	l, err := launcher.New(layout, launcher.Options{Directory: store, Store: store, Sessions: sso, Registry: sso, Audit: sso,
-		Admins: admins, Principal: rule, Banner: cfg.Portal.Banner, PublicURL: cfg.PublicURL,
+		Admins: admins, Principal: rule, Banner: banner, PublicURL: cfg.PublicURL,
 		Secure: strings.HasPrefix(cfg.PublicURL, "https:"), Location: parisTime(), Logger: log.With("component", "launcher")})
 	if err != nil {
 		return err
@@ -60,4 +67,25 @@ func chooserNews(store directory.PortalStore, log *slog.Logger) func(ctx context
 		}
 		return out
 	}
+}
+
+// seedDemoPortal gives the demo a message for everyone and its first
+// school a branding, on a fresh store, so the launcher looks lived-in.
+func seedDemoPortal(ctx context.Context, store *sqlstore.Store, now time.Time) error {
+	ns, err := store.NewsList(ctx, "", time.Time{})
+	if err != nil || len(ns) > 0 {
+		return err
+	}
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if err := store.PutNews(ctx, &directory.News{Title: "Bienvenue sur l'ENT de démonstration",
+		Body:  "Ouvrez un service, changez de profil, puis déconnectez-vous : tout passe par une seule connexion.",
+		Start: day.AddDate(0, 0, -1), End: day.AddDate(1, 0, 0), CreatedAt: now}); err != nil {
+		return err
+	}
+	all, err := store.ListStructures(ctx)
+	if err != nil || len(all) == 0 || all[0].UAI == "" {
+		return err
+	}
+	return store.PutBranding(ctx, directory.Branding{UAI: all[0].UAI, Banner: "Bienvenue au " + all[0].Name,
+		Primary: "#00466e", Accent: "#8a1538", Ink: "#161616", UpdatedAt: now})
 }

@@ -85,6 +85,16 @@ const servicesYAML = `
   protocol: cas
   cas: {service_patterns: ['^https://gar\.example/.*$']}
   tile: {url: "https://gar.example/"}
+- id: classeur
+  name: Classeur
+  protocol: cas
+  profiles: [enseignant]
+  structures: [0130002B]
+  cas: {service_patterns: ['^{{SITE}}/app/$']}
+  release:
+    attributes:
+      - {source: persona.uai, name: uai}
+  tile: {icon: folder, url: "{{SITE}}/cas/login?service={{SITE}}/app/", category: Vie scolaire}
 `
 
 type auditLog struct {
@@ -169,29 +179,49 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	services, _, err := idp.ReadServices("services.yaml", []byte(servicesYAML))
+	mux := http.NewServeMux()
+	st.srv = httptest.NewServer(mux)
+	t.Cleanup(st.srv.Close)
+	services, _, err := idp.ReadServices("services.yaml", []byte(strings.ReplaceAll(servicesYAML, "{{SITE}}", st.srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := registry{services: append(services, services[0]),
 		project: gar.Project{IDEnt: "ENT-TEST", Schools: []string{"0130001A"}, Secret: make([]byte, 32)}}
-	mux := http.NewServeMux()
-	st.srv = httptest.NewServer(mux)
-	t.Cleanup(st.srv.Close)
 	pages, err := loginui.New(loginui.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.idp, err = idp.New(ctx, idp.Config{PublicURL: st.srv.URL}, idp.Deps{Directory: s, SSO: s, Now: st.clock.Now, Rand: rand.Reader, Pages: pages})
+	st.idp, err = idp.New(ctx, idp.Config{PublicURL: st.srv.URL, PortalURL: st.srv.URL + "/portail", Services: services,
+		LoginMethods: []idp.LoginMethod{
+			{ID: "educonnect", Label: "EduConnect", Profiles: []string{"eleve", "parent"}},
+			{ID: "agents", Label: "Portail agents", Profiles: []string{"personnel"}},
+			{ID: "eduprovence", Label: "EduProvence", Profiles: []string{"collectivite", "personnel"}},
+			{ID: "local", Label: "Compte invité", Profiles: []string{"invite"}, Local: true},
+		}}, idp.Deps{Directory: s, SSO: s, Now: st.clock.Now, Rand: rand.Reader, Pages: pages})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.idp.Close() })
 	st.idp.Routes(mux)
+	// The CAS service "classeur": it validates its ticket and shows what
+	// it received.
+	mux.HandleFunc("GET /app/{$}", func(w http.ResponseWriter, r *http.Request) {
+		res, err := http.Get(st.srv.URL + "/cas/p3/serviceValidate?service=" + url.QueryEscape(st.srv.URL+"/app/") + "&ticket=" + url.QueryEscape(r.URL.Query().Get("ticket")))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><html lang=fr><head><title>Classeur</title></head><body><main><h1>Classeur</h1><pre id=cas>%s</pre></main></body></html>", html.EscapeString(string(b)))
+	})
 	layout, err := console.NewLayout(console.Options{SiteName: "ENT test"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	mux.Handle("GET "+layout.AssetsPath(), layout.Assets())
 	l, err := launcher.New(layout, launcher.Options{Directory: s, Store: s, Sessions: st.idp, Registry: reg, Audit: st.audit,
 		Admins: []string{"admin.dept"}, Principal: console.DefaultPrincipalRule, Banner: "Message du département",
 		PublicURL: st.srv.URL, Now: st.clock.Now})
@@ -218,6 +248,16 @@ func (s *site) browser() *browser {
 // school uai, as the login leaves it.
 func (s *site) signIn(login, uai string) *browser {
 	s.t.Helper()
+	token := s.session(login, uai)
+	b := s.browser()
+	u, _ := url.Parse(s.srv.URL)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "enthub_sso", Value: token, Path: "/"}})
+	return b
+}
+
+// session creates an SSO session and returns its cookie's value.
+func (s *site) session(login, uai string) string {
+	s.t.Helper()
 	ctx := context.Background()
 	pid := s.persons[login]
 	acc, err := s.store.AccountByPerson(ctx, pid)
@@ -239,10 +279,7 @@ func (s *site) signIn(login, uai string) *browser {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	b := s.browser()
-	u, _ := url.Parse(s.srv.URL)
-	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "enthub_sso", Value: token, Path: "/"}})
-	return b
+	return token
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -306,7 +343,7 @@ func TestTilesPerPersona(t *testing.T) {
 		{"eleve.a", "0130001A", []string{"pronote", "gar"}, false},
 		{"eleve.b", "0130002B", []string{"pronote", "cantine"}, false},
 		{"prof.ab", "0130001A", []string{"manuels", "pronote", "gar"}, true},
-		{"prof.ab", "0130002B", []string{"manuels", "pronote", "cantine"}, true},
+		{"prof.ab", "0130002B", []string{"manuels", "classeur", "pronote", "cantine"}, true},
 		{"admin.dept", "0130001A", []string{"pronote"}, false}, // collectivité staff: unknown to the GAR
 	} {
 		b := s.signIn(c.login, c.uai)
