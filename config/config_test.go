@@ -77,6 +77,7 @@ func TestProblemsNameTheKey(t *testing.T) {
 		{"bad cron", "aaf:\n  purge_schedule: every night\n", nil, []string{"aaf.purge_schedule"}},
 		{"idle longer than absolute", "sso:\n  session_idle: 12h\n", nil, []string{"sso.session_idle: 12h0m0s is longer than sso.session_absolute"}},
 		{"bad db", "db: mysql://x\n", nil, []string{"db: \"mysql://x\""}},
+		{"portal admin not a login", "portal:\n  admins: [ok, \"a b\"]\n", nil, []string{`portal.admins[1]: "a b": want a login`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -129,9 +129,13 @@ func (c *chrome) tabThrough(ctx context.Context, name string) []string {
 // visible), switching school, then opening a CAS service as the new
 // persona — each page screenshotted at 1280 and 360 px and checked by
 // axe-core.
-func TestLauncherJourneyInChromium(t *testing.T) {
-	c := newChrome(t)
-	s := newSite(t)
+func TestLauncherJourneyInChromium(t *testing.T) { testLauncherJourney(t, newChrome(t), newSite(t)) }
+
+func TestLauncherJourneyInChromiumPostgres(t *testing.T) {
+	testLauncherJourney(t, newChrome(t), newSiteOn(t, peer.Postgres(t)))
+}
+
+func testLauncherJourney(t *testing.T, c *chrome, s *site) {
 	admin := s.signIn("admin.dept", "0130001A")
 	admin.get("/portail/news")
 	admin.post("/portail/news", map[string][]string{"title": {"Rentrée le 7 septembre"}, "body": {"Bonne rentrée à tous."},

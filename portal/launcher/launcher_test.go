@@ -28,6 +28,7 @@ import (
 	"github.com/enthub/enthub/portal/console"
 	"github.com/enthub/enthub/portal/launcher"
 	"github.com/enthub/enthub/portal/loginui"
+	"github.com/enthub/enthub/test/peer"
 )
 
 var t0 = time.Date(2026, 9, 7, 8, 0, 0, 0, time.UTC) // a Monday, 10:00 in Paris
@@ -126,10 +127,16 @@ type site struct {
 	n       int
 }
 
+// newSite runs on SQLite, or on PostgreSQL under the onPostgres tests.
 func newSite(t *testing.T) *site {
 	t.Helper()
+	return newSiteOn(t, "sqlite:"+filepath.Join(t.TempDir(), "enthub.db"))
+}
+
+func newSiteOn(t *testing.T, dbURL string) *site {
+	t.Helper()
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "enthub.db"), sqlstore.Options{})
+	s, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +340,13 @@ func TestVisitorWithoutSessionGoesToTheChooser(t *testing.T) {
 // Each persona sees the tiles of the services it may use, each once,
 // grouped by category; the médiacentre only in a subscribing school with
 // a profile the GAR knows; the switch only with several personas.
-func TestTilesPerPersona(t *testing.T) {
-	s := newSite(t)
+func TestTilesPerPersona(t *testing.T) { testTilesPerPersona(t, newSite(t)) }
+
+func TestTilesPerPersonaPostgres(t *testing.T) {
+	testTilesPerPersona(t, newSiteOn(t, peer.Postgres(t)))
+}
+
+func testTilesPerPersona(t *testing.T, s *site) {
 	for _, c := range []struct {
 		login, uai string
 		want       []string
@@ -401,8 +413,11 @@ func newsTitles(body string) []string {
 
 // News are shown from their first day to their last included, to the
 // school and profile they target.
-func TestNewsWindows(t *testing.T) {
-	s := newSite(t)
+func TestNewsWindows(t *testing.T) { testNewsWindows(t, newSite(t)) }
+
+func TestNewsWindowsPostgres(t *testing.T) { testNewsWindows(t, newSiteOn(t, peer.Postgres(t))) }
+
+func testNewsWindows(t *testing.T, s *site) {
 	admin := s.signIn("admin.dept", "0130001A")
 	admin.get("/portail/news")
 	for _, f := range []url.Values{
@@ -477,8 +492,13 @@ func TestNewsRefusesBadInput(t *testing.T) {
 // Who may edit: administrators everything, principals their school's
 // news only, nobody else; every refusal and every form without its token
 // is refused and audited.
-func TestEditAuthorisationAndCSRF(t *testing.T) {
-	s := newSite(t)
+func TestEditAuthorisationAndCSRF(t *testing.T) { testEditAuthorisation(t, newSite(t)) }
+
+func TestEditAuthorisationAndCSRFPostgres(t *testing.T) {
+	testEditAuthorisation(t, newSiteOn(t, peer.Postgres(t)))
+}
+
+func testEditAuthorisation(t *testing.T, s *site) {
 	student := s.signIn("eleve.a", "0130001A")
 	for _, p := range []string{"/portail/news", "/portail/branding"} {
 		if code, _, _ := student.get(p); code != http.StatusForbidden {
