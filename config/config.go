@@ -30,6 +30,9 @@ type Config struct {
 	Guests Guests `yaml:"guests"`
 	// Stats is the département console's statistics.
 	Stats Stats `yaml:"stats"`
+	// Portal configures the launcher: its administrators and the
+	// département's banner.
+	Portal Portal `yaml:"portal"`
 
 	// DBConnectTimeout is how long serve waits for a database that refuses
 	// connections at start (PostgreSQL booting after enthub), retrying
@@ -223,6 +226,18 @@ type Guests struct {
 	SMTP        SMTP          `yaml:"smtp"`
 }
 
+// Portal configures the launcher.
+type Portal struct {
+	// Admins are the logins of the collectivité's administrators, who
+	// read the statistics and edit every school's news and branding;
+	// AdminGroups the directory groups (by id or code) whose members are
+	// administrators too.
+	Admins      []string `yaml:"admins"`
+	AdminGroups []string `yaml:"admin_groups"`
+	// Banner is the département's message shown on every launcher page.
+	Banner string `yaml:"banner"`
+}
+
 // SMTP is the optional mail relay activation links are sent through;
 // empty Addr prints them only.
 type SMTP struct {
@@ -233,13 +248,8 @@ type SMTP struct {
 	Password string `yaml:"password"`
 }
 
-// Stats configures the usage statistics and who reads them.
+// Stats configures the usage statistics (who reads them: Portal.Admins).
 type Stats struct {
-	// Admins are the logins of the collectivité's administrators, who
-	// reach the console's statistics; AdminGroups the directory groups (by
-	// id or code) whose members do too.
-	Admins      []string `yaml:"admins"`
-	AdminGroups []string `yaml:"admin_groups"`
 	// TimeZone is the zone of the statistics' days and hours.
 	TimeZone string `yaml:"time_zone"`
 	// FoldEvery is how often an instance adds the new audit events to the

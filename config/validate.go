@@ -59,6 +59,14 @@ func (c Config) Validate() Problems {
 			add("guests.smtp.from", "required when guests.smtp.addr is set")
 		}
 	}
+	for i, a := range c.Portal.Admins {
+		if strings.TrimSpace(a) == "" || strings.ContainsAny(a, " \t\n") {
+			add(fmt.Sprintf("portal.admins[%d]", i), "%q: want a login", a)
+		}
+	}
+	if n := len([]rune(c.Portal.Banner)); n > 300 {
+		add("portal.banner", "%d characters: 300 at most", n)
+	}
 	checkAddr(add, "http.listen", c.HTTP.Listen, true)
 	checkPair(add, "http", c.HTTP.TLSCert, c.HTTP.TLSKey)
 	checkAddr(add, "http.metrics_listen", c.HTTP.MetricsListen, false)

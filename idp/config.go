@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/idp/sso"
 )
 
 // Protocol names how a relying party talks to enthub.
@@ -132,12 +134,57 @@ type Service struct {
 	SAML SAMLService `yaml:"saml"`
 }
 
-// Tile is how the portal's launcher shows a service.
+// Tile is how the portal's launcher shows a service. A service without
+// a URL has no tile (it is reached from its own pages only).
 type Tile struct {
-	Label       string `yaml:"label"`
+	Label       string `yaml:"label"` // default: the service's name
 	Description string `yaml:"description"`
-	Icon        string `yaml:"icon"` // URL or embedded asset name
-	URL         string `yaml:"url"`  // where the launcher sends the user
+	// Icon is one of TileIcons, or a path under the site ("/static/x.svg"):
+	// the launcher's pages allow images from the site only.
+	Icon string `yaml:"icon"`
+	URL  string `yaml:"url"` // where the launcher sends the user
+	// Category groups tiles on the launcher ("Vie scolaire"); tiles
+	// without one go last, under "Autres services".
+	Category string `yaml:"category"`
+}
+
+// TileIcons are the icons the launcher embeds, by name.
+var TileIcons = []string{"app", "book", "calendar", "chat", "folder", "library", "mail", "school", "test"}
+
+// check validates the tile's keys.
+func (t Tile) check() error {
+	if t.Icon != "" && !slices.Contains(TileIcons, t.Icon) && !sitePath(t.Icon) {
+		return keyErr("tile.icon", "%q: want one of %s, or a path under the site starting with /", t.Icon, strings.Join(TileIcons, ", "))
+	}
+	if t.URL != "" && !sitePath(t.URL) {
+		if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return keyErr("tile.url", "%q: want an absolute http(s) URL or a path under the site starting with /", t.URL)
+		}
+	}
+	for _, f := range []struct {
+		key, v string
+		max    int
+	}{{"tile.label", t.Label, 60}, {"tile.description", t.Description, 200}, {"tile.category", t.Category, 40}} {
+		if n := len([]rune(f.v)); n > f.max {
+			return keyErr(f.key, "%d characters: %d at most", n, f.max)
+		}
+	}
+	return nil
+}
+
+// sitePath reports whether v is a path on this site: "/x", not "//host".
+func sitePath(v string) bool {
+	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.ContainsAny(v, "\\ \t\n") {
+		return false
+	}
+	u, err := url.Parse(v)
+	return err == nil && u.Host == "" && u.Scheme == ""
+}
+
+// Allows reports whether a persona — its profile, its school's UAI — may
+// use the service (Profiles and Structures; empty means everyone).
+func (s *Service) Allows(profile, uai string) bool {
+	return s.allowed(&sso.Session{Profile: profile}, uai)
 }
 
 // CASService holds the CAS settings of a service.
@@ -415,6 +462,9 @@ func (s *Service) compile() error {
 		}
 	}
 	if err := s.Release.validate(s.Protocol); err != nil {
+		return err
+	}
+	if err := s.Tile.check(); err != nil {
 		return err
 	}
 	switch s.Protocol {

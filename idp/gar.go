@@ -108,3 +108,11 @@ func (sub *Subject) garValues(src string) []string {
 	}
 	return []string{v}
 }
+
+// IsGAR reports whether the service is the GAR, which the launcher shows
+// as the médiacentre tile of subscribing personas (GARLaunchURL) rather
+// than as an ordinary tile.
+func (p *Provider) IsGAR(s Service) bool {
+	g := p.cfg.GAR
+	return g.EntityID != "" && s.Protocol == ProtocolSAML && s.SAML.EntityID == g.EntityID
+}

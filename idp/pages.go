@@ -37,7 +37,17 @@ type ChooserLink struct {
 	Code  string
 	Label string
 	URL   string
+	Last  bool // the choice remembered on this device, listed first
 }
+
+// The chooser's memory on the device: first-party cookies scoped to
+// /login, holding a profile code and a connector id, never who the person
+// is. The chooser sets the profile one; the portal's launcher sets the
+// method one from the session's upstream.
+const (
+	ChooserProfileCookie = "enthub_profile"
+	ChooserMethodCookie  = "enthub_method"
+)
 
 // Login error codes (LoginView.Error).
 const (

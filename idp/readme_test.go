@@ -123,3 +123,25 @@ func TestReadServicesNamesLineAndKey(t *testing.T) {
 		t.Errorf("Go names in %v", err)
 	}
 }
+
+// The launcher's tile keys are checked at read, naming the YAML key; a
+// good tile is accepted.
+func TestReadServicesChecksTile(t *testing.T) {
+	base := "- id: pronote\n  protocol: cas\n  cas: {service_patterns: ['^https://y/$']}\n  tile: "
+	for _, c := range []struct{ tile, want string }{
+		{`{icon: rocket}`, `services.yaml:4: service "pronote": tile.icon: "rocket": want one of app, book,`},
+		{`{icon: "//evil.example/x.svg"}`, `tile.icon: "//evil.example/x.svg"`},
+		{`{url: "javascript:alert(1)"}`, `tile.url: "javascript:alert(1)": want an absolute http(s) URL`},
+		{`{category: "` + strings.Repeat("x", 41) + `"}`, `tile.category: 41 characters: 40 at most`},
+		{`{icon: calendar, url: /cas/login, category: Vie scolaire}`, ""},
+		{`{icon: /static/p.svg, url: "https://p.example/"}`, ""},
+	} {
+		_, _, err := ReadServices("services.yaml", []byte(base+c.tile+"\n"))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.tile, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v\nlacks %s", c.tile, err, c.want)
+		}
+	}
+}

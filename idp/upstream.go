@@ -217,13 +217,28 @@ func (p *Provider) showChooser(w http.ResponseWriter, r *http.Request, req, serv
 	if req != "" {
 		q.Set("req", req)
 	}
+	if len(methods) > 0 {
+		// Remembered on the device, so the next visit offers this
+		// profile first: a first-party cookie, nothing else reads it.
+		http.SetCookie(w, &http.Cookie{Name: ChooserProfileCookie, Value: profile, Path: p.basePath + "/login",
+			MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	}
 	switch len(methods) {
 	case 0:
+		last := ""
+		if c, err := r.Cookie(ChooserProfileCookie); err == nil {
+			last = c.Value
+		}
 		for _, code := range ChooserProfiles {
 			for _, m := range p.cfg.LoginMethods {
 				if slices.Contains(m.Profiles, code) {
 					q.Set("profile", code)
-					v.Profiles = append(v.Profiles, ChooserLink{Code: code, URL: p.url("/login?" + q.Encode())})
+					l := ChooserLink{Code: code, URL: p.url("/login?" + q.Encode()), Last: code == last}
+					if l.Last { // the remembered profile comes first
+						v.Profiles = append([]ChooserLink{l}, v.Profiles...)
+					} else {
+						v.Profiles = append(v.Profiles, l)
+					}
 					break
 				}
 			}
@@ -236,8 +251,17 @@ func (p *Provider) showChooser(w http.ResponseWriter, r *http.Request, req, serv
 		return
 	default:
 		v.Profile = profile
+		last := ""
+		if c, err := r.Cookie(ChooserMethodCookie); err == nil {
+			last = c.Value
+		}
 		for _, m := range methods {
-			v.Methods = append(v.Methods, ChooserLink{Code: m.ID, Label: m.Label, URL: p.methodURL(m, req)})
+			l := ChooserLink{Code: m.ID, Label: m.Label, URL: p.methodURL(m, req), Last: m.ID == last}
+			if l.Last {
+				v.Methods = append([]ChooserLink{l}, v.Methods...)
+			} else {
+				v.Methods = append(v.Methods, l)
+			}
 		}
 		v.Back = p.url("/login?" + q.Encode())
 	}

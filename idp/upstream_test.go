@@ -212,3 +212,40 @@ func TestChooserProfileThenMethod(t *testing.T) {
 		t.Errorf("unknown profile: %d", resp.StatusCode)
 	}
 }
+
+// The chooser remembers the profile on the device (a first-party cookie
+// scoped to /login) and lists it first next time; the method the launcher
+// remembered comes first in step 2.
+func TestChooserRemembersProfileAndMethod(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.LoginMethods = []LoginMethod{
+			{ID: "educonnect", Label: "EduConnect", Profiles: []string{"eleve", "parent"}},
+			{ID: "eduprovence", Label: "EduProvence", Profiles: []string{"collectivite", "eleve"}},
+		}
+	})
+	c := f.browser()
+	_, page := f.get(c, f.base+"/login")
+	if strings.Index(page, "profile=eleve") > strings.Index(page, "profile=collectivite") || strings.Contains(page, "\"last\"") {
+		t.Fatalf("first visit: élève not first, or a choice marked:\n%s", page)
+	}
+	f.get(c, f.base+"/login?profile=collectivite") // its one method is not mounted here: only the cookie matters
+	u, _ := url.Parse(f.base + "/login")
+	var got *http.Cookie
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == ChooserProfileCookie {
+			got = ck
+		}
+	}
+	if got == nil || got.Value != "collectivite" {
+		t.Fatalf("profile not remembered: %v", c.Jar.Cookies(u))
+	}
+	_, page = f.get(c, f.base+"/login")
+	if i, j := strings.Index(page, "profile=collectivite"), strings.Index(page, "profile=eleve"); i < 0 || i > j {
+		t.Errorf("remembered profile not first:\n%s", page)
+	}
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: ChooserMethodCookie, Value: "eduprovence", Path: "/login"}})
+	_, page = f.get(c, f.base+"/login?profile=eleve")
+	if i, j := strings.Index(page, "/login/eduprovence"), strings.Index(page, "/login/educonnect"); i < 0 || i > j {
+		t.Errorf("remembered method not first:\n%s", page)
+	}
+}

@@ -56,8 +56,11 @@ addresses, so a newcomer sees it work with no configuration file.`,
 			if cfg.AAF.Inbox == "" {
 				cfg.AAF.Inbox = filepath.Join(dataDir, "aaf-inbox")
 			}
-			if len(cfg.Stats.Admins) == 0 && len(cfg.Stats.AdminGroups) == 0 {
-				cfg.Stats.Admins = []string{demorp.GuestLogin} // demo only: the guest sees the console's statistics
+			if len(cfg.Portal.Admins) == 0 && len(cfg.Portal.AdminGroups) == 0 {
+				// Demo only: the guest is the collectivité's administrator
+				// (statistics, every school's news and branding); the demo
+				// principal edits its own school's news.
+				cfg.Portal.Admins = []string{demorp.GuestLogin}
 			}
 			if p := cfg.Validate(); len(p) > 0 {
 				return usageErr("%v", p)
@@ -131,6 +134,9 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 	return []server.Entry{
 		{Name: "Connexion unique (SSO)", URL: base + "/login?profile=invite",
 			Description: "Compte invité de démonstration : demo.invite / demo (démonstration seulement)."},
+		{Name: "Portail (lanceur)", URL: base + "/portail",
+			Description: "Après connexion : les services du profil, les actualités, la personnalisation de l'établissement, le changement de profil. " +
+				"demo.direction / demo y gère aussi les actualités de son collège ; demo.invite / demo, administrateur de la collectivité, les statistiques, les actualités et la personnalisation de tous les établissements."},
 		{Name: "Services de démonstration", URL: base + "/demo/",
 			Description: "Un client SAML, un client OIDC et un service CAS qui affichent ce qu'ils reçoivent : une connexion, trois services."},
 		{Name: "Statistiques d'utilisation", URL: base + "/console/stats",

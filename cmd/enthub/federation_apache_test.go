@@ -121,7 +121,7 @@ CASAttributePrefix CAS-
 		b.choosePersona(first, "Enseignant").submit("", nil)          // enthub's assertion to mellon
 		b.expect("MELLON_uid="+w.cast.Teacher.Account.Login, "MELLON_profil=enseignant", "MELLON_uai="+first)
 		b.get(w.base+"/login/persona").choosePersona(second, "Enseignant")
-		if b.url != w.base+"/" { // through mellon's logout, back to the portal
+		if b.url != w.base+"/portail" { // through mellon's logout, back to the launcher
 			t.Fatalf("after the switch: %d at %s\n%s", b.code, b.url, b.body)
 		}
 		b.get(apacheURL + "/saml/whoami")

@@ -204,6 +204,10 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		l.Close()
 		return err
 	}
+	if err := mountLauncher(cfg, log, store, st, sso); err != nil {
+		l.Close()
+		return err
+	}
 	g.Go(func() error { return st.srv.Serve(gctx, l) })
 	if ml != nil {
 		g.Go(func() error { return st.srv.ServeMetrics(gctx, ml) })

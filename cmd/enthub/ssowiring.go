@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/enthub/enthub/config"
@@ -39,6 +40,7 @@ func idpConfig(cfg config.Config, services []idp.Service) idp.Config {
 	c := idp.Config{
 		PublicURL: cfg.PublicURL, SessionIdle: cfg.SSO.SessionIdle, SessionMax: cfg.SSO.SessionAbsolute,
 		KeySecret: cfg.SSO.KeySecret, KeyOverlap: cfg.SSO.KeyOverlap, Services: services, ServicesReload: cfg.SSO.ServicesReload,
+		PortalURL: strings.TrimRight(cfg.PublicURL, "/") + "/portail", // the launcher, where a login with no request lands
 	}
 	if p, err := garProject(cfg); err == nil { // unconfigured: no GAR profile; idp.New names what is wrong otherwise
 		c.GAR = idp.GARConfig{Project: p, EntityID: cfg.GAR.EntityID}
@@ -53,7 +55,7 @@ func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger, store *s
 	if err != nil {
 		return nil, &exitError{code: exitFailed, err: err}
 	}
-	pages, err := loginui.New(loginui.Options{SiteName: cfg.SSO.SiteName, Logger: log})
+	pages, err := loginui.New(loginui.Options{SiteName: cfg.SSO.SiteName, Logger: log, News: chooserNews(store, log)})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/directory/usage"
 	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/portal/console"
 	"github.com/enthub/enthub/portal/stats"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -29,8 +30,13 @@ func startStats(ctx context.Context, g *errgroup.Group, cfg config.Config, log *
 		return err
 	}
 	log = log.With("component", "stats")
+	frame, err := st.console.Frame()
+	if err != nil {
+		return err
+	}
 	h, err := stats.New(stats.Options{
-		Store: store,
+		Layout: consoleFrame{pages: frame, sso: sso, store: store},
+		Store:  store,
 		Viewer: func(r *http.Request) (stats.Viewer, bool) {
 			s := sso.CurrentSession(r)
 			if s == nil {
@@ -42,7 +48,7 @@ func startStats(ctx context.Context, g *errgroup.Group, cfg config.Config, log *
 			}
 			return v, true
 		},
-		Admins: cfg.Stats.Admins, AdminGroups: cfg.Stats.AdminGroups,
+		Admins:       adminRule(cfg),
 		Audit:        storeAuditor{store: store, log: log}.Event,
 		ServiceNames: func() map[string]string { return serviceNames(sso.Services()) },
 		Location:     loc, Logger: log,
@@ -302,4 +308,30 @@ func (a *app) statsGenerateCommand() *cobra.Command {
 	c.Flags().Uint64Var(&g.Seed, "seed", 1, "seed")
 	c.Flags().IntVar(&rawDays, "raw-days", 0, "write the last N days as raw audit events (then run enthub stats fold)")
 	return c
+}
+
+// adminRule is who the collectivité's administrators are, the same for
+// every console (portal.admins, portal.admin_groups).
+func adminRule(cfg config.Config) console.AdminRule {
+	return console.AdminRule{Logins: cfg.Portal.Admins, Groups: cfg.Portal.AdminGroups}
+}
+
+// consoleFrame puts the statistics pages in the consoles' shared layout:
+// the same header, navigation, stylesheets and security headers as the
+// principal's console and "my data".
+type consoleFrame struct {
+	pages *console.Pages
+	sso   *idp.Provider
+	store *sqlstore.Store
+}
+
+func (f consoleFrame) Render(w http.ResponseWriter, r *http.Request, p stats.Page) error {
+	pg := console.Page{Status: p.Status, Title: p.Title, Data: p.Body}
+	if s := f.sso.CurrentSession(r); s != nil {
+		if acc, err := f.store.Account(r.Context(), s.AccountID); err == nil {
+			pg.User = acc.Login
+		}
+	}
+	f.pages.Render(w, r, "frame.html", pg)
+	return nil
 }

@@ -104,8 +104,9 @@ func (d *Demo) Services() []idp.Service {
 	return []idp.Service{
 		{ID: CASServiceID, Name: "Démo CAS (comme Pronote)", Protocol: idp.ProtocolCAS,
 			Release: idp.ReleasePolicy{Principal: "account.login", Attributes: everything},
-			Tile:    idp.Tile{Label: "Démo CAS", Description: "Ce que reçoit une application CAS", URL: d.base + "/demo/cas/"},
-			CAS:     idp.CASService{ServicePatterns: []string{"^" + regexp.QuoteMeta(d.base+"/demo/cas/") + "$"}, SingleLogout: true}},
+			Tile: idp.Tile{Label: "Vie scolaire (démo CAS)", Description: "Ce que reçoit une application CAS, comme Pronote",
+				URL: d.base + "/demo/cas/", Icon: "calendar", Category: "Vie scolaire"},
+			CAS: idp.CASService{ServicePatterns: []string{"^" + regexp.QuoteMeta(d.base+"/demo/cas/") + "$"}, SingleLogout: true}},
 		{ID: OIDCServiceID, Name: "Démo OpenID Connect", Protocol: idp.ProtocolOIDC,
 			Release: idp.ReleasePolicy{Principal: "pairwise", Attributes: []idp.AttributeRule{
 				{Source: "person.first_name", Name: "given_name", Scope: "profile"},
@@ -115,7 +116,8 @@ func (d *Demo) Services() []idp.Service {
 				{Source: "persona.profile", Name: "profile_code"},
 				{Source: "persona.uai", Name: "uai"},
 			}},
-			Tile: idp.Tile{Label: "Démo OIDC", Description: "Ce que reçoit une application OpenID Connect", URL: d.base + "/demo/oidc/"},
+			Tile: idp.Tile{Label: "Messagerie (démo OIDC)", Description: "Ce que reçoit une application OpenID Connect",
+				URL: d.base + "/demo/oidc/", Icon: "mail", Category: "Communication"},
 			OIDC: idp.OIDCService{ClientID: OIDCClientID, ClientSecret: d.secret, RedirectURIs: []string{d.base + "/demo/oidc/callback"},
 				PostLogoutRedirectURIs: []string{d.base + "/demo/"}}},
 		{ID: SAMLServiceID, Name: "Démo SAML (comme le GAR)", Protocol: idp.ProtocolSAML,
@@ -125,7 +127,8 @@ func (d *Demo) Services() []idp.Service {
 				{Source: "person.last_name", Name: "urn:oid:2.5.4.4", FriendlyName: "sn"},
 				{Source: "person.first_name", Name: "urn:oid:2.5.4.42", FriendlyName: "givenName"},
 			}},
-			Tile: idp.Tile{Label: "Démo SAML", Description: "Ce que reçoit un fournisseur de services SAML", URL: d.base + "/demo/saml/"},
+			Tile: idp.Tile{Label: "Ressources (démo SAML)", Description: "Ce que reçoit un fournisseur de services SAML, comme le GAR",
+				URL: d.base + "/demo/saml/", Icon: "library", Category: "Ressources"},
 			SAML: idp.SAMLService{EntityID: d.sp.MetadataURL.String(), MetadataXML: string(mdXML), IdPInitiated: true,
 				RelayStates: []string{"^" + regexp.QuoteMeta(d.base+"/demo/") + ".*$"}}},
 	}

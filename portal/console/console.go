@@ -197,6 +197,9 @@ type Page struct {
 	Errors []FieldError
 	// NoticeKey is the catalogue key of a confirmation shown at the top.
 	NoticeKey string
+	// Styles are more stylesheets, after the layout's (URLs on the site:
+	// the CSP allows no other).
+	Styles []string
 	// Data is the page's own.
 	Data any
 }

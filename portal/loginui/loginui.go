@@ -8,6 +8,7 @@ package loginui
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -27,7 +28,13 @@ type Options struct {
 	// SiteName is shown in the header and titles (default "ENT").
 	SiteName string
 	Logger   *slog.Logger
+	// News gives the messages for everyone shown now (the portal's news);
+	// the chooser shows them, readable before signing in. Nil: none.
+	News func(ctx context.Context) []News
 }
+
+// News is a message the chooser shows.
+type News struct{ Title, Body string }
 
 // Pages implements idp.Pages.
 type Pages struct {
@@ -169,6 +176,7 @@ func (p *Pages) Personas(w http.ResponseWriter, r *http.Request, v idp.PersonaVi
 type chooserBody struct {
 	idp.ChooserView
 	ProfileLabel string
+	News         []News
 }
 
 // Chooser renders the login entry: "je suis…" (step 1), then the method
@@ -176,6 +184,9 @@ type chooserBody struct {
 func (p *Pages) Chooser(w http.ResponseWriter, r *http.Request, v idp.ChooserView) {
 	t := texts[lang(r)]
 	b := chooserBody{ChooserView: v, ProfileLabel: t["chooser.profile."+v.Profile]}
+	if p.opts.News != nil && v.Profile == "" {
+		b.News = p.opts.News(r.Context())
+	}
 	b.Profiles = nil
 	for _, l := range v.Profiles {
 		l.Label = t["chooser.profile."+l.Code]

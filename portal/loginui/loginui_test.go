@@ -1,6 +1,7 @@
 package loginui
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -213,5 +214,32 @@ func TestGARNotSubscribedPage(t *testing.T) {
 		if w.Code != 403 || !strings.Contains(b, want[0]) || !strings.Contains(b, want[1]) || !strings.Contains(b, "Collège Anatole France (0450001A)") {
 			t.Fatalf("%q: %d\n%s", lang, w.Code, b)
 		}
+	}
+}
+
+// The chooser shows the news for everyone at step 1 and marks the choice
+// remembered on the device.
+func TestChooserShowsNewsAndRememberedChoice(t *testing.T) {
+	p, err := New(Options{News: func(context.Context) []News {
+		return []News{{Title: "ENT fermé samedi", Body: "Maintenance de 8 h à 12 h."}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	p.Chooser(w, httptest.NewRequest("GET", "/login", nil), idp.ChooserView{Status: 200, Profiles: []idp.ChooserLink{
+		{Code: "eleve", URL: "/login?profile=eleve", Last: true}, {Code: "parent", URL: "/login?profile=parent"}}})
+	b := w.Body.String()
+	for _, want := range []string{`<h2 id="news-title">Actualités</h2>`, "<strong>ENT fermé samedi</strong> — Maintenance de 8 h à 12 h.",
+		`un élève <span class="last">(dernier choix sur cet appareil)</span>`} {
+		if !strings.Contains(b, want) {
+			t.Errorf("chooser lacks %q:\n%s", want, b)
+		}
+	}
+	w = httptest.NewRecorder()
+	p.Chooser(w, httptest.NewRequest("GET", "/login?profile=eleve", nil), idp.ChooserView{Status: 200, Profile: "eleve",
+		Methods: []idp.ChooserLink{{Code: "educonnect", Label: "EduConnect", URL: "/login/educonnect"}}})
+	if strings.Contains(w.Body.String(), "ENT fermé samedi") {
+		t.Error("news repeated at step 2")
 	}
 }

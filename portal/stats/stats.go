@@ -26,6 +26,7 @@ import (
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/usage"
+	"github.com/enthub/enthub/portal/console"
 )
 
 // Store is what the pages read: the rollups and the directory (school
@@ -66,10 +67,8 @@ type Options struct {
 	Store Store
 	// Viewer returns the signed-in person, false when nobody is.
 	Viewer func(r *http.Request) (Viewer, bool)
-	// Admins are the logins allowed in; AdminGroups the directory groups
-	// (by id or code) whose members are.
-	Admins      []string
-	AdminGroups []string
+	// Admins are the collectivité's administrators, the only ones let in.
+	Admins console.AdminRule
 	// Audit records an event (console actions are audited).
 	Audit func(ctx context.Context, e directory.Event)
 	// ServiceNames labels services by id.
@@ -179,32 +178,7 @@ func (h *Handler) guard(event string, next func(w http.ResponseWriter, r *http.R
 
 // allowed says whether v is a collectivité administrator.
 func (h *Handler) allowed(ctx context.Context, v Viewer) (bool, error) {
-	if v.Login != "" && slices.ContainsFunc(h.o.Admins, func(a string) bool { return strings.EqualFold(a, v.Login) }) {
-		return true, nil
-	}
-	if len(h.o.AdminGroups) == 0 || v.PersonID == "" {
-		return false, nil
-	}
-	ms, err := h.o.Store.Memberships(ctx, v.PersonID)
-	if err != nil {
-		return false, fmt.Errorf("memberships of %s: %w", v.Login, err)
-	}
-	for _, m := range ms {
-		if slices.Contains(h.o.AdminGroups, m.GroupID) {
-			return true, nil
-		}
-		g, err := h.o.Store.Group(ctx, m.GroupID)
-		if errors.Is(err, directory.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("group %s of %s: %w", m.GroupID, v.Login, err)
-		}
-		if g.Code != "" && slices.Contains(h.o.AdminGroups, g.Code) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return h.o.Admins.Allows(ctx, h.o.Store, v.Login, v.PersonID)
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/portal/console"
 	"github.com/enthub/enthub/portal/stats"
 	"github.com/enthub/enthub/test/peer"
 	"github.com/xuri/excelize/v2"
@@ -93,8 +94,7 @@ func newFixture(t *testing.T, dbURL string) *fixture {
 			}
 			return stats.Viewer{}, false
 		},
-		Admins:       []string{"Admin.CD"},
-		AdminGroups:  []string{"ADMINS_CD"},
+		Admins:       console.AdminRule{Logins: []string{"Admin.CD"}, Groups: []string{"ADMINS_CD"}},
 		Audit:        func(_ context.Context, e directory.Event) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() },
 		ServiceNames: func() map[string]string { return map[string]string{"pronote": "Pronote"} },
 		Location:     loc,
