@@ -206,24 +206,37 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // pendingFor loads the parked request named by req, if any.
-func (p *Provider) pendingFor(r *http.Request, id string) (*sso.Pending, pendingData, bool) {
+func (p *Provider) pendingFor(r *http.Request, id string) (*sso.Pending, pendingData, error) {
 	var pd pendingData
 	if id == "" {
-		return nil, pd, true
+		return nil, pd, nil
 	}
 	pend, err := p.deps.SSO.Pending(r.Context(), id, p.now())
 	if err != nil {
-		return nil, pd, false
+		return nil, pd, err
 	}
 	_ = json.Unmarshal(pend.Payload, &pd)
-	return &pend, pd, true
+	return &pend, pd, nil
+}
+
+// requestLost answers a parked request that could not be read back: gone
+// or expired, the user starts again from the application (400); the store
+// failing (PostgreSQL down) is the server's fault, said as such (503),
+// since starting again would not help.
+func (p *Provider) requestLost(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil || errors.Is(err, sso.ErrNotFound) {
+		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		return
+	}
+	p.log.Error("parked request", "err", err)
+	p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 }
 
 func (p *Provider) loginGet(w http.ResponseWriter, r *http.Request) {
 	reqID := r.URL.Query().Get("req")
-	pend, pd, ok := p.pendingFor(r, reqID)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, pd, err := p.pendingFor(r, reqID)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	// A forced authentication (CAS renew, SAML ForceAuthn, OIDC
@@ -267,9 +280,9 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqID := r.PostFormValue("req")
-	pend, pd, ok := p.pendingFor(r, reqID)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, pd, err := p.pendingFor(r, reqID)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	login := strings.TrimSpace(r.PostFormValue("login"))
@@ -454,7 +467,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, sess *sso.Ses
 		return
 	}
 	if err := p.deps.SSO.CompletePending(ctx, pend.ID, sess.ID); err != nil {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		p.requestLost(w, r, err)
 		return
 	}
 	http.Redirect(w, r, p.resumeURL(*pend), http.StatusSeeOther)
@@ -503,9 +516,9 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	pend, pd, ok := p.pendingFor(r, reqID)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, pd, err := p.pendingFor(r, reqID)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	personas, err := p.deps.Directory.Personas(ctx, sess.PersonID)
@@ -562,7 +575,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		// whose redirect it already checked.
 		pend, err := p.deps.SSO.Pending(r.Context(), r.URL.Query().Get("req"), p.now())
 		if err != nil || pend.Kind != "logout" {
-			p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+			p.requestLost(w, r, err)
 			return
 		}
 		_ = p.deps.SSO.DeletePending(r.Context(), pend.ID)

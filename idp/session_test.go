@@ -390,3 +390,26 @@ func TestPersonaFormWithoutCSRFTokenRefused(t *testing.T) {
 		t.Fatalf("persona chosen without CSRF token: %d", resp.StatusCode)
 	}
 }
+
+// A parked request that cannot be read because the store is down is the
+// server's fault: 503, not "request expired" (400), which would send the
+// user back to an application that cannot help. An unknown request is
+// still 400.
+func TestParkedRequestWithStoreDownIs503(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	resp, _ := f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
+	if resp.Request.URL.Query().Get("req") == "" {
+		t.Fatalf("no parked request: %s", resp.Request.URL)
+	}
+	if resp, _ := f.get(c, f.base+"/login?req=unknown"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unknown request: status %d, want 400", resp.StatusCode)
+	}
+	f.store.Close() // the store fails every call from now on
+	if resp, page := f.get(c, resp.Request.URL.String()); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("parked request with the store down: status %d, want 503\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := f.get(c, f.base+"/cas/login?resume=x"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("CAS resume with the store down: status %d, want 503", resp.StatusCode)
+	}
+}
