@@ -235,7 +235,11 @@ func retryable(err error) bool {
 func parseURL(raw string, create bool) (dialect, string, error) {
 	switch {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
-		return postgresDialect, raw, nil
+		dsn, err := multiHost(raw)
+		if err != nil {
+			return dialect{}, "", fmt.Errorf("database URL %q: %w", redact(raw), err)
+		}
+		return postgresDialect, dsn, nil
 	case strings.HasPrefix(raw, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(raw, "sqlite:"), "//")
 		if path == "" || strings.Contains(path, ":memory:") {
@@ -271,6 +275,36 @@ func parseURL(raw string, create bool) (dialect, string, error) {
 	default:
 		return dialect{}, "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://…", redact(raw))
 	}
+}
+
+// multiHost rewrites libpq's multi-host URL (postgres://h1:p1,h2:p2/db,
+// PostgreSQL's documented form for a primary and its standbys) into the
+// host= and port= lists lib/pq reads: lib/pq takes "h1:p1,h2:p2" from a URL
+// as one host name. Any other URL is returned as it is.
+func multiHost(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !strings.Contains(u.Host, ",") {
+		return raw, nil // lib/pq reports a malformed URL itself
+	}
+	q := u.Query()
+	if q.Has("host") || q.Has("port") {
+		return "", fmt.Errorf("hosts given both before the path (%s) and as host= or port=", u.Host)
+	}
+	var hosts, ports []string
+	for _, hp := range strings.Split(u.Host, ",") {
+		h, p, err := net.SplitHostPort(hp)
+		if err != nil { // no port: the default one
+			h, p = strings.Trim(hp, "[]"), "5432"
+		}
+		if h == "" {
+			return "", fmt.Errorf("empty host in %q", u.Host)
+		}
+		hosts, ports = append(hosts, h), append(ports, p)
+	}
+	q.Set("host", strings.Join(hosts, ","))
+	q.Set("port", strings.Join(ports, ","))
+	u.Host, u.RawQuery = "", q.Encode()
+	return u.String(), nil
 }
 
 // redact hides a password in a URL before it reaches a log or an error.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,5 +97,32 @@ func TestBadURL(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "database URL") {
 			t.Errorf("Open(%q) = %v, want an error naming the database URL", u, err)
 		}
+	}
+}
+
+// The libpq multi-host URL of a primary and its standbys opens the first
+// host that accepts writes (target_session_attrs=read-write): here the
+// first host is down and the second is the server.
+func TestMultiHostURLReachesTheLiveHost(t *testing.T) {
+	u, err := url.Parse(peer.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	q := u.Query()
+	q.Set("target_session_attrs", "read-write")
+	u.Host, u.RawQuery = dead+","+u.Host, q.Encode()
+	s, err := sqlstore.Open(context.Background(), u.String(), sqlstore.Options{})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", u.Redacted(), err)
+	}
+	defer s.Close()
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
 	}
 }

@@ -183,7 +183,7 @@ func (c *pgCluster) createDB(name string) string {
 func (c *pgCluster) standby() *pgCluster {
 	c.t.Helper()
 	s := emptyCluster(c.t)
-	s.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "-D", s.data(), "-R", "-X", "stream")
+	s.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "-D", s.data(), "-R", "-X", "stream", "-c", "fast")
 	s.start()
 	return s
 }

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -151,4 +152,77 @@ func waitFor(limit time.Duration, cond func() bool) time.Duration {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return -1
+}
+
+// A streaming standby (pg_basebackup) promoted to primary after the
+// primary died: enthub, given both hosts and target_session_attrs=read-write,
+// follows it without a restart, and the sessions made before (replicated)
+// still work.
+func TestStandbyPromotedAndFollowed(t *testing.T) {
+	primary := newCluster(t)
+	primary.createDB("enthub")
+	migrate(t, primary.url("enthub"))
+	users := seedGuests(t, primary.url("enthub"), 10)
+	standby := primary.standby()
+	// The libpq multi-host form, as an operator writes it.
+	both := fmt.Sprintf("postgres://postgres@%s,%s/enthub?sslmode=disable&target_session_attrs=read-write",
+		primary.hostPort(), standby.hostPort())
+	app := newCASApp(t)
+	e := startEnthub(t, "enthub", "ENTHUB_DB="+both, "ENTHUB_SSO_SERVICES_FILE="+servicesFile(t, app))
+
+	before := browser(10 * time.Second)
+	if _, err := casLogin(before, one(e.base), localPassword, app.URL, users[0], guestPassword); err != nil {
+		t.Fatalf("login on the primary: %v", err)
+	}
+	if caughtUp := waitFor(20*time.Second, func() bool { return replayed(primary, standby) }); caughtUp < 0 {
+		t.Fatal("the standby does not catch up with the primary")
+	}
+	load := startLogins(4, one(e.base), app.URL, users[1:])
+	time.Sleep(time.Second)
+	primary.stop("immediate") // the primary's machine dies
+	standby.run("pg_ctl", "-D", standby.data(), "-w", "promote")
+	promoted := time.Now()
+	readyIn := waitFor(30*time.Second, func() bool { return ready(e.base, 3*time.Second) == 200 })
+	time.Sleep(4 * time.Second)
+	attempts := load.halt()
+	var firstOK time.Duration = -1
+	failedLate := 0
+	for _, a := range attempts {
+		if a.err == nil && a.at.After(promoted) && (firstOK < 0 || a.at.Add(a.took).Sub(promoted) < firstOK) {
+			firstOK = a.at.Add(a.took).Sub(promoted)
+		}
+		if a.err != nil && a.at.After(promoted.Add(5*time.Second)) {
+			failedLate++
+			t.Errorf("login after the promotion: %v", a.err)
+		}
+	}
+	figure(t, "standby promoted: enthub ready %v and first login %v after pg_ctl promote (target_session_attrs=read-write)",
+		readyIn.Round(time.Millisecond), firstOK.Round(time.Millisecond))
+	if readyIn < 0 || readyIn > 5*time.Second || firstOK < 0 || firstOK > 5*time.Second {
+		t.Errorf("enthub did not follow the promoted standby within 5 s (ready %v, first login %v)", readyIn, firstOK)
+	}
+	if ok, err := sessionWorks(before, e.base, app.URL); !ok || err != nil {
+		t.Errorf("the session made on the old primary is lost (%v)", err)
+	}
+}
+
+// replayed says whether standby has replayed everything primary wrote.
+func replayed(primary, standby *pgCluster) bool {
+	p, err := sql.Open("postgres", primary.url("postgres"))
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	s, err := sql.Open("postgres", standby.url("postgres"))
+	if err != nil {
+		return false
+	}
+	defer s.Close()
+	var lsn string
+	if err := p.QueryRow(`SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		return false
+	}
+	var done bool
+	err = s.QueryRow(`SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn`, lsn).Scan(&done)
+	return err == nil && done
 }
