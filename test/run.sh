@@ -38,6 +38,7 @@ PEER_PACKAGES=(
 	fonts-dejavu-core           #   so that screenshots show text, not boxes
 	python3-pysaml2             # a second, independent SAML2 implementation (run with /usr/bin/python3)
 	php-cas php-xml             # phpCAS, the CAS client of GRR, SPIP and most PHP school apps (php -S serves it)
+	haproxy                     # test/chaos: two enthub instances behind a round-robin load balancer
 )
 # sssd (NSS/PAM against the LDAP front) is left out: 39 packages for one test that does not exist yet.
 
