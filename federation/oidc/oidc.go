@@ -213,6 +213,8 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if err != nil {
 		reason := federation.ReasonToken
 		switch {
+		case unreachable(err):
+			reason = federation.ReasonUnavailable
 		case errors.Is(err, zoidc.ErrNonceInvalid):
 			reason = federation.ReasonNonce
 		case errors.Is(err, zoidc.ErrIssuerInvalid):
@@ -236,7 +238,11 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if c.cfg.Userinfo && c.rp.UserinfoEndpoint() != "" {
 		info, err := rp.Userinfo[*zoidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, tokens.IDTokenClaims.GetSubject(), c.rp)
 		if err != nil {
-			return federation.Identity{}, "", federation.Refuse(id, federation.ReasonToken, fmt.Errorf("userinfo: %w", err))
+			reason := federation.ReasonToken
+			if unreachable(err) {
+				reason = federation.ReasonUnavailable
+			}
+			return federation.Identity{}, "", federation.Refuse(id, reason, fmt.Errorf("userinfo: %w", err))
 		}
 		raw, _ := json.Marshal(info)
 		var extra map[string]any
@@ -268,6 +274,13 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 		}
 	}
 	return ident, p.Next, nil
+}
+
+// unreachable says whether err is the provider not answering (refused,
+// reset, timed out): the upstream is unavailable, its token was not bad.
+func unreachable(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
 }
 
 // payload decodes a (verified) JWT's claims.

@@ -187,3 +187,45 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		}
 	}
 }
+
+// A provider whose token endpoint never answers: the callback gives up
+// after the HTTP client's timeout with "unavailable" (the upstream cannot
+// be reached), not a token refusal, and leaves no goroutine behind.
+func TestDeadTokenEndpointIsUnavailable(t *testing.T) {
+	h := newHarness(t, nil)
+	release := make(chan struct{})
+	op := h.op.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		op.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	// The same provider, reached through the hanging server.
+	h.op.Issuer = srv.URL + "/" + tenant + "/v2.0"
+	st, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "e.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	timeout := 300 * time.Millisecond
+	h.c, err = New(context.Background(), Config{ID: "eduprovence", Issuer: h.op.Issuer, ClientID: "ent-client", ClientSecret: "s3cret",
+		RedirectURL: redirect, SubjectClaim: "oid", TenantID: tenant}, Deps{Store: st, Now: time.Now, Rand: rand.Reader, HTTPClient: &http.Client{Timeout: timeout}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, err = h.login("agent.cantine", nil)
+	if took := time.Since(start); took > 3*timeout {
+		t.Errorf("the callback took %v with a %v client timeout", took, timeout)
+	}
+	if federation.ReasonOf(err) != federation.ReasonUnavailable {
+		t.Errorf("dead token endpoint: %v (reason %q), want reason unavailable", err, federation.ReasonOf(err))
+	}
+}
