@@ -27,6 +27,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/federation"
@@ -56,6 +57,12 @@ type Config struct {
 	// AuthParams are extra authorization request parameters (Entra ID:
 	// domain_hint).
 	AuthParams map[string]string `yaml:"auth_params"`
+	// TokenAuthMethod is how the client authenticates at the token
+	// endpoint: client_secret_basic (OpenID Connect's default) or
+	// client_secret_post (the default without a secret). It is set, not
+	// probed: the probe sends the code a second time after any failure,
+	// so a provider that does not answer would cost two timeouts.
+	TokenAuthMethod string `yaml:"token_auth_method"`
 }
 
 // Validate checks the configuration, each problem naming its field.
@@ -72,6 +79,12 @@ func (c *Config) Validate() error {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = 3 * time.Minute
 	}
+	if c.TokenAuthMethod == "" {
+		c.TokenAuthMethod = "client_secret_basic"
+		if c.ClientSecret == "" {
+			c.TokenAuthMethod = "client_secret_post"
+		}
+	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("connector %q: %s: %s", c.ID, field, fmt.Sprintf(format, args...)))
@@ -87,6 +100,9 @@ func (c *Config) Validate() error {
 	if c.ClientID == "" {
 		bad("client_id", "missing")
 	}
+	if _, ok := authStyles[c.TokenAuthMethod]; !ok {
+		bad("token_auth_method", "%q is not client_secret_basic or client_secret_post", c.TokenAuthMethod)
+	}
 	for _, a := range c.Algorithms {
 		if a == "none" || strings.HasPrefix(a, "HS") {
 			bad("algorithms", "%s is not allowed (an ID token must be signed with the provider's private key)", a)
@@ -100,6 +116,11 @@ func (c *Config) Validate() error {
 		bad("scopes", "must include openid")
 	}
 	return errors.Join(errs...)
+}
+
+var authStyles = map[string]oauth2.AuthStyle{
+	"client_secret_basic": oauth2.AuthStyleInHeader,
+	"client_secret_post":  oauth2.AuthStyleInParams,
 }
 
 // Deps are what a connector is given rather than reaching for globals.
@@ -137,6 +158,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Connector, error) {
 	}
 	party, err := rp.NewRelyingPartyOIDC(ctx, cfg.Issuer, cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL, cfg.Scopes,
 		rp.WithHTTPClient(deps.HTTPClient),
+		rp.WithAuthStyle(authStyles[cfg.TokenAuthMethod]),
 		rp.WithVerifierOpts(
 			rp.WithSupportedSigningAlgorithms(cfg.Algorithms...),
 			rp.WithIssuedAtOffset(cfg.ClockSkew),

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,9 +180,10 @@ func TestRefusesCallbackWithoutBrowserBinding(t *testing.T) {
 }
 
 func TestConfigErrorsNameFields(t *testing.T) {
-	c := Config{ID: "x", Issuer: "login.microsoftonline.com", Algorithms: []string{"HS256"}, Scopes: []string{"profile"}}
+	c := Config{ID: "x", Issuer: "login.microsoftonline.com", Algorithms: []string{"HS256"}, Scopes: []string{"profile"},
+		TokenAuthMethod: "private_key_jwt"}
 	err := c.Validate()
-	for _, want := range []string{"issuer", "redirect_url", "client_id", "algorithms", "scopes"} {
+	for _, want := range []string{"issuer", "redirect_url", "client_id", "algorithms", "scopes", "token_auth_method"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %s", err, want)
 		}
@@ -195,8 +197,10 @@ func TestDeadTokenEndpointIsUnavailable(t *testing.T) {
 	h := newHarness(t, nil)
 	release := make(chan struct{})
 	op := h.op.Handler()
+	var tokenCalls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/token") {
+			tokenCalls.Add(1)
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -227,5 +231,10 @@ func TestDeadTokenEndpointIsUnavailable(t *testing.T) {
 	}
 	if federation.ReasonOf(err) != federation.ReasonUnavailable {
 		t.Errorf("dead token endpoint: %v (reason %q), want reason unavailable", err, federation.ReasonOf(err))
+	}
+	// oauth2's probe of the client authentication style would post the
+	// code again after the timeout: two timeouts for the user.
+	if n := tokenCalls.Load(); n != 1 {
+		t.Errorf("the token endpoint was called %d times for one login", n)
 	}
 }
