@@ -200,3 +200,108 @@ func TestSlowAndOversizedClients(t *testing.T) {
 		t.Error("enthub is not healthy after the attack")
 	}
 }
+
+// fromIP is a transport that says, as the trusted proxy would, that the
+// request comes from ip.
+type fromIP struct{ ip string }
+
+func (f fromIP) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.ip)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// tryPassword opens the login page and posts one login and password from
+// ip; it returns the status and the Retry-After header.
+func tryPassword(t testing.TB, base, ip, login, password string) (int, string) {
+	t.Helper()
+	c := browser(10 * time.Second)
+	c.Transport = fromIP{ip}
+	resp, err := c.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, err = localPassword(c, one(base), 0, string(b), login, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// Credential stuffing on local passwords: one address trying leaked pairs
+// is slowed to a trickle (its failures are counted per address) and never
+// gets in, even with a right password once throttled; users it did not
+// target log in as usual; a victim targeted from many addresses waits the
+// announced Retry-After and then gets in.
+func TestCredentialStuffing(t *testing.T) {
+	db := peer.Postgres(t)
+	migrate(t, db)
+	users := seedGuests(t, db, 40)
+	e := startEnthub(t, "enthub", "ENTHUB_DB="+db, "ENTHUB_HTTP_TRUSTED_PROXIES=127.0.0.1/32")
+
+	// One address, 150 leaked pairs over 30 accounts; the right password
+	// of guest7 comes late in the list.
+	attacker := "203.0.113.66"
+	statuses := map[int]int{}
+	var rightLate int
+	start := time.Now()
+	for i := range 150 {
+		login, pw := users[i%30], fmt.Sprintf("Password%d!", i)
+		if i == 120 {
+			login, pw = users[7], guestPassword
+		}
+		code, _ := tryPassword(t, e.base, attacker, login, pw)
+		statuses[code]++
+		if i == 120 {
+			rightLate = code
+		}
+	}
+	stuffing := time.Since(start)
+	if statuses[http.StatusSeeOther]+statuses[http.StatusOK] > 0 {
+		t.Errorf("the attacker got in: statuses %v", statuses)
+	}
+	if rightLate != http.StatusTooManyRequests {
+		t.Errorf("the right password from the throttled address: status %d, want 429 (not even checked)", rightLate)
+	}
+	checked := statuses[http.StatusUnauthorized]
+	if checked > 40 {
+		t.Errorf("%d of 150 attempts from one address had their password checked, want about 30 (3 free × 10 per address)", checked)
+	}
+
+	// Accounts the attacker did not target, from their own addresses.
+	var worst time.Duration
+	for i, u := range users[30:] {
+		s := time.Now()
+		code, _ := tryPassword(t, e.base, fmt.Sprintf("198.51.100.%d", i+1), u, guestPassword)
+		worst = max(worst, time.Since(s))
+		if code != http.StatusSeeOther {
+			t.Errorf("%s, not targeted, from its own address: status %d", u, code)
+		}
+	}
+
+	// A victim targeted from many addresses (a botnet), as fast as it can:
+	// failures past the free ones land inside the backoff and are not even
+	// counted, so the victim waits the backoff (Retry-After), then gets in.
+	// Reaching the 15-minute lockout takes paced attempts (about two
+	// minutes of doubling waits); idp's TestLoginRateLimitBackoffThenLockout
+	// shows the right password working once it has passed.
+	victim := users[35]
+	for i := range 12 {
+		tryPassword(t, e.base, fmt.Sprintf("192.0.2.%d", i+1), victim, "guess")
+	}
+	code, retry := tryPassword(t, e.base, "198.51.100.200", victim, guestPassword)
+	secs := 0
+	fmt.Sscan(retry, &secs)
+	if code != http.StatusTooManyRequests || secs <= 0 || secs > 5 {
+		t.Fatalf("victim after 12 quick failures from 12 addresses: status %d, Retry-After %q; want 429 for a short backoff", code, retry)
+	}
+	time.Sleep(time.Duration(secs)*time.Second + 100*time.Millisecond)
+	if code, _ := tryPassword(t, e.base, "198.51.100.200", victim, guestPassword); code != http.StatusSeeOther {
+		t.Errorf("victim after the Retry-After: status %d, want in", code)
+	}
+	figure(t, "credential stuffing, 150 pairs from one address in %v: %d passwords checked, %d throttled, 0 accepted (right password too); 10 untargeted users logged in, slowest %v; victim of 12 addresses waited %d s (Retry-After), then got in",
+		stuffing.Round(time.Millisecond), checked, statuses[http.StatusTooManyRequests], worst.Round(time.Millisecond), secs)
+}
