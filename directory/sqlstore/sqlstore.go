@@ -406,7 +406,35 @@ const (
 	advisoryMigrate int64 = 0x656e746875620001 // "enthub" + 1
 	// AdvisoryImport is held by the instance applying an AAF delivery.
 	AdvisoryImport int64 = 0x656e746875620002
+	// AdvisoryInbox is held by the instance scanning the AAF inbox (TryLock).
+	AdvisoryInbox int64 = 0x656e746875620003
 )
+
+// TryLock takes the PostgreSQL session advisory lock key when no other
+// session holds it, on a connection kept for the holder until release; ok
+// is false when another holds it. A holder that dies (SIGKILL, lost
+// connection) loses it with its session. On SQLite, one file on one
+// machine, it always succeeds.
+func (s *Store) TryLock(ctx context.Context, key int64) (release func(), ok bool, err error) {
+	if s.d.name != "postgres" {
+		return func() {}, true, nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %#x: %w", key, err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("lock %#x: %w", key, err)
+		}
+		return nil, false, nil
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}, true, nil
+}
 
 // Ping checks connectivity and that the schema is current.
 func (s *Store) Ping(ctx context.Context) error {
