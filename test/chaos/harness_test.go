@@ -515,7 +515,6 @@ func sessionWorks(c *http.Client, base, service string) (bool, error) {
 	return strings.HasPrefix(resp.Header.Get("Location"), service) && strings.Contains(resp.Header.Get("Location"), "ticket="), nil
 }
 
-
 // startHTTP serves h on loopback until the test ends and returns its URL.
 func startHTTP(t testing.TB, h http.Handler) string {
 	t.Helper()
