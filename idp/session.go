@@ -31,24 +31,34 @@ const (
 // currentSession returns the live session of the request, or nil. A session
 // idle for longer than SessionIdle is ended here.
 func (p *Provider) currentSession(r *http.Request) *sso.Session {
+	s, err := p.sessionOf(r)
+	if err != nil {
+		p.log.Error("read session", "err", err)
+	}
+	return s
+}
+
+// sessionOf is currentSession that also returns the store's failure to
+// read the session (nil, nil: no session).
+func (p *Provider) sessionOf(r *http.Request) (*sso.Session, error) {
 	c, err := r.Cookie(p.cfg.CookieName)
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
-		return nil
+		return nil, nil
 	}
 	ctx := r.Context()
 	now := p.now()
 	s, err := p.deps.SSO.Session(ctx, hashToken(c.Value), now)
 	if err != nil {
 		if !errors.Is(err, sso.ErrNotFound) {
-			p.log.Error("read session", "err", err)
+			return nil, err
 		}
-		return nil
+		return nil, nil
 	}
 	if now.Sub(s.LastSeen) > p.cfg.SessionIdle {
 		if _, _, err := p.deps.SSO.DeleteSession(ctx, s.ID); err == nil {
 			p.audit(ctx, p.sessionEvent(r, EventLogout, &s, "", "ok", "idle timeout"))
 		}
-		return nil
+		return nil, nil
 	}
 	if now.Sub(s.LastSeen) > touchEvery {
 		if err := p.deps.SSO.TouchSession(ctx, s.ID, now); err != nil {
@@ -56,7 +66,7 @@ func (p *Provider) currentSession(r *http.Request) *sso.Session {
 		}
 		s.LastSeen = now
 	}
-	return &s
+	return &s, nil
 }
 
 func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
@@ -181,7 +191,10 @@ func (p *Provider) resumed(r *http.Request, kind, id string) (sso.Pending, pendi
 	if err != nil {
 		return pend, pd, nil, err
 	}
-	sess := p.currentSession(r)
+	sess, err := p.sessionOf(r) // a store failure is not "another browser"
+	if err != nil {
+		return pend, pd, nil, err
+	}
 	if pend.Kind != kind || sess == nil || pend.SessionID == "" || pend.SessionID != sess.ID {
 		return pend, pd, nil, fmt.Errorf("request %s was not completed by this browser's session: %w", kind, sso.ErrNotFound)
 	}

@@ -413,3 +413,25 @@ func TestParkedRequestWithStoreDownIs503(t *testing.T) {
 		t.Fatalf("CAS resume with the store down: status %d, want 503", resp.StatusCode)
 	}
 }
+
+// The session store failing between the login form and the front's resume
+// (PostgreSQL going down then) is the server's fault too: 503, not the
+// "request expired" of a request completed by another browser.
+func TestResumeWithSessionStoreDownIs503(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ := f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
+	_, page := f.get(c, resp.Header.Get("Location"))
+	resp, _ = f.submitLogin(c, page, "emma.martin", testPassword)
+	resume := resp.Header.Get("Location")
+	if !strings.Contains(resume, "resume=") {
+		t.Fatalf("after the login form: %d %q, want the resume URL", resp.StatusCode, resume)
+	}
+	if _, err := f.store.DB().Exec(`ALTER TABLE sso_sessions RENAME TO sso_sessions_gone`); err != nil {
+		t.Fatal(err)
+	}
+	if resp, page := f.get(c, resume); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("resume with the session store failing: status %d, want 503\n%.300s", resp.StatusCode, page)
+	}
+}
