@@ -410,12 +410,18 @@ func browser(timeout time.Duration) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// errStatus is a flow step that answered an unexpected status.
+// errStatus is a flow step that answered an unexpected status, or a CAS
+// validation that failed with a code.
 type errStatus struct {
-	step   string
-	status int
-	body   string
+	step    string
+	status  int
+	body    string
+	casCode string
 }
+
+// clean says whether the refusal is the server saying it cannot serve now:
+// a 5xx page, or CAS's INTERNAL_ERROR (the protocol's way, with 200).
+func (e *errStatus) clean() bool { return e.status >= 500 || e.casCode == "INTERNAL_ERROR" }
 
 func (e *errStatus) Error() string {
 	return fmt.Sprintf("%s: status %d: %.300s", e.step, e.status, e.body)
@@ -437,7 +443,7 @@ func casLogin(c *http.Client, hop hopper, sign signIn, service, user, password s
 		resp.Body.Close()
 		return resp, string(b), nil
 	}
-	resp, _, err := get("/cas/login?service=" + url.QueryEscape(service))
+	resp, page, err := get("/cas/login?service=" + url.QueryEscape(service))
 	if err != nil {
 		return "", err
 	}
@@ -454,7 +460,6 @@ func casLogin(c *http.Client, hop hopper, sign signIn, service, user, password s
 		if i > 6 {
 			return "", fmt.Errorf("no way back to the service after %d steps (last: %d %s)", i, resp.StatusCode, loc)
 		}
-		var page string
 		switch {
 		case resp.StatusCode/100 == 3:
 			u, err := url.Parse(loc)
@@ -477,15 +482,18 @@ func casLogin(c *http.Client, hop hopper, sign signIn, service, user, password s
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode/100 != 3 {
-				return "", &errStatus{"login form", resp.StatusCode, string(b)}
+				return "", &errStatus{step: "login form", status: resp.StatusCode, body: string(b)}
 			}
 		default:
-			return "", &errStatus{"CAS login", resp.StatusCode, page}
+			return "", &errStatus{step: "CAS login", status: resp.StatusCode, body: page}
 		}
 	}
 }
 
-var casUserRE = regexp.MustCompile(`<cas:user>([^<]*)</cas:user>`)
+var (
+	casUserRE = regexp.MustCompile(`<cas:user>([^<]*)</cas:user>`)
+	casCodeRE = regexp.MustCompile(`<cas:authenticationFailure code="([A-Z_]+)"`)
+)
 
 // validate checks a service ticket on /cas/p3/serviceValidate.
 func validate(c *http.Client, base, service, ticket, user string) error {
@@ -495,10 +503,14 @@ func validate(c *http.Client, base, service, ticket, user string) error {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if m := casUserRE.FindStringSubmatch(string(b)); m == nil || m[1] != user {
-		return fmt.Errorf("ticket validation: %d %.600s", resp.StatusCode, b)
+	if m := casUserRE.FindStringSubmatch(string(b)); m != nil && m[1] == user {
+		return nil
 	}
-	return nil
+	e := &errStatus{step: "ticket validation", status: resp.StatusCode, body: string(b)}
+	if m := casCodeRE.FindStringSubmatch(string(b)); m != nil {
+		e.casCode = m[1]
+	}
+	return e
 }
 
 // sessionWorks says whether the browser's SSO session still gives a ticket
@@ -510,7 +522,7 @@ func sessionWorks(c *http.Client, base, service string) (bool, error) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 3 {
-		return false, &errStatus{"CAS login with a session", resp.StatusCode, ""}
+		return false, &errStatus{step: "CAS login with a session", status: resp.StatusCode}
 	}
 	return strings.HasPrefix(resp.Header.Get("Location"), service) && strings.Contains(resp.Header.Get("Location"), "ticket="), nil
 }
