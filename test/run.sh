@@ -6,9 +6,11 @@
 #                                          check the same packages (default ./...), gofmt the tree
 #   ./test/run.sh --no-lint ./directory/...   skip gofmt/vet/staticcheck (quick local loop)
 #   ./test/run.sh --no-install ...         never call apt-get or go install
-#   ENTHUB_FUZZTIME=1m ./test/run.sh       every Fuzz* target of the packages for that long each
+#   ENTHUB_TEST_FUZZTIME=1m ./test/run.sh  every Fuzz* target of the packages for that long each
 #                                          (default 5s; 0 skips the step, as does a -run flag)
-#   ENTHUB_CHAOS_LONG=1 ./test/run.sh ./test/chaos/   the long fault and attack suites
+#   ENTHUB_TEST_CHAOS_LONG=1 ./test/run.sh ./test/chaos/   the long fault and attack suites
+#                                          (ENTHUB_TEST_*: enthub ignores these, other ENTHUB_
+#                                          variables must be configuration keys)
 #
 # Arguments that start with "./", "../", "." or the module path are package patterns; every other
 # argument is a `go test` flag. -count=1 and -timeout 30m are added unless given. go test's output
@@ -308,11 +310,11 @@ run_tests() { # runs in the background, in a subshell: the closing line goes thr
 	return "$rc"
 }
 
-# Bounded fuzzing: every Fuzz* target of the packages, one after the other, for ENTHUB_FUZZTIME
+# Bounded fuzzing: every Fuzz* target of the packages, one after the other, for ENTHUB_TEST_FUZZTIME
 # each (go test fuzzes one target per run). A crasher is written under the package's
 # testdata/fuzz/ (go's own rule), so that the next go test replays it. Minimisation is
 # capped: with slow executions it would eat the whole budget.
-fuzztime=${ENTHUB_FUZZTIME:-5s}
+fuzztime=${ENTHUB_TEST_FUZZTIME:-5s}
 run_fuzz() { # runs in the background, in a subshell: the closing line goes through a file
 	local list line pkg name total=0 bad=() names=() out
 	if ! list=$(go test -list '^Fuzz' "${patterns[@]}" 2>&1); then
@@ -329,7 +331,7 @@ run_fuzz() { # runs in the background, in a subshell: the closing line goes thro
 				total=$((total + 1))
 				if out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" 2>&1); then
 					line=$(grep -Eo 'execs: [0-9]+' <<<"$out" | tail -n 1 || true)
-					printf 'fuzz %s %s: ok (%s)\n' "$pkg" "$name" "${line:-seed corpus only: raise ENTHUB_FUZZTIME}"
+					printf 'fuzz %s %s: ok (%s)\n' "$pkg" "$name" "${line:-seed corpus only: raise ENTHUB_TEST_FUZZTIME}"
 				else
 					printf '%s\n' "$out"
 					bad+=("$pkg.$name")

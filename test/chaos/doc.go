@@ -5,7 +5,7 @@
 // clients; credential stuffing.
 //
 // The short versions run inside ./test/run.sh (a minute or two in all).
-// ENTHUB_CHAOS_LONG=1 makes them longer: more rounds, more clients. Each test
+// ENTHUB_TEST_CHAOS_LONG=1 makes them longer: more rounds, more clients. Each test
 // logs its measured figure with a "figure:" prefix (go test -v shows them),
 // and fails on lost data, a crash or a missed target.
 package chaos

@@ -51,8 +51,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// long says whether the long versions run (ENTHUB_CHAOS_LONG=1).
-func long() bool { return os.Getenv("ENTHUB_CHAOS_LONG") != "" }
+// long says whether the long versions run (ENTHUB_TEST_CHAOS_LONG=1).
+func long() bool { return os.Getenv("ENTHUB_TEST_CHAOS_LONG") != "" }
 
 // figure logs a measured figure where go test -v and the report show it.
 func figure(t testing.TB, format string, args ...any) {
