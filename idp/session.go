@@ -331,7 +331,14 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		p.showLogin(w, r, view)
 		return
 	}
-	acc, reason := p.checkPassword(ctx, login, password)
+	acc, reason, err := p.checkPassword(ctx, login, password)
+	if err != nil {
+		// The directory cannot say (PostgreSQL down): not the user's
+		// fault, not a failure to count against the login.
+		p.log.Error("account lookup", "err", err)
+		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
+		return
+	}
 	if reason != "" {
 		p.recordFailure(ctx, loginKey, ipKey)
 		e := directory.Event{Type: EventLogin, AccountID: acc.ID, Outcome: "refused", Reason: reason, Remote: remoteIP(r),
@@ -367,38 +374,38 @@ func truncate(s string, n int) string {
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vM2zq5J3Tt3xUqhh6WY7lsbyY0dNJ1G1E3HvQ8d0qU"
 
 // checkPassword returns the account, or a reason for the audit log (the
-// user is only ever told "wrong login or password").
-func (p *Provider) checkPassword(ctx context.Context, login, password string) (directory.Account, string) {
+// user is only ever told "wrong login or password"), or the directory's
+// failure to look the login up.
+func (p *Provider) checkPassword(ctx context.Context, login, password string) (directory.Account, string, error) {
 	acc, err := p.deps.Directory.AccountByLogin(ctx, login)
 	if err != nil {
-		_, _ = VerifyPassword(dummyHash, password)
 		if errors.Is(err, directory.ErrNotFound) {
-			return directory.Account{}, "unknown login"
+			_, _ = VerifyPassword(dummyHash, password)
+			return directory.Account{}, "unknown login", nil
 		}
-		p.log.Error("account lookup", "err", err)
-		return directory.Account{}, "directory error"
+		return directory.Account{}, "", fmt.Errorf("account %q: %w", truncate(login, 64), err)
 	}
 	if acc.PasswordHash == "" {
 		_, _ = VerifyPassword(dummyHash, password)
-		return acc, "no local password"
+		return acc, "no local password", nil
 	}
 	ok, err := VerifyPassword(acc.PasswordHash, password)
 	if err != nil {
-		return acc, "stored hash unusable: " + err.Error()
+		return acc, "stored hash unusable: " + err.Error(), nil
 	}
 	if !ok {
-		return acc, "wrong password"
+		return acc, "wrong password", nil
 	}
 	now := p.now()
 	switch {
 	case acc.Status != directory.StatusActive:
-		return acc, "account " + string(acc.Status)
+		return acc, "account " + string(acc.Status), nil
 	case acc.ValidFrom != nil && now.Before(*acc.ValidFrom):
-		return acc, "account not yet valid"
+		return acc, "account not yet valid", nil
 	case acc.ValidUntil != nil && !now.Before(*acc.ValidUntil):
-		return acc, "account expired"
+		return acc, "account expired", nil
 	}
-	return acc, ""
+	return acc, "", nil
 }
 
 // throttled says how long the login or the address must wait, and whether

@@ -435,3 +435,22 @@ func TestResumeWithSessionStoreDownIs503(t *testing.T) {
 		t.Fatalf("resume with the session store failing: status %d, want 503\n%.300s", resp.StatusCode, page)
 	}
 }
+
+// The directory failing to look a login up (PostgreSQL down) is the
+// server's fault: 503, not "wrong login or password", and no failure is
+// counted against the login.
+func TestLoginWithDirectoryDownIs503(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	_, page := f.get(c, f.base+"/login")
+	if _, err := f.store.DB().Exec(`ALTER TABLE accounts RENAME TO accounts_gone`); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := f.submitLogin(c, page, "emma.martin", testPassword)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("login with the directory failing: status %d, want 503\n%.300s", resp.StatusCode, body)
+	}
+	if th, _ := f.store.LoginThrottle(context.Background(), "login:emma.martin"); th.Failures != 0 {
+		t.Errorf("the outage counted as a failed login: %+v", th)
+	}
+}
