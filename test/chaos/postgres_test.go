@@ -51,6 +51,19 @@ func startLogins(workers int, hop hopper, service string, users []string) *login
 	return l
 }
 
+// ok counts the complete logins so far.
+func (l *loginLoad) ok() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, a := range l.attempts {
+		if a.err == nil {
+			n++
+		}
+	}
+	return n
+}
+
 func (l *loginLoad) halt() []attempt {
 	close(l.stop)
 	l.wg.Wait()
@@ -78,7 +91,7 @@ func TestPostgresRestartDuringLogins(t *testing.T) {
 	}
 	for round := range rounds {
 		load := startLogins(4, one(e.base), app.URL, users[1:])
-		time.Sleep(time.Second)
+		waitFor(30*time.Second, func() bool { return load.ok() >= 4 }) // logins under way (a loaded machine is slow)
 		pg.stop("fast")
 		stopped := time.Now()
 		notReady := waitFor(10*time.Second, func() bool { return ready(e.base, 3*time.Second) == 503 })
@@ -178,7 +191,7 @@ func TestStandbyPromotedAndFollowed(t *testing.T) {
 		t.Fatal("the standby does not catch up with the primary")
 	}
 	load := startLogins(4, one(e.base), app.URL, users[1:])
-	time.Sleep(time.Second)
+	waitFor(30*time.Second, func() bool { return load.ok() >= 4 })
 	primary.stop("immediate") // the primary's machine dies
 	standby.run("pg_ctl", "-D", standby.data(), "-w", "promote")
 	promoted := time.Now()
