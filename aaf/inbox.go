@@ -21,9 +21,9 @@ import (
 // size and modification time have not moved for Settle. It is imported, then
 // moved to processed/ or refused/ with its JSON report beside it.
 //
-// Several instances may watch the same folder on shared storage: the
-// import's advisory lock lets one apply; the others find the delivery gone
-// or already applied.
+// Several instances may watch the same folder on shared storage: Lock, a
+// store-level lock, lets one scan at a time, and the import's own lock lets
+// one apply.
 type Inbox struct {
 	Dir     string
 	Settle  time.Duration
@@ -34,6 +34,11 @@ type Inbox struct {
 	Now     func() time.Time
 	// OnResult is called after every import attempt (metrics, audit).
 	OnResult func(path string, rep *ImportReport, err error)
+	// Lock, when set, is taken around each scan; when another instance
+	// holds it the scan is skipped. Without it, an instance whose check
+	// overlapped another's import could read files moved away under it and
+	// file a false refusal of a delivery that was applied.
+	Lock func(ctx context.Context) (release func(), ok bool, err error)
 
 	seen map[string]snapshot
 }
@@ -85,6 +90,17 @@ var markerSuffixes = []string{".sha256", ".md5", ".done", ".ok"}
 func (in *Inbox) Scan(ctx context.Context) (int, error) {
 	if in.seen == nil {
 		in.seen = map[string]snapshot{}
+	}
+	if in.Lock != nil {
+		release, ok, err := in.Lock(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("aaf inbox %s: %w", in.Dir, err)
+		}
+		if !ok {
+			in.log().Debug("aaf inbox: another instance is scanning")
+			return 0, nil
+		}
+		defer release()
 	}
 	entries, err := os.ReadDir(in.Dir)
 	if err != nil {

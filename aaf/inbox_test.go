@@ -65,3 +65,39 @@ func TestInboxTakesCompleteDeliveriesAndFilesThem(t *testing.T) {
 		t.Errorf("outcomes = %v", outcomes)
 	}
 }
+
+// With another instance holding the inbox lock a scan touches nothing; once
+// it is free the scan takes the delivery, holding the lock throughout.
+func TestInboxScansOnlyUnderItsLock(t *testing.T) {
+	s := openStores(t)["sqlite"]
+	ctx := context.Background()
+	inbox := t.TempDir()
+	zip := filepath.Join(inbox, "ENT2D.20240916.Complet.zip")
+	if _, err := Generate(ctx, GenerateOptions{Out: filepath.Join(t.TempDir(), "g"), Students: 20, Seed: 5, ZipPath: zip}); err != nil {
+		t.Fatal(err)
+	}
+	held, taken, released := true, 0, 0
+	var importedUnderLock bool
+	in := &Inbox{Dir: inbox, Settle: time.Minute, Store: s,
+		Lock: func(context.Context) (func(), bool, error) {
+			if held {
+				return nil, false, nil
+			}
+			taken++
+			return func() { released++ }, true, nil
+		},
+		OnResult: func(string, *ImportReport, error) { importedUnderLock = taken == 1 && released == 0 }}
+	if n, err := in.Scan(ctx); n != 0 || err != nil {
+		t.Fatalf("scan with the lock held elsewhere took %d (%v)", n, err)
+	}
+	if _, err := os.Stat(zip); err != nil {
+		t.Fatalf("the delivery was moved while another instance held the lock: %v", err)
+	}
+	held = false
+	if n, err := in.Scan(ctx); n != 1 || err != nil {
+		t.Fatalf("scan with the lock free took %d (%v)", n, err)
+	}
+	if !importedUnderLock || taken != 1 || released != 1 {
+		t.Errorf("lock taken %d, released %d, import under it: %v", taken, released, importedUnderLock)
+	}
+}

@@ -93,7 +93,7 @@ func (p *Provider) casLogin(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) casResume(w http.ResponseWriter, r *http.Request, id string) {
 	pend, pd, sess, err := p.resumed(r, "cas", id)
 	if err != nil {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		p.requestLost(w, r, err)
 		return
 	}
 	_ = p.deps.SSO.DeletePending(r.Context(), pend.ID)

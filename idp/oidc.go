@@ -144,7 +144,7 @@ func (f *oidcFront) callbackURL(id string) string {
 func (f *oidcFront) callback(w http.ResponseWriter, r *http.Request) {
 	pend, _, sess, err := f.p.resumed(r, "oidc", r.URL.Query().Get("id"))
 	if err != nil {
-		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		f.p.requestLost(w, r, err)
 		return
 	}
 	svc := f.p.reg().byID[pend.ServiceID]

@@ -436,7 +436,7 @@ func (f *samlFront) idpInitiated(w http.ResponseWriter, r *http.Request) {
 func (f *samlFront) resume(w http.ResponseWriter, r *http.Request, id string) {
 	pend, pd, sess, err := f.p.resumed(r, "saml", id)
 	if err != nil {
-		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		f.p.requestLost(w, r, err)
 		return
 	}
 	_ = f.p.deps.SSO.DeletePending(r.Context(), pend.ID)

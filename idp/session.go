@@ -30,24 +30,34 @@ const (
 // currentSession returns the live session of the request, or nil. A session
 // idle for longer than SessionIdle is ended here.
 func (p *Provider) currentSession(r *http.Request) *sso.Session {
+	s, err := p.sessionOf(r)
+	if err != nil {
+		p.log.Error("read session", "err", err)
+	}
+	return s
+}
+
+// sessionOf is currentSession that also returns the store's failure to
+// read the session (nil, nil: no session).
+func (p *Provider) sessionOf(r *http.Request) (*sso.Session, error) {
 	c, err := r.Cookie(p.cfg.CookieName)
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
-		return nil
+		return nil, nil
 	}
 	ctx := r.Context()
 	now := p.now()
 	s, err := p.deps.SSO.Session(ctx, hashToken(c.Value), now)
 	if err != nil {
 		if !errors.Is(err, sso.ErrNotFound) {
-			p.log.Error("read session", "err", err)
+			return nil, err
 		}
-		return nil
+		return nil, nil
 	}
 	if now.Sub(s.LastSeen) > p.cfg.SessionIdle {
 		if _, _, err := p.deps.SSO.DeleteSession(ctx, s.ID); err == nil {
 			p.audit(ctx, p.sessionEvent(r, EventLogout, &s, "", "ok", "idle timeout"))
 		}
-		return nil
+		return nil, nil
 	}
 	if now.Sub(s.LastSeen) > touchEvery {
 		if err := p.deps.SSO.TouchSession(ctx, s.ID, now); err != nil {
@@ -55,7 +65,7 @@ func (p *Provider) currentSession(r *http.Request) *sso.Session {
 		}
 		s.LastSeen = now
 	}
-	return &s
+	return &s, nil
 }
 
 func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
@@ -186,7 +196,10 @@ func (p *Provider) resumed(r *http.Request, kind, id string) (sso.Pending, pendi
 	if err != nil {
 		return pend, pd, nil, err
 	}
-	sess := p.currentSession(r)
+	sess, err := p.sessionOf(r) // a store failure is not "another browser"
+	if err != nil {
+		return pend, pd, nil, err
+	}
 	if pend.Kind != kind || sess == nil || pend.SessionID == "" || pend.SessionID != sess.ID {
 		return pend, pd, nil, fmt.Errorf("request %s was not completed by this browser's session: %w", kind, sso.ErrNotFound)
 	}
@@ -211,24 +224,37 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // pendingFor loads the parked request named by req, if any.
-func (p *Provider) pendingFor(r *http.Request, id string) (*sso.Pending, pendingData, bool) {
+func (p *Provider) pendingFor(r *http.Request, id string) (*sso.Pending, pendingData, error) {
 	var pd pendingData
 	if id == "" {
-		return nil, pd, true
+		return nil, pd, nil
 	}
 	pend, err := p.deps.SSO.Pending(r.Context(), id, p.now())
 	if err != nil {
-		return nil, pd, false
+		return nil, pd, err
 	}
 	_ = json.Unmarshal(pend.Payload, &pd)
-	return &pend, pd, true
+	return &pend, pd, nil
+}
+
+// requestLost answers a parked request that could not be read back: gone
+// or expired, the user starts again from the application (400); the store
+// failing (PostgreSQL down) is the server's fault, said as such (503),
+// since starting again would not help.
+func (p *Provider) requestLost(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil || errors.Is(err, sso.ErrNotFound) {
+		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		return
+	}
+	p.log.Error("parked request", "err", err)
+	p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 }
 
 func (p *Provider) loginGet(w http.ResponseWriter, r *http.Request) {
 	reqID := r.URL.Query().Get("req")
-	pend, pd, ok := p.pendingFor(r, reqID)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, pd, err := p.pendingFor(r, reqID)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	// A forced authentication (CAS renew, SAML ForceAuthn, OIDC
@@ -276,9 +302,9 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqID := r.PostFormValue("req")
-	pend, pd, ok := p.pendingFor(r, reqID)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, pd, err := p.pendingFor(r, reqID)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	login := strings.TrimSpace(r.PostFormValue("login"))
@@ -314,7 +340,14 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		p.showLogin(w, r, view)
 		return
 	}
-	acc, reason := p.checkPassword(ctx, login, password)
+	acc, reason, err := p.checkPassword(ctx, login, password)
+	if err != nil {
+		// The directory cannot say (PostgreSQL down): not the user's
+		// fault, not a failure to count against the login.
+		p.log.Error("account lookup", "err", err)
+		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
+		return
+	}
 	if reason != "" {
 		p.recordFailure(ctx, loginKey, ipKey)
 		e := directory.Event{Type: EventLogin, AccountID: acc.ID, Outcome: "refused", Reason: reason, Remote: remoteIP(r),
@@ -362,38 +395,38 @@ func (p *Provider) checkHash(ctx context.Context, phc, password string) (bool, e
 }
 
 // checkPassword returns the account, or a reason for the audit log (the
-// user is only ever told "wrong login or password").
-func (p *Provider) checkPassword(ctx context.Context, login, password string) (directory.Account, string) {
+// user is only ever told "wrong login or password"), or the directory's
+// failure to look the login up.
+func (p *Provider) checkPassword(ctx context.Context, login, password string) (directory.Account, string, error) {
 	acc, err := p.deps.Directory.AccountByLogin(ctx, login)
 	if err != nil {
-		_, _ = p.checkHash(ctx, dummyHash, password)
 		if errors.Is(err, directory.ErrNotFound) {
-			return directory.Account{}, "unknown login"
+			_, _ = p.checkHash(ctx, dummyHash, password)
+			return directory.Account{}, "unknown login", nil
 		}
-		p.log.Error("account lookup", "err", err)
-		return directory.Account{}, "directory error"
+		return directory.Account{}, "", fmt.Errorf("account %q: %w", truncate(login, 64), err)
 	}
 	if acc.PasswordHash == "" {
 		_, _ = p.checkHash(ctx, dummyHash, password)
-		return acc, "no local password"
+		return acc, "no local password", nil
 	}
 	ok, err := p.checkHash(ctx, acc.PasswordHash, password)
 	if err != nil {
-		return acc, "stored hash unusable: " + err.Error()
+		return acc, "stored hash unusable: " + err.Error(), nil
 	}
 	if !ok {
-		return acc, "wrong password"
+		return acc, "wrong password", nil
 	}
 	now := p.now()
 	switch {
 	case acc.Status != directory.StatusActive:
-		return acc, "account " + string(acc.Status)
+		return acc, "account " + string(acc.Status), nil
 	case acc.ValidFrom != nil && now.Before(*acc.ValidFrom):
-		return acc, "account not yet valid"
+		return acc, "account not yet valid", nil
 	case acc.ValidUntil != nil && !now.Before(*acc.ValidUntil):
-		return acc, "account expired"
+		return acc, "account expired", nil
 	}
-	return acc, ""
+	return acc, "", nil
 }
 
 // throttled says how long the login or the address must wait, and whether
@@ -475,7 +508,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, sess *sso.Ses
 		return
 	}
 	if err := p.deps.SSO.CompletePending(ctx, pend.ID, sess.ID); err != nil {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+		p.requestLost(w, r, err)
 		return
 	}
 	http.Redirect(w, r, p.resumeURL(*pend), http.StatusSeeOther)
@@ -524,9 +557,9 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	pend, pd, ok := p.pendingFor(r, reqID)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, pd, err := p.pendingFor(r, reqID)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	personas, err := p.sessionPersonas(ctx, sess)
@@ -613,7 +646,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		// whose redirect it already checked.
 		pend, err := p.deps.SSO.Pending(r.Context(), r.URL.Query().Get("req"), p.now())
 		if err != nil || pend.Kind != "logout" {
-			p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+			p.requestLost(w, r, err)
 			return
 		}
 		_ = p.deps.SSO.DeletePending(r.Context(), pend.ID)

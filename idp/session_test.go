@@ -437,3 +437,67 @@ func TestPasswordChecksBoundedByCores(t *testing.T) {
 		t.Errorf("%d password checks ran at once, want between 1 and %d (the cores)", most, cores)
 	}
 }
+
+// A parked request that cannot be read because the store is down is the
+// server's fault: 503, not "request expired" (400), which would send the
+// user back to an application that cannot help. An unknown request is
+// still 400.
+func TestParkedRequestWithStoreDownIs503(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	resp, _ := f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
+	if resp.Request.URL.Query().Get("req") == "" {
+		t.Fatalf("no parked request: %s", resp.Request.URL)
+	}
+	if resp, _ := f.get(c, f.base+"/login?req=unknown"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unknown request: status %d, want 400", resp.StatusCode)
+	}
+	f.store.Close() // the store fails every call from now on
+	if resp, page := f.get(c, resp.Request.URL.String()); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("parked request with the store down: status %d, want 503\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := f.get(c, f.base+"/cas/login?resume=x"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("CAS resume with the store down: status %d, want 503", resp.StatusCode)
+	}
+}
+
+// The session store failing between the login form and the front's resume
+// (PostgreSQL going down then) is the server's fault too: 503, not the
+// "request expired" of a request completed by another browser.
+func TestResumeWithSessionStoreDownIs503(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ := f.get(c, f.base+"/cas/login?service="+url.QueryEscape(pronoteURL))
+	_, page := f.get(c, resp.Header.Get("Location"))
+	resp, _ = f.submitLogin(c, page, "emma.martin", testPassword)
+	resume := resp.Header.Get("Location")
+	if !strings.Contains(resume, "resume=") {
+		t.Fatalf("after the login form: %d %q, want the resume URL", resp.StatusCode, resume)
+	}
+	if _, err := f.store.DB().Exec(`ALTER TABLE sso_sessions RENAME TO sso_sessions_gone`); err != nil {
+		t.Fatal(err)
+	}
+	if resp, page := f.get(c, resume); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("resume with the session store failing: status %d, want 503\n%.300s", resp.StatusCode, page)
+	}
+}
+
+// The directory failing to look a login up (PostgreSQL down) is the
+// server's fault: 503, not "wrong login or password", and no failure is
+// counted against the login.
+func TestLoginWithDirectoryDownIs503(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	_, page := f.get(c, f.base+"/login")
+	if _, err := f.store.DB().Exec(`ALTER TABLE accounts RENAME TO accounts_gone`); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := f.submitLogin(c, page, "emma.martin", testPassword)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("login with the directory failing: status %d, want 503\n%.300s", resp.StatusCode, body)
+	}
+	if th, _ := f.store.LoginThrottle(context.Background(), "login:emma.martin"); th.Failures != 0 {
+		t.Errorf("the outage counted as a failed login: %+v", th)
+	}
+}

@@ -40,9 +40,9 @@ type UpstreamLogin struct {
 // are several, then the parked request.
 func (p *Provider) CompleteUpstreamLogin(w http.ResponseWriter, r *http.Request, l UpstreamLogin) {
 	ctx := r.Context()
-	pend, _, ok := p.pendingFor(r, l.Request)
-	if !ok {
-		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
+	pend, _, err := p.pendingFor(r, l.Request)
+	if err != nil {
+		p.requestLost(w, r, err)
 		return
 	}
 	var accs []directory.Account

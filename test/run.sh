@@ -6,6 +6,11 @@
 #                                          check the same packages (default ./...), gofmt the tree
 #   ./test/run.sh --no-lint ./directory/...   skip gofmt/vet/staticcheck (quick local loop)
 #   ./test/run.sh --no-install ...         never call apt-get or go install
+#   ENTHUB_TEST_FUZZTIME=1m ./test/run.sh  every Fuzz* target of the packages for that long each
+#                                          (default 5s; 0 skips the step, as does a -run flag)
+#   ENTHUB_TEST_CHAOS_LONG=1 ./test/run.sh ./test/chaos/   the long fault and attack suites
+#                                          (ENTHUB_TEST_*: enthub ignores these, other ENTHUB_
+#                                          variables must be configuration keys)
 #
 # Arguments that start with "./", "../", "." or the module path are package patterns; every other
 # argument is a `go test` flag. -count=1 and -timeout 30m are added unless given. go test's output
@@ -40,6 +45,7 @@ PEER_PACKAGES=(
 	php-cas php-xml             # phpCAS, the CAS client of GRR, SPIP and most PHP school apps (php -S serves it)
 	libxml2-utils               # xmllint --schema: independent check of the GAR-ENT export against the GAR's XSD
 	openssh-server              # test/peer.SSHD: a real SFTP server (internal-sftp) the GAR delivery lands on
+	haproxy                     # test/chaos: two enthub instances behind a round-robin load balancer
 )
 # sssd (NSS/PAM against the LDAP front) is left out: 39 packages for one test that does not exist yet.
 
@@ -311,12 +317,53 @@ run_tests() { # runs in the background, in a subshell: the closing line goes thr
 	return "$rc"
 }
 
+# Bounded fuzzing: every Fuzz* target of the packages, one after the other, for ENTHUB_TEST_FUZZTIME
+# each (go test fuzzes one target per run). A crasher is written under the package's
+# testdata/fuzz/ (go's own rule), so that the next go test replays it. Minimisation is
+# capped: with slow executions it would eat the whole budget.
+fuzztime=${ENTHUB_TEST_FUZZTIME:-5s}
+run_fuzz() { # runs in the background, in a subshell: the closing line goes through a file
+	local list line pkg name total=0 bad=() names=() out
+	if ! list=$(go test -list '^Fuzz' "${patterns[@]}" 2>&1); then
+		printf '%s\n' "$list"
+		printf 'fuzz: could not list the targets\n' >"$scratch/fuzz-line"
+		return 1
+	fi
+	while IFS= read -r line; do
+		case "$line" in
+		Fuzz*) names+=("$line") ;;
+		ok*)
+			pkg=$(awk '{print $2}' <<<"$line")
+			for name in "${names[@]+"${names[@]}"}"; do
+				total=$((total + 1))
+				if out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" 2>&1); then
+					line=$(grep -Eo 'execs: [0-9]+' <<<"$out" | tail -n 1 || true)
+					printf 'fuzz %s %s: ok (%s)\n' "$pkg" "$name" "${line:-seed corpus only: raise ENTHUB_TEST_FUZZTIME}"
+				else
+					printf '%s\n' "$out"
+					bad+=("$pkg.$name")
+				fi
+			done
+			names=()
+			;;
+		esac
+	done <<<"$list"
+	if ((${#bad[@]})); then
+		printf 'fuzz: %d target(s) for %s each, %d FAILED: %s\n' "$total" "$fuzztime" "${#bad[@]}" "${bad[*]}" >"$scratch/fuzz-line"
+		return 1
+	fi
+	printf 'fuzz: %d target(s) for %s each, no failure\n' "$total" "$fuzztime" >"$scratch/fuzz-line"
+}
+
 if ((lint)); then
 	step gofmt check_gofmt
 	step "go vet" go vet "${patterns[@]}"
 	step staticcheck check_staticcheck
 fi
 step "go test" run_tests
+if [[ "$fuzztime" != 0 && "$fuzztime" != 0s ]] && ! has_flag -run; then
+	step fuzz run_fuzz
+fi
 
 if ((${#failed[@]})); then
 	printf '\nrun.sh: FAILED (%s) after %d s%s\n' "${failed[*]}" "$((SECONDS - start))" "$( ((lint)) || echo ', lint skipped')"
@@ -324,6 +371,8 @@ else
 	printf '\nrun.sh: PASS (%s) in %d s%s\n' "${passed[*]}" "$((SECONDS - start))" "$( ((lint)) || echo ', lint skipped')"
 fi
 # last line, for whoever reads the closing line of the run
+fuzz_line=$(cat "$scratch/fuzz-line" 2>/dev/null || true)
+[[ -z "$fuzz_line" ]] || printf '%s\n' "$fuzz_line"
 tests_line=$(cat "$scratch/tests-line" 2>/dev/null || true)
 [[ -z "$tests_line" ]] || printf '%s\n' "$tests_line"
 ((${#failed[@]} == 0))

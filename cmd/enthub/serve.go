@@ -42,6 +42,9 @@ func (a *app) startScheduler(ctx context.Context, g *errgroup.Group, cfg config.
 		}
 		in := &aaf.Inbox{Dir: cfg.AAF.Inbox, Settle: cfg.AAF.SettleTime, Store: store, Options: importOptions(cfg),
 			Logger: log.With("component", "aaf-inbox"),
+			Lock: func(ctx context.Context) (func(), bool, error) {
+				return store.TryLock(ctx, sqlstore.AdvisoryInbox)
+			},
 			OnResult: func(path string, rep *aaf.ImportReport, err error) {
 				outcome := aaf.OutcomeFailed
 				if rep != nil && rep.Outcome != "" {

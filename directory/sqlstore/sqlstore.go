@@ -235,7 +235,11 @@ func retryable(err error) bool {
 func parseURL(raw string, create bool) (dialect, string, error) {
 	switch {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
-		return postgresDialect, raw, nil
+		dsn, err := multiHost(raw)
+		if err != nil {
+			return dialect{}, "", fmt.Errorf("database URL %q: %w", redact(raw), err)
+		}
+		return postgresDialect, dsn, nil
 	case strings.HasPrefix(raw, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(raw, "sqlite:"), "//")
 		if path == "" || strings.Contains(path, ":memory:") {
@@ -271,6 +275,36 @@ func parseURL(raw string, create bool) (dialect, string, error) {
 	default:
 		return dialect{}, "", fmt.Errorf("database URL %q: want sqlite:PATH or postgres://…", redact(raw))
 	}
+}
+
+// multiHost rewrites libpq's multi-host URL (postgres://h1:p1,h2:p2/db,
+// PostgreSQL's documented form for a primary and its standbys) into the
+// host= and port= lists lib/pq reads: lib/pq takes "h1:p1,h2:p2" from a URL
+// as one host name. Any other URL is returned as it is.
+func multiHost(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !strings.Contains(u.Host, ",") {
+		return raw, nil // lib/pq reports a malformed URL itself
+	}
+	q := u.Query()
+	if q.Has("host") || q.Has("port") {
+		return "", fmt.Errorf("hosts given both before the path (%s) and as host= or port=", u.Host)
+	}
+	var hosts, ports []string
+	for _, hp := range strings.Split(u.Host, ",") {
+		h, p, err := net.SplitHostPort(hp)
+		if err != nil { // no port: the default one
+			h, p = strings.Trim(hp, "[]"), "5432"
+		}
+		if h == "" {
+			return "", fmt.Errorf("empty host in %q", u.Host)
+		}
+		hosts, ports = append(hosts, h), append(ports, p)
+	}
+	q.Set("host", strings.Join(hosts, ","))
+	q.Set("port", strings.Join(ports, ","))
+	u.Host, u.RawQuery = "", q.Encode()
+	return u.String(), nil
 }
 
 // redact hides a password in a URL before it reaches a log or an error.
@@ -372,7 +406,35 @@ const (
 	advisoryMigrate int64 = 0x656e746875620001 // "enthub" + 1
 	// AdvisoryImport is held by the instance applying an AAF delivery.
 	AdvisoryImport int64 = 0x656e746875620002
+	// AdvisoryInbox is held by the instance scanning the AAF inbox (TryLock).
+	AdvisoryInbox int64 = 0x656e746875620003
 )
+
+// TryLock takes the PostgreSQL session advisory lock key when no other
+// session holds it, on a connection kept for the holder until release; ok
+// is false when another holds it. A holder that dies (SIGKILL, lost
+// connection) loses it with its session. On SQLite, one file on one
+// machine, it always succeeds.
+func (s *Store) TryLock(ctx context.Context, key int64) (release func(), ok bool, err error) {
+	if s.d.name != "postgres" {
+		return func() {}, true, nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %#x: %w", key, err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("lock %#x: %w", key, err)
+		}
+		return nil, false, nil
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}, true, nil
+}
 
 // Ping checks connectivity and that the schema is current.
 func (s *Store) Ping(ctx context.Context) error {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/enthub/enthub/federation"
 )
@@ -80,6 +81,12 @@ type Config struct {
 	// done: configure Entra ID to emit only the groups assigned to the
 	// application ("groups assigned to the application" filter) instead.
 	GroupsOverage string `yaml:"groups_overage"`
+	// TokenAuthMethod is how the client authenticates at the token
+	// endpoint: client_secret_basic (OpenID Connect's default) or
+	// client_secret_post (the default without a secret). It is set, not
+	// probed: the probe sends the code a second time after any failure,
+	// so a provider that does not answer would cost two timeouts.
+	TokenAuthMethod string `yaml:"token_auth_method"`
 }
 
 // Validate checks the configuration, each problem naming its field.
@@ -102,6 +109,12 @@ func (c *Config) Validate() error {
 	if c.GroupsOverage == "" {
 		c.GroupsOverage = "flag"
 	}
+	if c.TokenAuthMethod == "" {
+		c.TokenAuthMethod = "client_secret_basic"
+		if c.ClientSecret == "" {
+			c.TokenAuthMethod = "client_secret_post"
+		}
+	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("connector %q: %s: %s", c.ID, field, fmt.Sprintf(format, args...)))
@@ -116,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientID == "" {
 		bad("client_id", "missing")
+	}
+	if _, ok := authStyles[c.TokenAuthMethod]; !ok {
+		bad("token_auth_method", "%q is not client_secret_basic or client_secret_post", c.TokenAuthMethod)
 	}
 	for _, a := range c.Algorithms {
 		if a == "none" || strings.HasPrefix(a, "HS") {
@@ -141,6 +157,11 @@ func (c *Config) Validate() error {
 		bad("scopes", "must include openid")
 	}
 	return errors.Join(errs...)
+}
+
+var authStyles = map[string]oauth2.AuthStyle{
+	"client_secret_basic": oauth2.AuthStyleInHeader,
+	"client_secret_post":  oauth2.AuthStyleInParams,
 }
 
 // Deps are what a connector is given (see federation.Deps).
@@ -200,6 +221,7 @@ func (c *Connector) rp(ctx context.Context) (rp.RelyingParty, error) {
 	cfg := c.cfg
 	party, err := rp.NewRelyingPartyOIDC(ctx, cfg.Issuer, cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL, cfg.Scopes,
 		rp.WithHTTPClient(c.deps.HTTPClient),
+		rp.WithAuthStyle(authStyles[cfg.TokenAuthMethod]),
 		rp.WithVerifierOpts(
 			rp.WithSupportedSigningAlgorithms(cfg.Algorithms...),
 			rp.WithIssuedAtOffset(cfg.ClockSkew),
@@ -290,6 +312,8 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if err != nil {
 		reason := federation.ReasonToken
 		switch {
+		case unreachable(err):
+			reason = federation.ReasonUnavailable
 		case errors.Is(err, zoidc.ErrNonceInvalid):
 			reason = federation.ReasonNonce
 		case errors.Is(err, zoidc.ErrIssuerInvalid):
@@ -313,7 +337,11 @@ func (c *Connector) Callback(ctx context.Context, r *http.Request) (federation.I
 	if c.cfg.Userinfo && party.UserinfoEndpoint() != "" {
 		info, err := rp.Userinfo[*zoidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, tokens.IDTokenClaims.GetSubject(), party)
 		if err != nil {
-			return federation.Identity{}, "", federation.Refuse(id, federation.ReasonToken, fmt.Errorf("userinfo: %w", err))
+			reason := federation.ReasonToken
+			if unreachable(err) {
+				reason = federation.ReasonUnavailable
+			}
+			return federation.Identity{}, "", federation.Refuse(id, reason, fmt.Errorf("userinfo: %w", err))
 		}
 		raw, _ := json.Marshal(info)
 		var extra map[string]any
@@ -365,6 +393,13 @@ func (c *Connector) groupsOverage(claims map[string]any, ident *federation.Ident
 		c.deps.Logger.Warn("groups overage: the ID token names no groups, they must be read from Microsoft Graph", "connector", c.cfg.ID, "subject", ident.Subject)
 	}
 	return nil
+}
+
+// unreachable says whether err is the provider not answering (refused,
+// reset, timed out): the upstream is unavailable, its token was not bad.
+func unreachable(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
 }
 
 // payload decodes a (verified) JWT's claims.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,11 +225,61 @@ func TestRefusesCallbackWithoutBrowserBinding(t *testing.T) {
 }
 
 func TestConfigErrorsNameFields(t *testing.T) {
-	c := Config{ID: "x", Issuer: "login.microsoftonline.com", Algorithms: []string{"HS256"}, Scopes: []string{"profile"}}
+	c := Config{ID: "x", Issuer: "login.microsoftonline.com", Algorithms: []string{"HS256"}, Scopes: []string{"profile"},
+		TokenAuthMethod: "private_key_jwt"}
 	err := c.Validate()
-	for _, want := range []string{"issuer", "redirect_url", "client_id", "algorithms", "scopes"} {
+	for _, want := range []string{"issuer", "redirect_url", "client_id", "algorithms", "scopes", "token_auth_method"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %s", err, want)
 		}
+	}
+}
+
+// A provider whose token endpoint never answers: the callback gives up
+// after the HTTP client's timeout with "unavailable" (the upstream cannot
+// be reached), not a token refusal, and leaves no goroutine behind.
+func TestDeadTokenEndpointIsUnavailable(t *testing.T) {
+	h := newHarness(t, nil)
+	release := make(chan struct{})
+	op := h.op.Handler()
+	var tokenCalls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			tokenCalls.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		op.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	// The same provider, reached through the hanging server.
+	h.op.Issuer = srv.URL + "/" + tenant + "/v2.0"
+	st, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "e.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	timeout := 300 * time.Millisecond
+	h.c, err = New(context.Background(), Config{ID: "eduprovence", Issuer: h.op.Issuer, ClientID: "ent-client", ClientSecret: "s3cret",
+		RedirectURL: redirect, SubjectClaim: "oid", TenantID: tenant}, Deps{Store: st, Now: time.Now, Rand: rand.Reader, HTTPClient: &http.Client{Timeout: timeout}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, err = h.login("agent.cantine", nil)
+	if took := time.Since(start); took > 3*timeout {
+		t.Errorf("the callback took %v with a %v client timeout", took, timeout)
+	}
+	if federation.ReasonOf(err) != federation.ReasonUnavailable {
+		t.Errorf("dead token endpoint: %v (reason %q), want reason unavailable", err, federation.ReasonOf(err))
+	}
+	// oauth2's probe of the client authentication style would post the
+	// code again after the timeout: two timeouts for the user.
+	if n := tokenCalls.Load(); n != 1 {
+		t.Errorf("the token endpoint was called %d times for one login", n)
 	}
 }

@@ -205,6 +205,10 @@ func (c *Connector) loadMetadata(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// metadataRetry is how long a failed metadata refresh waits before the
+// next attempt, the previous metadata serving meanwhile.
+const metadataRetry = time.Minute
+
 // metadata returns the IdP metadata, fetching it again when due. A failed
 // refresh keeps the previous metadata until its validUntil, so an IdP's
 // short outage does not stop logins.
@@ -226,8 +230,18 @@ func (c *Connector) metadata(ctx context.Context) (*idp, error) {
 	}
 	if err != nil {
 		if cur != nil && (cur.validUntil.IsZero() || now.Before(cur.validUntil)) {
-			c.deps.Logger.Warn("IdP metadata refresh failed, keeping the previous one", "connector", c.cfg.ID, "error", err)
-			return cur, nil
+			// Try again in a while, not at the next login: with the URL
+			// hanging, every login queued on c.refresh would otherwise
+			// wait for one timeout after another.
+			kept := *cur
+			kept.refreshAt = now.Add(metadataRetry)
+			if !kept.validUntil.IsZero() && kept.validUntil.Before(kept.refreshAt) {
+				kept.refreshAt = kept.validUntil
+			}
+			c.idp.Store(&kept)
+			c.deps.Logger.Warn("IdP metadata refresh failed, keeping the previous one", "connector", c.cfg.ID,
+				"retry_in", metadataRetry, "error", err)
+			return &kept, nil
 		}
 		return nil, fmt.Errorf("connector %s: %w", c.cfg.ID, err)
 	}
