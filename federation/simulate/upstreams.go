@@ -72,7 +72,7 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 		err = os.WriteFile(kp.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 		return k, cert, kp, err
 	}
-	_, _, spSign, err := key("sp-signing")
+	_, spSignCert, spSign, err := key("sp-signing")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 			return nil, config.Connector{}, err
 		}
 		face := &SAMLFace{IdP: idp, Title: "Simulation — " + name, SPEntityID: public + "/federation/" + id + "/saml/metadata",
-			ACS: public + "/federation/" + id + "/saml/acs", People: people}
+			ACS: public + "/federation/" + id + "/saml/acs", SPSLO: public + "/federation/" + id + "/slo", SPCert: spSignCert, People: people}
 		cc := config.Connector{ID: id, Type: "saml", Label: name + " (simulation)", SAML: config.SAMLConnector{
 			EntityID: face.SPEntityID, IdPMetadataFile: md, SigningKeys: []config.KeyPair{spSign}}}
 		if encrypt {
@@ -126,7 +126,8 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 			return nil, config.Connector{}, err
 		}
 		p := &OP{Issuer: base + path, Key: k, KeyID: id + "-1", ClientID: "enthub-" + id, ClientSecret: "simulation-" + id,
-			TenantID: tenant, Users: users, Title: "Simulation — " + name, Labels: labels}
+			TenantID: tenant, Users: users, Title: "Simulation — " + name, Labels: labels,
+			PostLogoutRedirectURIs: []string{public + "/federation/" + id + "/slo"}}
 		cc := config.Connector{ID: id, Type: "oidc", Label: name + " (simulation)", OIDC: config.OIDCConnector{
 			Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret}}
 		return p, cc, nil
