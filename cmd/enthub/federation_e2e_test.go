@@ -353,7 +353,7 @@ func testFederatedJourneys(t *testing.T, db string) {
 		b.expect(`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="educonnect"}`,
 			`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="agents-saml"}`,
 			`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="eduprovence"}`,
-			`enthub_sso_logins_total{outcome="refused",protocol="none",upstream="educonnect"}`)
+			`enthub_sso_logins_total{outcome="refused",protocol="cas",upstream="educonnect"}`)
 	})
 }
 
