@@ -79,8 +79,8 @@ type Broker struct {
 	// protocol the person came through (idp.Provider.RequestProtocol); nil
 	// leaves it out.
 	Protocol func(ctx context.Context, req string) string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Paths of a connector's endpoints, under the public URL.
