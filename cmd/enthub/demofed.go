@@ -24,6 +24,9 @@ func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, d
 	if err := simulate.SeedAgent(ctx, store); err != nil {
 		return nil, fmt.Errorf("demo agent: %w", err)
 	}
+	if err := simulate.SeedPrincipalParent(ctx, store); err != nil {
+		return nil, fmt.Errorf("demo principal who is also a parent: %w", err)
+	}
 	cast, err := simulate.FindCast(ctx, store)
 	if err != nil {
 		return nil, err
@@ -74,6 +77,8 @@ func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, d
 			Description: name(cast.Parent) + " : un profil par établissement, à choisir puis à changer via /login/persona sans se reconnecter."},
 		{Name: "Enseignant dans deux établissements (portail agents simulé)", URL: public + "/login?profile=personnel",
 			Description: name(cast.Teacher) + ", par le portail agents en SAML ou en OIDC ; même page pour le chef d'établissement " + name(cast.Principal) + "."},
+		{Name: "Chef d'établissement, aussi parent d'élève (portail agents simulé)", URL: public + "/login?profile=personnel",
+			Description: name(cast.Principal) + " a deux fiches AAF (personnel et parent), donc deux comptes ; l'adresse académique les relie : une connexion, puis le choix entre « Direction » et « Parent » (réglage de la démo, pas des préréglages)."},
 		{Name: "Agent de la collectivité (EduProvence / Entra ID simulé)", URL: public + "/login?profile=collectivite",
 			Description: name(cast.Agent) + " (compte hors AAF, lié par son adresse)."},
 		{Name: "Élève inconnu de l'annuaire", URL: public + "/login?profile=eleve",

@@ -65,6 +65,9 @@ func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fed
 			if err := simulate.SeedAgent(ctx, store); err != nil {
 				return nil, err
 			}
+			if err := simulate.SeedPrincipalParent(ctx, store); err != nil {
+				return nil, err
+			}
 			if w.cast, err = simulate.FindCast(ctx, store); err != nil {
 				return nil, err
 			}
@@ -301,15 +304,29 @@ func testFederatedJourneys(t *testing.T, db string) {
 	t.Run("teacher in two schools via agents portal SAML", teacher("SAML"))
 	t.Run("teacher in two schools via agents portal OIDC", teacher("OIDC"))
 
-	t.Run("principal via agents portal OIDC", func(t *testing.T) {
-		b := newBrowser(t)
-		b.get(cas).follow("un enseignant").method("OIDC").submit(w.cast.Principal.Person.LastName, nil)
-		uai := uaiOfProfile(w.cast.Principal, directory.ProfileDirection, "")
-		if strings.Contains(b.body, "Choisissez votre profil") {
+	principal := func(method string) func(t *testing.T) {
+		return func(t *testing.T) {
+			pp := w.cast.PrincipalAsParent
+			if pp.Account.ID == "" || pp.Account.ID == w.cast.Principal.Account.ID {
+				t.Fatalf("the principal has no separate parent account: %+v", pp.Account)
+			}
+			b := newBrowser(t)
+			b.get(cas).follow("un enseignant").method(method).expect("aussi parent")
+			b.submit(w.cast.Principal.Person.LastName, nil)
+			if method == "SAML" {
+				b.submit("", nil)
+			}
+			// One login, two accounts: the agent's and the parent's.
+			uai, parentUAI := uaiOfProfile(w.cast.Principal, directory.ProfileDirection, ""), uaiOfProfile(pp, directory.ProfileParent, "")
+			b.expect("Choisissez votre profil", pp.Account.Login, w.cast.Principal.Account.Login)
 			b.choosePersona(uai, "Direction")
+			b.atCAS(w, w.cast.Principal.Account.Login, "direction", uai)
+			b.get(w.base+"/login/persona").choosePersona(parentUAI, "Parent")
+			b.atCAS(w, pp.Account.Login, "parent", parentUAI)
 		}
-		b.atCAS(w, w.cast.Principal.Account.Login, "direction", uai)
-	})
+	}
+	t.Run("principal who is also a parent via agents portal OIDC", principal("OIDC"))
+	t.Run("principal who is also a parent via agents portal SAML", principal("SAML"))
 
 	t.Run("collectivité agent via Entra ID", func(t *testing.T) {
 		b := newBrowser(t)
