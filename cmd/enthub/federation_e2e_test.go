@@ -341,6 +341,20 @@ func testFederatedJourneys(t *testing.T, db string) {
 		b.atCAS(w, w.cast.Student.Account.Login, "eleve", w.cast.Student.UAIs[0])
 	})
 
+	t.Run("headless brokered login of the benchmarks", func(t *testing.T) {
+		l := simulate.BrokeredLogin{Enthub: w.base, Service: cas, Expect: w.cast.Student.Account.Login,
+			Connector: simulate.EduConnectID, Person: w.cast.Student.Person.LastName}
+		for i := 0; i < 3; i++ {
+			if err := l.Run(context.Background()); err != nil {
+				t.Fatalf("login %d: %v", i, err)
+			}
+		}
+		l.Person = "absent de l"
+		if err := l.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "status 403") {
+			t.Errorf("a login that links to nobody: %v, want the ACS's 403", err)
+		}
+	})
+
 	t.Run("guest by password", func(t *testing.T) {
 		b := newBrowser(t)
 		b.get(cas).follow("un invité").submit(`name="password"`, url.Values{"login": {demorp.GuestLogin}, "password": {demorp.GuestPassword}})
