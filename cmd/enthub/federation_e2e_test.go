@@ -32,7 +32,7 @@ type fedWorld struct {
 	ups   *simulate.Upstreams
 }
 
-func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fedWorld {
+func startFedWorld(t testing.TB, db string, mutate ...func(*config.Config)) *fedWorld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -414,4 +414,21 @@ func TestFederatedJourneysSQLite(t *testing.T) {
 
 func TestFederatedJourneysPostgres(t *testing.T) {
 	testFederatedJourneys(t, peer.Postgres(t))
+}
+
+// BenchmarkBrokeredLoginHTTP is test/bench/brokered.sh in the test
+// process (for a CPU profile): complete brokered logins through the
+// simulated EduConnect over loopback HTTP, on SQLite.
+func BenchmarkBrokeredLoginHTTP(b *testing.B) {
+	w := startFedWorld(b, "sqlite:"+filepath.Join(b.TempDir(), "enthub.db"))
+	l := simulate.BrokeredLogin{Enthub: w.base, Service: w.base + "/demo/cas/", Expect: "cas:user",
+		Connector: simulate.EduConnectID, Person: w.cast.Student.Person.LastName}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Run(context.Background()); err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }
