@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,15 @@ type fedWorld struct {
 }
 
 func startFedWorld(t testing.TB, db string, mutate ...func(*config.Config)) *fedWorld {
+	t.Helper()
+	return startFedWorldWith(t, db, nil, mutate...)
+}
+
+// moreUpstreams adds connectors beside the simulations' (third-party
+// upstreams), knowing enthub's public URL and the demo cast.
+type moreUpstreams func(ctx context.Context, public string, w *fedWorld) ([]config.Connector, error)
+
+func startFedWorldWith(t testing.TB, db string, more moreUpstreams, mutate ...func(*config.Config)) *fedWorld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -79,7 +89,11 @@ func startFedWorld(t testing.TB, db string, mutate ...func(*config.Config)) *fed
 			sim.Config.Handler = w.ups.Handler()
 			sim.Start()
 			t.Cleanup(sim.Close)
-			return w.ups.Connectors, nil
+			if more == nil {
+				return w.ups.Connectors, nil
+			}
+			extra, err := more(ctx, public, w)
+			return append(slices.Clone(w.ups.Connectors), extra...), err
 		}}
 	a := &app{stdout: io.Discard, stderr: io.Discard}
 	done := make(chan error, 1)
