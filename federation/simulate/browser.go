@@ -41,7 +41,7 @@ func (l BrokeredLogin) Run(ctx context.Context) error {
 		c.Transport, c.Timeout = l.Client.Transport, l.Client.Timeout
 	}
 	enthub := strings.TrimRight(l.Enthub, "/")
-	at, body, err := fetch(ctx, c, http.MethodGet, enthub+"/cas/login?service="+url.QueryEscape(l.Service), nil)
+	at, _, err := fetch(ctx, c, http.MethodGet, enthub+"/cas/login?service="+url.QueryEscape(l.Service), nil)
 	if err != nil {
 		return fmt.Errorf("CAS login: %w", err)
 	}
@@ -49,7 +49,7 @@ func (l BrokeredLogin) Run(ctx context.Context) error {
 	if req == "" {
 		return fmt.Errorf("CAS login: landed on %s, not the chooser with a parked request", at)
 	}
-	at, body, err = fetch(ctx, c, http.MethodGet, enthub+"/login/"+url.PathEscape(l.Connector)+"?req="+url.QueryEscape(req), nil)
+	at, body, err := fetch(ctx, c, http.MethodGet, enthub+"/login/"+url.PathEscape(l.Connector)+"?req="+url.QueryEscape(req), nil)
 	if err != nil {
 		return fmt.Errorf("connector %s: %w", l.Connector, err)
 	}
