@@ -91,6 +91,21 @@ func withUpstream(d map[string]string, upstream string, pend *sso.Pending) map[s
 	return out
 }
 
+// RequestProtocol is the protocol of the parked relying-party request req
+// (cas, oidc, saml), or "portal" when there is none (a login started from
+// the portal, or a request expired or unknown): the label a refused
+// upstream login is counted under.
+func (p *Provider) RequestProtocol(ctx context.Context, req string) string {
+	if req == "" {
+		return protocolOf(nil)
+	}
+	pend, err := p.deps.SSO.Pending(ctx, req, p.now())
+	if err != nil {
+		return protocolOf(nil)
+	}
+	return protocolOf(&pend)
+}
+
 // Audit records an event of a collaborator (the federation broker's
 // linking decisions and refusals) with the provider's own, so that metrics
 // (Deps.OnEvent) see them too.

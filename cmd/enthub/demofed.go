@@ -24,6 +24,9 @@ func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, d
 	if err := simulate.SeedAgent(ctx, store); err != nil {
 		return nil, fmt.Errorf("demo agent: %w", err)
 	}
+	if err := simulate.SeedPrincipalParent(ctx, store); err != nil {
+		return nil, fmt.Errorf("demo principal who is also a parent: %w", err)
+	}
 	cast, err := simulate.FindCast(ctx, store)
 	if err != nil {
 		return nil, err
@@ -74,10 +77,16 @@ func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, d
 			Description: name(cast.Parent) + " : un profil par établissement, à choisir puis à changer via /login/persona sans se reconnecter."},
 		{Name: "Enseignant dans deux établissements (portail agents simulé)", URL: public + "/login?profile=personnel",
 			Description: name(cast.Teacher) + ", par le portail agents en SAML ou en OIDC ; même page pour le chef d'établissement " + name(cast.Principal) + "."},
+		{Name: "Chef d'établissement, aussi parent d'élève (portail agents simulé)", URL: public + "/login?profile=personnel",
+			Description: name(cast.Principal) + " a deux fiches AAF (personnel et parent), donc deux comptes ; l'adresse académique les relie : une connexion, puis le choix entre « Direction » et « Parent » (réglage de la démo, pas des préréglages)."},
 		{Name: "Agent de la collectivité (EduProvence / Entra ID simulé)", URL: public + "/login?profile=collectivite",
 			Description: name(cast.Agent) + " (compte hors AAF, lié par son adresse)."},
 		{Name: "Élève inconnu de l'annuaire", URL: public + "/login?profile=eleve",
 			Description: "EduConnect puis « Élève absent de l'annuaire » : la page dit à qui s'adresser (le secrétariat, avec l'UAI)."},
+		{Name: "Déconnexion unique (jusqu'au fournisseur d'identité)", URL: public + "/logout",
+			Description: "Après une connexion EduConnect ou portail agents : l'ENT envoie une LogoutRequest signée à la simulation, qui répond et renvoie ici ; en OIDC, le end_session_endpoint renvoie à l'ENT."},
+		{Name: "Déconnexion initiée par EduConnect (simulé)", URL: base + "/educonnect/slo",
+			Description: "La simulation envoie une LogoutRequest signée à l'ENT : les sessions ouvertes avec ce compte sont fermées (cookie, tickets CAS, jetons), les applications prévenues par canal arrière."},
 		{Name: "Simulations (origine séparée)", URL: base + "/",
 			Description: "Simulation — EduConnect, Simulation — portail agents (SAML, OIDC), Simulation — EduProvence (Entra ID)."},
 		{Name: "Métadonnées SP d'enthub pour EduConnect", URL: public + "/federation/" + simulate.EduConnectID + "/saml/metadata"},

@@ -175,6 +175,7 @@ func wireBroker(fs *federationSetup, p *idp.Provider, pages *loginui.Pages, mux 
 	b := fs.broker
 	b.Audit = p.Audit
 	b.EndSessions = p.EndUpstreamSessions
+	b.Protocol = p.RequestProtocol
 	b.Complete = func(w http.ResponseWriter, r *http.Request, l broker.Login) {
 		p.CompleteUpstreamLogin(w, r, idp.UpstreamLogin{Upstream: l.Connector, Accounts: l.Accounts, Ref: l.Ref, Logout: l.Logout,
 			Request: l.Request, Details: l.Details})

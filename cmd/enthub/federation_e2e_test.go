@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,16 @@ type fedWorld struct {
 	ups   *simulate.Upstreams
 }
 
-func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fedWorld {
+func startFedWorld(t testing.TB, db string, mutate ...func(*config.Config)) *fedWorld {
+	t.Helper()
+	return startFedWorldWith(t, db, nil, mutate...)
+}
+
+// moreUpstreams adds connectors beside the simulations' (third-party
+// upstreams), knowing enthub's public URL and the demo cast.
+type moreUpstreams func(ctx context.Context, public string, w *fedWorld) ([]config.Connector, error)
+
+func startFedWorldWith(t testing.TB, db string, more moreUpstreams, mutate ...func(*config.Config)) *fedWorld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -65,6 +75,9 @@ func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fed
 			if err := simulate.SeedAgent(ctx, store); err != nil {
 				return nil, err
 			}
+			if err := simulate.SeedPrincipalParent(ctx, store); err != nil {
+				return nil, err
+			}
 			if w.cast, err = simulate.FindCast(ctx, store); err != nil {
 				return nil, err
 			}
@@ -76,7 +89,11 @@ func startFedWorld(t *testing.T, db string, mutate ...func(*config.Config)) *fed
 			sim.Config.Handler = w.ups.Handler()
 			sim.Start()
 			t.Cleanup(sim.Close)
-			return w.ups.Connectors, nil
+			if more == nil {
+				return w.ups.Connectors, nil
+			}
+			extra, err := more(ctx, public, w)
+			return append(slices.Clone(w.ups.Connectors), extra...), err
 		}}
 	a := &app{stdout: io.Discard, stderr: io.Discard}
 	done := make(chan error, 1)
@@ -301,15 +318,29 @@ func testFederatedJourneys(t *testing.T, db string) {
 	t.Run("teacher in two schools via agents portal SAML", teacher("SAML"))
 	t.Run("teacher in two schools via agents portal OIDC", teacher("OIDC"))
 
-	t.Run("principal via agents portal OIDC", func(t *testing.T) {
-		b := newBrowser(t)
-		b.get(cas).follow("un enseignant").method("OIDC").submit(w.cast.Principal.Person.LastName, nil)
-		uai := uaiOfProfile(w.cast.Principal, directory.ProfileDirection, "")
-		if strings.Contains(b.body, "Choisissez votre profil") {
+	principal := func(method string) func(t *testing.T) {
+		return func(t *testing.T) {
+			pp := w.cast.PrincipalAsParent
+			if pp.Account.ID == "" || pp.Account.ID == w.cast.Principal.Account.ID {
+				t.Fatalf("the principal has no separate parent account: %+v", pp.Account)
+			}
+			b := newBrowser(t)
+			b.get(cas).follow("un enseignant").method(method).expect("aussi parent")
+			b.submit(w.cast.Principal.Person.LastName, nil)
+			if method == "SAML" {
+				b.submit("", nil)
+			}
+			// One login, two accounts: the agent's and the parent's.
+			uai, parentUAI := uaiOfProfile(w.cast.Principal, directory.ProfileDirection, ""), uaiOfProfile(pp, directory.ProfileParent, "")
+			b.expect("Choisissez votre profil", pp.Account.Login, w.cast.Principal.Account.Login)
 			b.choosePersona(uai, "Direction")
+			b.atCAS(w, w.cast.Principal.Account.Login, "direction", uai)
+			b.get(w.base+"/login/persona").choosePersona(parentUAI, "Parent")
+			b.atCAS(w, pp.Account.Login, "parent", parentUAI)
 		}
-		b.atCAS(w, w.cast.Principal.Account.Login, "direction", uai)
-	})
+	}
+	t.Run("principal who is also a parent via agents portal OIDC", principal("OIDC"))
+	t.Run("principal who is also a parent via agents portal SAML", principal("SAML"))
 
 	t.Run("collectivité agent via Entra ID", func(t *testing.T) {
 		b := newBrowser(t)
@@ -322,6 +353,20 @@ func testFederatedJourneys(t *testing.T, db string) {
 		b := newBrowser(t)
 		b.get(cas).follow("un élève").method("EduProvence").submit("poste du collège", nil)
 		b.atCAS(w, w.cast.Student.Account.Login, "eleve", w.cast.Student.UAIs[0])
+	})
+
+	t.Run("headless brokered login of the benchmarks", func(t *testing.T) {
+		l := simulate.BrokeredLogin{Enthub: w.base, Service: cas, Expect: w.cast.Student.Account.Login,
+			Connector: simulate.EduConnectID, Person: w.cast.Student.Person.LastName}
+		for i := 0; i < 3; i++ {
+			if err := l.Run(context.Background()); err != nil {
+				t.Fatalf("login %d: %v", i, err)
+			}
+		}
+		l.Person = "absent de l"
+		if err := l.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "status 403") {
+			t.Errorf("a login that links to nobody: %v, want the ACS's 403", err)
+		}
 	})
 
 	t.Run("guest by password", func(t *testing.T) {
@@ -353,7 +398,7 @@ func testFederatedJourneys(t *testing.T, db string) {
 		b.expect(`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="educonnect"}`,
 			`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="agents-saml"}`,
 			`enthub_sso_logins_total{outcome="ok",protocol="cas",upstream="eduprovence"}`,
-			`enthub_sso_logins_total{outcome="refused",protocol="none",upstream="educonnect"}`)
+			`enthub_sso_logins_total{outcome="refused",protocol="cas",upstream="educonnect"}`)
 	})
 }
 
@@ -383,4 +428,21 @@ func TestFederatedJourneysSQLite(t *testing.T) {
 
 func TestFederatedJourneysPostgres(t *testing.T) {
 	testFederatedJourneys(t, peer.Postgres(t))
+}
+
+// BenchmarkBrokeredLoginHTTP is test/bench/brokered.sh in the test
+// process (for a CPU profile): complete brokered logins through the
+// simulated EduConnect over loopback HTTP, on SQLite.
+func BenchmarkBrokeredLoginHTTP(b *testing.B) {
+	w := startFedWorld(b, "sqlite:"+filepath.Join(b.TempDir(), "enthub.db"))
+	l := simulate.BrokeredLogin{Enthub: w.base, Service: w.base + "/demo/cas/", Expect: "cas:user",
+		Connector: simulate.EduConnectID, Person: w.cast.Student.Person.LastName}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Run(context.Background()); err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }

@@ -188,6 +188,19 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 			t.Errorf("%s: GET /console/stats = %d (want %d), CSP %q:\n%s", tc.login, resp.StatusCode, tc.code, resp.Header.Get("Content-Security-Policy"), b)
 		}
 	}
+	// The start page lists the federated journeys, the multi-account one
+	// and single logout from either side included.
+	if resp, err := http.Get(base + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{"aussi parent d", "Déconnexion unique", "Déconnexion initiée par EduConnect"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("the demo page does not list %q", want)
+			}
+		}
+	}
 	if resp, err := http.Get(base + "/nulle/part"); err != nil {
 		t.Fatal(err)
 	} else {

@@ -74,8 +74,13 @@ type Broker struct {
 	// EndSessions ends enthub's sessions of an upstream session (its own
 	// logout request): idp.Provider.EndUpstreamSessions.
 	EndSessions func(ctx context.Context, ref string) (int, error)
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Protocol names the protocol of a parked relying-party request ("" =
+	// none) for the refusal events, so that refusals are counted with the
+	// protocol the person came through (idp.Provider.RequestProtocol); nil
+	// leaves it out.
+	Protocol func(ctx context.Context, req string) string
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Paths of a connector's endpoints, under the public URL.
@@ -140,7 +145,7 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) {
 		req = "" // a pending id is a short token; anything else is not resumed
 	}
 	if err := c.Start(r.Context(), w, r, req); err != nil {
-		b.refused(w, r, c.ID(), err)
+		b.refused(w, r, c.ID(), req, err)
 	}
 }
 
@@ -167,7 +172,9 @@ func (b *Broker) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, next, err := c.Callback(ctx, r)
 	if err != nil {
-		b.refused(w, r, c.ID(), err)
+		// next is not known when the answer is refused (its state may be
+		// the forged part): counted as from the portal.
+		b.refused(w, r, c.ID(), "", err)
 		return
 	}
 	cfg := b.Links[c.ID()]
@@ -177,7 +184,7 @@ func (b *Broker) callback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &nm):
 		b.Audit(ctx, directory.Event{Time: b.now(), Type: "login", Outcome: "refused", Reason: "no account", Remote: r.RemoteAddr,
-			Details: map[string]string{"upstream": c.ID(), "connector": c.ID(), "rules_tried": strings.Join(nm.Tried, ","), "uai": nm.UAI}})
+			Details: b.withProtocol(ctx, requestOf(next), map[string]string{"upstream": c.ID(), "connector": c.ID(), "rules_tried": strings.Join(nm.Tried, ","), "uai": nm.UAI})})
 		b.Refuse(w, r, Refused{Connector: c.ID(), NoAccount: true, UAI: nm.UAI})
 		return
 	case err != nil:
@@ -205,15 +212,23 @@ func requestOf(next string) string {
 }
 
 // refused audits a connector's refusal and shows its page.
-func (b *Broker) refused(w http.ResponseWriter, r *http.Request, connector string, err error) {
+func (b *Broker) refused(w http.ResponseWriter, r *http.Request, connector, req string, err error) {
 	reason := federation.ReasonOf(err)
 	if reason == "" {
 		reason = federation.ReasonUnavailable
 	}
 	b.log().Warn("upstream login refused", "connector", connector, "reason", reason, "err", err)
 	b.Audit(r.Context(), directory.Event{Time: b.now(), Type: "login", Outcome: "refused", Reason: string(reason) + ": " + err.Error(), Remote: r.RemoteAddr,
-		Details: map[string]string{"upstream": connector, "connector": connector, "refusal": string(reason)}})
+		Details: b.withProtocol(r.Context(), req, map[string]string{"upstream": connector, "connector": connector, "refusal": string(reason)})})
 	b.Refuse(w, r, Refused{Connector: connector, Reason: reason})
+}
+
+// withProtocol adds the protocol of the request req to an event's details.
+func (b *Broker) withProtocol(ctx context.Context, req string, d map[string]string) map[string]string {
+	if b.Protocol != nil {
+		d["protocol"] = b.Protocol(ctx, req)
+	}
+	return d
 }
 
 // Ref names an upstream session: the SAML session index, else the subject

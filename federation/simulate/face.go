@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,8 +34,8 @@ type Person struct {
 // endpoint (IdP.SSOURL, Redirect or POST binding) reads the AuthnRequest
 // and shows People; choosing one posts a signed Response (assertion
 // encrypted to EncryptTo when set) to the service provider's ACS, with the
-// request's RelayState. Its SLO endpoint (IdP.SLOURL) says the session
-// ended.
+// request's RelayState. Its SLO endpoint (IdP.SLOURL) takes part in
+// single logout both ways (slo.go).
 type SAMLFace struct {
 	IdP *SAMLIdP
 	// Title heads the page ("Simulation — EduConnect").
@@ -46,6 +47,15 @@ type SAMLFace struct {
 	EncryptTo  *x509.Certificate
 	People     []Person
 	Now        func() time.Time
+	// SPSLO is the service provider's single-logout URL (Redirect
+	// binding), SPCert the certificate its logout messages are signed
+	// with (unchecked when nil).
+	SPSLO  string
+	SPCert *x509.Certificate
+
+	mu       sync.Mutex
+	sessions []faceSession
+	pending  map[string]string // IdP-initiated LogoutRequest id -> person
 }
 
 // Handler serves the SSO endpoint, its answer form (SSO path + "/answer")
@@ -56,9 +66,8 @@ func (f *SAMLFace) Handler() http.Handler {
 	mux.HandleFunc(sso, f.sso)
 	mux.HandleFunc("POST "+sso+"/answer", f.answer)
 	if f.IdP.SLOURL != "" {
-		mux.HandleFunc(pathOf(f.IdP.SLOURL), func(w http.ResponseWriter, r *http.Request) {
-			page(w, http.StatusOK, f.Title, "Session de simulation terminée / simulated session ended.", nil)
-		})
+		mux.HandleFunc("GET "+pathOf(f.IdP.SLOURL), f.slo)
+		mux.HandleFunc("POST "+pathOf(f.IdP.SLOURL)+"/start", f.startLogout)
 	}
 	return mux
 }
@@ -152,20 +161,19 @@ func (f *SAMLFace) answer(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusBadRequest, f.Title, "Compte de démonstration inconnu.", nil)
 		return
 	}
-	now := time.Now()
-	if f.Now != nil {
-		now = f.Now()
-	}
+	now := f.now()
 	nameID := who.NameID
 	if nameID == "" {
 		nameID = randomID()
 	}
+	sess := faceSession{Person: who.Key, NameID: nameID, SessionIndex: randomID()}
 	resp, err := f.IdP.Build(Response{RequestID: r.PostFormValue("request_id"), ACS: f.ACS, Audience: f.SPEntityID,
-		NameID: nameID, Attributes: who.Attributes, Now: now, EncryptTo: f.EncryptTo})
+		NameID: nameID, SessionIdx: sess.SessionIndex, Attributes: who.Attributes, Now: now, EncryptTo: f.EncryptTo})
 	if err != nil {
 		page(w, http.StatusInternalServerError, f.Title, err.Error(), nil)
 		return
 	}
+	f.remember(sess)
 	AutoPost(w, f.ACS, map[string]string{"SAMLResponse": base64.StdEncoding.EncodeToString(resp), "RelayState": r.PostFormValue("relay_state")})
 }
 

@@ -3,12 +3,16 @@ package simulate
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/rsa"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	csaml "github.com/crewjam/saml"
 )
 
 func redirectRequest(t *testing.T, issuer string) string {
@@ -59,7 +63,67 @@ func TestSAMLFaceAnswersItsServiceProvider(t *testing.T) {
 	action, fields = FormFields(w.Body.String())
 	raw, _ := base64.StdEncoding.DecodeString(fields.Get("SAMLResponse"))
 	if action != "https://ent/acs" || fields.Get("RelayState") != "rs-1" || !strings.Contains(string(raw), `InResponseTo="id-42"`) ||
-		!strings.Contains(string(raw), "EncryptedAssertion") || strings.Contains(string(raw), "123") {
+		!strings.Contains(string(raw), "EncryptedAssertion") || strings.Contains(string(raw), "{AAF}") {
 		t.Fatalf("answer to %s (relay %q):\n%s", action, fields.Get("RelayState"), raw)
+	}
+}
+
+// The SLO endpoint answers only a LogoutRequest signed by its service
+// provider, with a signed LogoutResponse to the SP's SLO URL.
+func TestSAMLFaceSingleLogoutNeedsTheSPSignature(t *testing.T) {
+	key, cert, err := KeyPair("idp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spKey, spCert, err := KeyPair("sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, _, err := KeyPair("evil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &SAMLFace{IdP: &SAMLIdP{EntityID: "https://sim/md", SSOURL: "https://sim/educonnect/sso", SLOURL: "https://sim/educonnect/slo", Key: key, Cert: cert},
+		SPEntityID: "https://ent/sp", SPSLO: "https://ent/slo", SPCert: spCert}
+	req := csaml.LogoutRequest{ID: "id-lo", Version: "2.0", IssueInstant: time.Now(), Destination: f.IdP.SLOURL,
+		Issuer: &csaml.Issuer{Value: "https://ent/sp"}, NameID: &csaml.NameID{Value: "n-1"}}
+	for name, tc := range map[string]struct {
+		key  *rsa.PrivateKey
+		want int
+	}{"signed by the SP": {spKey, http.StatusFound}, "signed by another key": {evil, http.StatusBadRequest}} {
+		t.Run(name, func(t *testing.T) {
+			u, err := SignedRedirect(f.IdP.SLOURL, "SAMLRequest", req.Element(), "rs-9", tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			f.Handler().ServeHTTP(w, httptest.NewRequest("GET", u, nil))
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if tc.want != http.StatusFound {
+				return
+			}
+			loc, _ := url.Parse(w.Header().Get("Location"))
+			if !strings.HasPrefix(loc.String(), "https://ent/slo?") || loc.Query().Get("RelayState") != "rs-9" {
+				t.Fatalf("answered to %s", loc)
+			}
+			if err := VerifyRedirect(loc.RawQuery, "SAMLResponse", cert); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// The simulated OP's end_session_endpoint goes back only to a registered
+// post_logout_redirect_uri, with the state.
+func TestOPEndSessionRedirectsOnlyWhereRegistered(t *testing.T) {
+	p := &OP{Issuer: "https://op/t/v2.0", ClientID: "c", PostLogoutRedirectURIs: []string{"https://ent/slo"}}
+	for back, want := range map[string]string{"https://ent/slo": "https://ent/slo?state=s-1", "https://evil/slo": ""} {
+		w := httptest.NewRecorder()
+		p.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/t/v2.0/logout?"+url.Values{"client_id": {"c"}, "post_logout_redirect_uri": {back}, "state": {"s-1"}}.Encode(), nil))
+		if got := w.Header().Get("Location"); got != want {
+			t.Errorf("%s: went to %q (%d), want %q", back, got, w.Code, want)
+		}
 	}
 }

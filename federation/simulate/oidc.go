@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ type OP struct {
 	// SignMode "none" or "hs256-public" signs it the way attackers do.
 	Tamper   func(claims map[string]any)
 	SignMode string
+	// PostLogoutRedirectURIs are the registered post_logout_redirect_uri
+	// values the end-session endpoint sends the browser back to.
+	PostLogoutRedirectURIs []string
 
 	mu     sync.Mutex
 	codes  map[string]opCode
@@ -62,9 +66,7 @@ func (p *OP) Handler() http.Handler {
 	mux.HandleFunc(base+"/authorize", p.authorize)
 	mux.HandleFunc(base+"/token", p.token)
 	mux.HandleFunc(base+"/userinfo", p.userinfo)
-	mux.HandleFunc(base+"/logout", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "SIMULATION — déconnecté / logged out")
-	})
+	mux.HandleFunc(base+"/logout", p.endSession)
 	return mux
 }
 
@@ -244,4 +246,35 @@ func (p *OP) userinfo(w http.ResponseWriter, r *http.Request) {
 		out["sub"] = base64.RawURLEncoding.EncodeToString(h[:16])
 	}
 	writeJSON(w, 200, out)
+}
+
+// endSession is the end_session_endpoint (RP-Initiated Logout 1.0): for
+// this client and a registered post_logout_redirect_uri, the browser goes
+// back there with the state; otherwise a page says the session ended.
+func (p *OP) endSession(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	back := q.Get("post_logout_redirect_uri")
+	title := p.Title
+	if title == "" {
+		title = "Simulation — fournisseur d'identité OpenID"
+	}
+	if back == "" {
+		page(w, http.StatusOK, title, "Session de simulation terminée. / Simulated session ended.", nil)
+		return
+	}
+	if q.Get("client_id") != p.ClientID || !slices.Contains(p.PostLogoutRedirectURIs, back) {
+		page(w, http.StatusBadRequest, title, fmt.Sprintf("post_logout_redirect_uri %q non enregistrée pour le client %q.", back, q.Get("client_id")), nil)
+		return
+	}
+	u, err := url.Parse(back)
+	if err != nil {
+		page(w, http.StatusBadRequest, title, err.Error(), nil)
+		return
+	}
+	if st := q.Get("state"); st != "" {
+		v := u.Query()
+		v.Set("state", st)
+		u.RawQuery = v.Encode()
+	}
+	http.Redirect(w, r, u.String(), http.StatusFound)
 }

@@ -28,7 +28,11 @@ type Cast struct {
 	Parent    Member // a parent of children in two schools
 	Teacher   Member // a teacher in two schools
 	Principal Member // a chef d'établissement
-	Agent     Member // a collectivité agent (not in the AAF: seeded)
+	// PrincipalAsParent is the principal's other AAF record, as a parent
+	// (PersRelEleve) carrying the principal's academic address (see
+	// SeedPrincipalParent); empty when not seeded.
+	PrincipalAsParent Member
+	Agent             Member // a collectivité agent (not in the AAF: seeded)
 }
 
 // AgentLogin is the login of the seeded collectivité agent.
@@ -67,11 +71,18 @@ func SeedAgent(ctx context.Context, store directory.Store) error {
 	})
 }
 
+// Directory is what the cast is read from: the directory and its lookup
+// by e-mail (directory.FederationStore).
+type Directory interface {
+	directory.Store
+	PersonsByEmail(ctx context.Context, email string) ([]directory.Person, error)
+}
+
 // FindCast picks the cast from the directory: the first (by person id)
 // student, parent with personas in two schools, teacher in two schools,
 // principal, and the seeded agent. It reads every persona once: meant for
 // the demo's directory, not a département's.
-func FindCast(ctx context.Context, dir directory.Store) (Cast, error) {
+func FindCast(ctx context.Context, dir Directory) (Cast, error) {
 	by := map[string][]directory.Persona{}
 	var order []string
 	err := dir.EachPersona(ctx, func(p directory.Persona) error {
@@ -130,6 +141,17 @@ func FindCast(ctx context.Context, dir directory.Store) (Cast, error) {
 			return c, fmt.Errorf("demo cast: the directory has no %s", step.what)
 		}
 	}
+	same, err := dir.PersonsByEmail(ctx, c.Principal.Person.Email)
+	if err != nil {
+		return c, err
+	}
+	for _, p := range same {
+		if p.AAFFamily == "PersRelEleve" {
+			if c.PrincipalAsParent, err = member(ctx, dir, p.ID, by[p.ID]); err != nil {
+				return c, err
+			}
+		}
+	}
 	acc, err := dir.AccountByLogin(ctx, AgentLogin)
 	if err != nil {
 		return c, fmt.Errorf("demo cast: agent %s: %w", AgentLogin, err)
@@ -140,6 +162,49 @@ func FindCast(ctx context.Context, dir directory.Store) (Cast, error) {
 	}
 	c.Agent, err = member(ctx, dir, acc.PersonID, ps)
 	return c, err
+}
+
+// SeedPrincipalParent makes the cast's principal also a parent, the way
+// the AAF shows it: a chef d'établissement who is a parent has two records
+// — PersEducNat from the académie's HR, PersRelEleve from the child's
+// school — hence two accounts, and neither EduConnect (parents only) nor
+// the agents portal (agents only) names both. The one key they can share
+// is the e-mail: the parent record carries the address the parent gave
+// the school, here the principal's academic one. The seed gives that
+// address, and the principal's name, to a parent record (of one child, not the cast's parent); a
+// later AAF import puts the delivered address back. Run it after the
+// import and before FindCast; it does nothing when a parent record
+// already carries the address.
+func SeedPrincipalParent(ctx context.Context, store Directory) error {
+	c, err := FindCast(ctx, store)
+	if err != nil {
+		return err
+	}
+	if c.PrincipalAsParent.Person.ID != "" {
+		return nil
+	}
+	var pick string
+	err = store.EachPersona(ctx, func(p directory.Persona) error {
+		if pick == "" && p.Profile == directory.ProfileParent && p.PersonID != c.Parent.Person.ID {
+			pick = p.PersonID
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if pick == "" {
+		return errors.New("demo principal who is also a parent: the directory has no other parent")
+	}
+	return store.Update(ctx, func(tx directory.Tx) error {
+		per, err := tx.Person(ctx, pick)
+		if err != nil {
+			return err
+		}
+		// The same person: her name, her academic address.
+		per.Email, per.LastName, per.FirstName = c.Principal.Person.Email, c.Principal.Person.LastName, c.Principal.Person.FirstName
+		return tx.PutPerson(ctx, &per)
+	})
 }
 
 func member(ctx context.Context, dir directory.Store, personID string, ps []directory.Persona) (Member, error) {

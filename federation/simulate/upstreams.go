@@ -72,7 +72,7 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 		err = os.WriteFile(kp.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 		return k, cert, kp, err
 	}
-	_, _, spSign, err := key("sp-signing")
+	_, spSignCert, spSign, err := key("sp-signing")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 			return nil, config.Connector{}, err
 		}
 		face := &SAMLFace{IdP: idp, Title: "Simulation — " + name, SPEntityID: public + "/federation/" + id + "/saml/metadata",
-			ACS: public + "/federation/" + id + "/saml/acs", People: people}
+			ACS: public + "/federation/" + id + "/saml/acs", SPSLO: public + "/federation/" + id + "/slo", SPCert: spSignCert, People: people}
 		cc := config.Connector{ID: id, Type: "saml", Label: name + " (simulation)", SAML: config.SAMLConnector{
 			EntityID: face.SPEntityID, IdPMetadataFile: md, SigningKeys: []config.KeyPair{spSign}}}
 		if encrypt {
@@ -112,12 +112,13 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 	ectC.Preset, ectC.Profiles = "educonnect", []string{"eleve", "parent"}
 	ags, agsC, err := samlIdP(AgentsSAMLID, "portail agents (SAML)", "/agents-saml", []Person{
 		AgentSAMLPerson(c.Teacher, "Enseignant dans deux établissements"),
-		AgentSAMLPerson(c.Principal, "Chef d'établissement"),
+		AgentSAMLPerson(c.Principal, principalRole(c)),
 	}, false)
 	if err != nil {
 		return nil, err
 	}
 	agsC.Preset, agsC.Profiles = "agents-saml", []string{"personnel"}
+	agsC.Link = agentLink("mail", "ctemail")
 	u.EduConnect, u.AgentsSAML = ect, ags
 
 	op := func(id, name, path, tenant string, users map[string]map[string]any, labels map[string]string) (*OP, config.Connector, error) {
@@ -126,18 +127,20 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 			return nil, config.Connector{}, err
 		}
 		p := &OP{Issuer: base + path, Key: k, KeyID: id + "-1", ClientID: "enthub-" + id, ClientSecret: "simulation-" + id,
-			TenantID: tenant, Users: users, Title: "Simulation — " + name, Labels: labels}
+			TenantID: tenant, Users: users, Title: "Simulation — " + name, Labels: labels,
+			PostLogoutRedirectURIs: []string{public + "/federation/" + id + "/slo"}}
 		cc := config.Connector{ID: id, Type: "oidc", Label: name + " (simulation)", OIDC: config.OIDCConnector{
 			Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret}}
 		return p, cc, nil
 	}
 	agoUsers := map[string]map[string]any{"enseignant": AgentOIDCClaims(c.Teacher), "direction": AgentOIDCClaims(c.Principal)}
-	agoLabels := map[string]string{"enseignant": c.Teacher.label("Enseignant dans deux établissements"), "direction": c.Principal.label("Chef d'établissement")}
+	agoLabels := map[string]string{"enseignant": c.Teacher.label("Enseignant dans deux établissements"), "direction": c.Principal.label(principalRole(c))}
 	ago, agoC, err := op(AgentsOIDCID, "portail agents (OIDC)", "/agents-oidc", "", agoUsers, agoLabels)
 	if err != nil {
 		return nil, err
 	}
 	agoC.Preset, agoC.Profiles = "agents-oidc", []string{"personnel"}
+	agoC.Link = agentLink("email")
 	entUsers := map[string]map[string]any{"agent": EntraClaims(c.Agent, AgentEmail, ""), "eleve": EntraClaims(c.Student, "", "employeeId")}
 	entLabels := map[string]string{"agent": c.Agent.label("Agent de la collectivité"), "eleve": c.Student.label("Élève sur un poste du collège")}
 	ent, entC, err := op(EntraID, "EduProvence (Entra ID)", "/entra/"+EntraTenant+"/v2.0", EntraTenant, entUsers, entLabels)
@@ -150,6 +153,27 @@ func NewUpstreams(base, public, dir string, c Cast) (*Upstreams, error) {
 	u.Connectors = []config.Connector{ectC, agsC, agoC, entC,
 		{ID: LocalID, Type: "local", Label: "Compte invité (identifiant et mot de passe)", Profiles: []string{"invite"}}}
 	return u, nil
+}
+
+// agentLink is the agents presets' linking with the academic address also
+// matched on parent (PersRelEleve) records, so that the principal who is
+// also a parent (SeedPrincipalParent) gets both accounts from one login.
+// It is the demo's choice, not the presets': a parent record's address is
+// what the parent told the school, and a typo there would hand an agent
+// another family's account.
+func agentLink(mail ...string) config.Link {
+	return config.Link{Rules: []config.LinkRule{
+		{Name: "lien-enregistre", Kind: "stored_link"},
+		{Name: "agent-mail-academique", Kind: "email", Attributes: mail, Families: []string{"PersEducNat", "PersRelEleve"}},
+		{Name: "agent-jointure", Kind: "jointure", Attributes: []string{"ENTPersonJointure"}, Families: []string{"PersEducNat"}},
+	}}
+}
+
+func principalRole(c Cast) string {
+	if c.PrincipalAsParent.Person.ID != "" {
+		return "Chef d'établissement, aussi parent d'élève"
+	}
+	return "Chef d'établissement"
 }
 
 func firstUAI(m Member) string {

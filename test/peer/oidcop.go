@@ -31,11 +31,7 @@ type OIDCOPClient struct {
 // the npm install is missing.
 func OIDCProvider(t testing.TB, clients []OIDCOPClient, accounts map[string]map[string]any) *OIDCOP {
 	t.Helper()
-	node, ok := LookBinary("node")
-	Need(t, "node", ok, "Node.js (node) not found on PATH")
-	dir := filepath.Join(RepoRoot(t), "test", "peer", "oidcop")
-	_, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json"))
-	Need(t, "oidc-provider", err == nil, "npm package not installed in test/peer/oidcop (./test/run.sh runs npm ci there)")
+	node, dir := NeedOIDCProvider(t)
 	addr := StartOnFreePort(t, "oidc-provider", func(port int) *exec.Cmd {
 		conf, _ := json.Marshal(map[string]any{"port": port, "clients": clients, "accounts": accounts})
 		cmd := exec.Command(node, filepath.Join(dir, "op.mjs"))
@@ -43,4 +39,18 @@ func OIDCProvider(t testing.TB, clients []OIDCOPClient, accounts map[string]map[
 		return cmd
 	})
 	return &OIDCOP{Issuer: "http://" + addr}
+}
+
+// NeedOIDCProvider stops the test through Need when OIDCProvider could not
+// start (Node.js or the npm install missing), else returns node and the
+// provider's folder: what a test calls first when it starts the provider
+// where it may not stop (another goroutine).
+func NeedOIDCProvider(t testing.TB) (node, dir string) {
+	t.Helper()
+	node, ok := LookBinary("node")
+	Need(t, "node", ok, "Node.js (node) not found on PATH")
+	dir = filepath.Join(RepoRoot(t), "test", "peer", "oidcop")
+	_, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json"))
+	Need(t, "oidc-provider", err == nil, "npm package not installed in test/peer/oidcop (./test/run.sh runs npm ci there)")
+	return node, dir
 }

@@ -42,10 +42,8 @@ type PySAML2Options struct {
 // xmlsec1 is missing.
 func PySAML2IdP(t testing.TB, o PySAML2Options) *PySAML2 {
 	t.Helper()
-	RequireBinary(t, "xmlsec1")
+	NeedPySAML2(t)
 	python := "/usr/bin/python3"
-	err := exec.Command(python, "-c", "import saml2").Run()
-	Need(t, "pysaml2", err == nil, "/usr/bin/python3 cannot import saml2 (apt-get install python3-pysaml2)")
 	dir := t.TempDir()
 	keyFile, certFile := filepath.Join(dir, "idp.key"), filepath.Join(dir, "idp.crt")
 	if err := writeKeyPair(keyFile, certFile, "pysaml2 test IdP"); err != nil {
@@ -65,6 +63,16 @@ func PySAML2IdP(t testing.TB, o PySAML2Options) *PySAML2 {
 	})
 	base := "http://" + addr
 	return &PySAML2{URL: base, EntityID: base + "/idp"}
+}
+
+// NeedPySAML2 stops the test through Need when PySAML2IdP could not start
+// (python3-pysaml2 or xmlsec1 missing): what a test calls first when it
+// starts the IdP where it may not stop (another goroutine).
+func NeedPySAML2(t testing.TB) {
+	t.Helper()
+	RequireBinary(t, "xmlsec1")
+	err := exec.Command("/usr/bin/python3", "-c", "import saml2").Run()
+	Need(t, "pysaml2", err == nil, "/usr/bin/python3 cannot import saml2 (apt-get install python3-pysaml2)")
 }
 
 // writeKeyPair writes an RSA-2048 key and a self-signed certificate as PEM files.
