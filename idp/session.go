@@ -323,6 +323,12 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loginKey, ipKey := "login:"+strings.ToLower(login), "ip:"+remoteIP(r)
+	if dk := p.deviceKey(r, login); dk != "" {
+		// A browser this login used before: its own count, neither the
+		// login's (which whoever knows the login can fill) nor its
+		// address's (a school's whole network behind one NAT).
+		loginKey, ipKey = dk, dk
+	}
 	if wait, locked, err := p.throttled(ctx, loginKey, ipKey); err != nil {
 		p.log.Error("login throttle", "err", err)
 		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
@@ -360,6 +366,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	if err := p.deps.SSO.ClearLoginFailures(ctx, loginKey); err != nil {
 		p.log.Error("clear login failures", "err", err)
 	}
+	p.rememberDevice(w, r, acc.Login)
 	sess, err := p.startSession(w, r, acc, p.cfg.LocalUpstream)
 	if err != nil {
 		p.log.Error("start session", "account", acc.ID, "err", err)
@@ -438,6 +445,9 @@ func (p *Provider) throttled(ctx context.Context, loginKey, ipKey string) (time.
 	for i, key := range []string{loginKey, ipKey} {
 		factor := 1
 		if i == 1 {
+			if key == loginKey { // a known device: one count
+				continue
+			}
 			factor = t.IPFactor
 		}
 		th, err := p.deps.SSO.LoginThrottle(ctx, key)
@@ -468,7 +478,10 @@ func (p *Provider) throttled(ctx context.Context, loginKey, ipKey string) (time.
 
 func (p *Provider) recordFailure(ctx context.Context, keys ...string) {
 	now := p.now().UTC()
-	for _, k := range keys {
+	for i, k := range keys {
+		if i > 0 && k == keys[i-1] { // a known device: one count
+			continue
+		}
 		if _, err := p.deps.SSO.AddLoginFailure(ctx, k, now, now.Add(-p.cfg.Throttle.Window)); err != nil {
 			p.log.Error("count failed login", "err", err)
 		}

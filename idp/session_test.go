@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -499,5 +500,71 @@ func TestLoginWithDirectoryDownIs503(t *testing.T) {
 	}
 	if th, _ := f.store.LoginThrottle(context.Background(), "login:emma.martin"); th.Failures != 0 {
 		t.Errorf("the outage counted as a failed login: %+v", th)
+	}
+}
+
+// Whoever knows a login can keep it locked with one wrong password per
+// lockout period; the browser its owner logged in from before is not
+// locked by that (device cookie), while a browser without one, a forged
+// cookie or another login's cookie is. The known browser's own failures
+// still lock it.
+func TestLockoutDoesNotLockOutTheOwnersBrowser(t *testing.T) {
+	f := newFixture(t)
+	try := func(c *http.Client, pw string) int {
+		_, page := f.get(c, f.base+"/login")
+		resp, _ := f.submitLogin(c, page, "emma.martin", pw)
+		return resp.StatusCode
+	}
+	owner := f.browser()
+	if s := try(owner, testPassword); s != http.StatusOK {
+		t.Fatalf("the owner's first login: %d", s)
+	}
+	loginURL, _ := url.Parse(f.base + "/login")
+	i := slices.IndexFunc(owner.Jar.Cookies(loginURL), func(c *http.Cookie) bool { return c.Name == deviceCookie })
+	if i < 0 {
+		t.Fatal("no device cookie after a login")
+	}
+	device := owner.Jar.Cookies(loginURL)[i]
+	// The same browser, its session over: only the device cookie is left.
+	known := func() *http.Client {
+		c := f.browser()
+		c.Jar.SetCookies(loginURL, []*http.Cookie{{Name: deviceCookie, Value: device.Value, Path: "/login"}})
+		return c
+	}
+	paul := f.loginAs("paul.durand")
+	j := slices.IndexFunc(paul.Jar.Cookies(loginURL), func(c *http.Cookie) bool { return c.Name == deviceCookie })
+	other := f.browser() // a device cookie, for another login
+	other.Jar.SetCookies(loginURL, []*http.Cookie{{Name: deviceCookie, Value: paul.Jar.Cookies(loginURL)[j].Value, Path: "/login"}})
+
+	attacker := f.browser()
+	for i := 0; i < 10; i++ {
+		f.clock.Advance(5 * time.Minute)
+		try(attacker, "guess")
+	}
+	f.clock.Advance(time.Minute)
+	if s := try(attacker, testPassword); s != http.StatusTooManyRequests {
+		t.Fatalf("the attacker's browser after 10 failures: %d, want the lockout", s)
+	}
+	if s := try(other, testPassword); s != http.StatusTooManyRequests {
+		t.Fatalf("a device cookie of another login: %d, want the lockout", s)
+	}
+	forged := f.browser()
+	forged.Jar.SetCookies(loginURL, []*http.Cookie{{Name: deviceCookie, Value: "ZW1tYS5tYXJ0aW4.bm9uY2U.forged", Path: "/login"}})
+	if s := try(forged, testPassword); s != http.StatusTooManyRequests {
+		t.Fatalf("a forged device cookie: %d, want the lockout", s)
+	}
+	if s := try(known(), testPassword); s != http.StatusOK {
+		t.Fatalf("the owner's browser during the attacker's lockout: %d, want in", s)
+	}
+	if th, _ := f.store.LoginThrottle(context.Background(), "login:emma.martin"); th.Failures < 10 {
+		t.Fatalf("the owner's login reset the attacker's count: %+v", th)
+	}
+	for range 10 {
+		f.clock.Advance(5 * time.Minute)
+		try(known(), "typo")
+	}
+	f.clock.Advance(time.Minute)
+	if s := try(known(), testPassword); s != http.StatusTooManyRequests {
+		t.Fatalf("the known browser after its own 10 failures: %d, want locked too", s)
 	}
 }
