@@ -1,7 +1,6 @@
 package saml
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/xml"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/beevik/etree"
 	csaml "github.com/crewjam/saml"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/russellhaering/goxmldsig/etreeutils"
 
@@ -74,7 +72,7 @@ func (c *Connector) verify(ctx context.Context, md *idp, raw []byte, requestID s
 	// decryption. Skipping the pass over the encrypted blob here saves a
 	// sixth of a login's CPU.
 	if child(root, nsDSig, "Signature") != nil || len(children(root, nsAssertion, "EncryptedAssertion")) != 1 || len(children(root, nsAssertion, "Assertion")) != 0 {
-		if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+		if err := validateRoundTrip(raw); err != nil {
 			return refuse(federation.ReasonMalformed, "Response: %v", err)
 		}
 	}
@@ -292,6 +290,13 @@ func (c *Connector) checkSignature(md *idp, el *etree.Element) (*etree.Element, 
 	if err != nil {
 		return nil, federation.Refusef(id, federation.ReasonMalformed, "%s: %v", el.Tag, err)
 	}
+	// goxmldsig would take a certificate from KeyInfo (and then check it
+	// is one of the roots); without KeyInfo it uses the single root. del
+	// is our own copy, and Validate copies what it is given, so one
+	// removal serves every certificate.
+	if kd := del.FindElement("./Signature/KeyInfo"); kd != nil {
+		kd.Parent().RemoveChild(kd)
+	}
 	var lastErr error
 	for _, cert := range md.certs {
 		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
@@ -299,13 +304,7 @@ func (c *Connector) checkSignature(md *idp, el *etree.Element) (*etree.Element, 
 		// Metadata certificates are trust anchors, often long expired
 		// self-signed ones; their dates are not a validity window.
 		vc.Clock = dsig.NewFakeClockAt(cert.NotBefore.Add(time.Second))
-		cp := del.Copy()
-		// goxmldsig would take a certificate from KeyInfo (and then check
-		// it is one of the roots); without KeyInfo it uses the single root.
-		if kd := cp.FindElement("./Signature/KeyInfo"); kd != nil {
-			kd.Parent().RemoveChild(kd)
-		}
-		v, err := vc.Validate(cp)
+		v, err := vc.Validate(del)
 		if err == nil {
 			return v, nil
 		}
@@ -353,7 +352,7 @@ func (c *Connector) decrypt(el *etree.Element) (*etree.Element, error) {
 			lastErr = err
 			continue
 		}
-		if err := xrv.Validate(bytes.NewReader(plain)); err != nil {
+		if err := validateRoundTrip(plain); err != nil {
 			return nil, federation.Refusef(id, federation.ReasonMalformed, "decrypted assertion: %v", err)
 		}
 		doc := etree.NewDocument()
@@ -401,7 +400,11 @@ func unmarshal(el *etree.Element, v any) error {
 	if err != nil {
 		return err
 	}
-	b, err := elementBytes(el)
+	// el is detach's fresh copy: serialised as it is, not copied again
+	// as elementBytes would.
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	b, err := doc.WriteToBytes()
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,64 @@
+package saml
+
+import (
+	"bytes"
+	"testing"
+
+	xrv "github.com/mattermost/xml-roundtrip-validator"
+)
+
+// roundTripCases are the inputs of xrv's own tests (the namespace quirks
+// behind the signature-wrapping advisories) and the shapes SAML carries.
+// Empty prefixes and names pass: encoding/xml since Go 1.17 reads them
+// the same both ways, and xrv no longer refuses them either.
+var roundTripCases = []struct {
+	xml  string
+	fine bool
+}{
+	{`<Root></Root>`, true},
+	{`<x:Root xmlns:x="http://example.com/"></x:Root>`, true},
+	{`<Root xmlns="http://example.com/1" xmlns="http://example.com/2"></Root>`, true},
+	{`<?xml version="1.0" encoding="EUC-JP"?><Root></Root>`, true},
+	{`<Root>text &quot;hello&quot;</Root>`, true},
+	{`<Root><![CDATA[text "hello"]]></Root>`, true},
+	{`<!-- comment --><Root/>`, true},
+	{`<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">ad<!-- x -->min</saml:NameID>`, true},
+	{`<x::Root/>`, false},
+	{`<Root><x::Element></::Element></Root>`, false},
+	{`<Root><Element ::attr="foo"></Element></Root>`, false},
+	{`<Root></x::Element></Root>`, false},
+	{`<x:>`, true},
+	{`</x:>`, true},
+	{`<Root :="value"/>`, true},
+	{"<Root>\n<Element x:=\"value\"/></Root>", true},
+	{`<Root xmlns="x" xmlns:="y"></Root>`, true},
+	{`<Root><x:Element xmlns:x="a" x:y:z="v"/></Root>`, false},
+	{`<Root`, false},
+}
+
+// TestValidateRoundTrip: the in-memory check refuses exactly what
+// xrv.Validate refuses.
+func TestValidateRoundTrip(t *testing.T) {
+	for _, c := range roundTripCases {
+		got, want := validateRoundTrip([]byte(c.xml)), xrv.Validate(bytes.NewReader([]byte(c.xml)))
+		if (got == nil) != (want == nil) {
+			t.Errorf("%q: validateRoundTrip %v, xrv.Validate %v", c.xml, got, want)
+		}
+		if (got == nil) != c.fine {
+			t.Errorf("%q: validateRoundTrip %v, want fine=%v", c.xml, got, c.fine)
+		}
+	}
+}
+
+// FuzzValidateRoundTrip: on any input both checks agree.
+func FuzzValidateRoundTrip(f *testing.F) {
+	for _, c := range roundTripCases {
+		f.Add([]byte(c.xml))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, want := validateRoundTrip(raw), xrv.Validate(bytes.NewReader(raw))
+		if (got == nil) != (want == nil) {
+			t.Fatalf("%q: validateRoundTrip %v, xrv.Validate %v", raw, got, want)
+		}
+	})
+}
