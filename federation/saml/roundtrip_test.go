@@ -38,6 +38,10 @@ var roundTripCases = []struct {
 	{"<a>x&#xD;y\r\nz\tw</a>", true},
 	{`<xmlns:a xmlns:xmlns="u"><b:c xmlns:b="v">t</b:c></xmlns:a>`, true},
 	{`<a:b.c-d xmlns:a="u">ID_0a9f= +/</a:b.c-d>`, true},
+	{`<a:b xmlns:a="u" ID="_1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"/>`, true},
+	{`<b ID="_1" ID="_2" x="a&amp;b" y="café" z="a&#xA;b"/>`, true},
+	{`<b xmlns="u" xmlns:c="v" c:d="e" xml:lang="fr"/>`, false},
+	{`<b ::="a" :c="d"/>`, false},
 	{`<a>café &amp; &lt;b&gt; "q" 'q'</a>`, true},
 }
 
