@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/beevik/etree"
@@ -394,24 +395,59 @@ func children(el *etree.Element, ns, tag string) []*etree.Element {
 
 // unmarshal decodes el through encoding/xml. A NameID or attribute value
 // split by a comment is read whole (encoding/xml concatenates character
-// data around comments), which is what the signature covered.
+// data around comments), which is what the signature covered. The decoder
+// reads el's tokens from the tree itself: serialising el only for
+// encoding/xml to lex it again was a round trip (and a tenth of a
+// login's XML cost) through which the values could only change.
 func unmarshal(el *etree.Element, v any) error {
 	el, err := detach(el)
 	if err != nil {
 		return err
 	}
-	// el is detach's fresh copy: serialised as it is, not copied again
-	// as elementBytes would.
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	b, err := doc.WriteToBytes()
-	if err != nil {
-		return err
-	}
-	if err := xml.Unmarshal(b, v); err != nil {
+	var toks treeTokens
+	toks.add(el)
+	if err := xml.NewTokenDecoder(&toks).Decode(v); err != nil {
 		return fmt.Errorf("%s: %w", el.Tag, err)
 	}
 	return nil
+}
+
+// treeTokens hands an element's tree to encoding/xml as the raw tokens
+// its serialisation would lex to (names with their prefixes, namespace
+// declarations as attributes); the decoder resolves the prefixes.
+type treeTokens []xml.Token
+
+func (t *treeTokens) add(el *etree.Element) {
+	start := xml.StartElement{Name: xml.Name{Space: el.Space, Local: el.Tag}, Attr: make([]xml.Attr, len(el.Attr))}
+	for i, a := range el.Attr {
+		start.Attr[i] = xml.Attr{Name: xml.Name{Space: a.Space, Local: a.Key}, Value: a.Value}
+	}
+	*t = append(*t, start)
+	for _, c := range el.Child {
+		switch c := c.(type) {
+		case *etree.Element:
+			t.add(c)
+		case *etree.CharData:
+			*t = append(*t, xml.CharData(c.Data))
+		case *etree.Comment:
+			*t = append(*t, xml.Comment(c.Data))
+		case *etree.ProcInst:
+			*t = append(*t, xml.ProcInst{Target: c.Target, Inst: []byte(c.Inst)})
+		case *etree.Directive:
+			*t = append(*t, xml.Directive(c.Data))
+		}
+	}
+	*t = append(*t, xml.EndElement{Name: start.Name})
+}
+
+// Token implements xml.TokenReader.
+func (t *treeTokens) Token() (xml.Token, error) {
+	if len(*t) == 0 {
+		return nil, io.EOF
+	}
+	tok := (*t)[0]
+	*t = (*t)[1:]
+	return tok, nil
 }
 
 // detach returns a copy of el that declares every namespace it uses, as
