@@ -86,16 +86,37 @@ func identicalRoundTrip(tok xml.Token) bool {
 // in text, tabs and newlines.
 func plainText[T string | []byte](s T, text bool) bool {
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if text && (b == '\t' || b == '\n') {
-			continue
-		}
-		if b < 0x20 || b > 0x7e || b == '&' || b == '<' || b == '>' || b == '"' || b == '\'' {
+		switch plainByte[s[i]] {
+		case plainAlways:
+		case plainInText:
+			if !text {
+				return false
+			}
+		default:
 			return false
 		}
 	}
 	return true
 }
+
+const (
+	plainNever = iota
+	plainAlways
+	plainInText
+)
+
+// plainByte classifies each byte for plainText: a table, as the text
+// checked is most of a response's bytes (base64 values).
+var plainByte = func() (t [256]uint8) {
+	for b := 0x20; b <= 0x7e; b++ {
+		t[b] = plainAlways
+	}
+	for _, b := range []byte{'&', '<', '>', '"', '\''} {
+		t[b] = plainNever
+	}
+	t['\t'], t['\n'] = plainInText, plainInText
+	return t
+}()
 
 // plainName: an ASCII XML name without a colon.
 func plainName(s string) bool {
