@@ -575,13 +575,17 @@ func (s *Store) Update(ctx context.Context, fn func(directory.Tx) error) error {
 		return err
 	}
 	if t.dirty {
-		if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
+		if _, err := t.execCached(ctx, `UPDATE meta SET value = value + 1 WHERE name = 'generation'`); err != nil {
 			sqlTx.Rollback()
 			return fmt.Errorf("bump generation: %w", err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	for _, q := range t.unprepared {
+		// A statement that cannot be prepared keeps running plain.
+		s.stmt(ctx, q)
 	}
 	return nil
 }

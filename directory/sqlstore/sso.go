@@ -58,6 +58,13 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// cachedStmt is q from the statement cache, nil if it was never prepared.
+func (s *Store) cachedStmt(q string) *sql.Stmt {
+	s.sso.mu.RLock()
+	defer s.sso.mu.RUnlock()
+	return s.sso.stmts[q]
+}
+
 // prepared is the pool as the Store's reader sees it: every query through
 // the statement cache (stmt). Unprepared, modernc's SQLite parses a query
 // again on each call, which cost as much as running the single-row reads

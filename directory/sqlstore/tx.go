@@ -20,6 +20,22 @@ type tx struct {
 	// dirty is set by every write to directory data, so that Update bumps
 	// the generation read models watch; journal and audit writes leave it.
 	dirty bool
+	// unprepared are the execCached queries not yet in the statement
+	// cache; Update prepares them once the transaction has ended.
+	unprepared []string
+}
+
+// execCached runs q, one of the writes every brokered login makes, in the
+// transaction through the Store's statement cache: modernc's SQLite
+// otherwise parses it again each time. A query not yet cached runs plain
+// and is prepared after the transaction (preparing needs a connection of
+// the pool; taking one while holding this one could wait forever).
+func (t *tx) execCached(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.s.cachedStmt(q); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	t.unprepared = append(t.unprepared, q)
+	return t.tx.ExecContext(ctx, q, args...)
 }
 
 func (t *tx) PutStructure(ctx context.Context, s *directory.Structure) error {
@@ -253,7 +269,7 @@ func (t *tx) PutExternalLink(ctx context.Context, l directory.ExternalLink) erro
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = t.s.opts.Now()
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO external_links (issuer, subject, account_id, created_at, last_used_at)
+	_, err := t.execCached(ctx, `INSERT INTO external_links (issuer, subject, account_id, created_at, last_used_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (issuer, subject) DO UPDATE SET account_id = excluded.account_id, last_used_at = excluded.last_used_at`,
 		l.Issuer, l.Subject, l.AccountID, l.CreatedAt.UTC(), timeArg(l.LastUsedAt))

@@ -22,7 +22,6 @@ import (
 
 	"github.com/beevik/etree"
 	csaml "github.com/crewjam/saml"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/enthub/enthub/directory"
@@ -186,7 +185,7 @@ func (c *Connector) readLogoutMessage(md *idp, r *http.Request) (*etree.Element,
 	default:
 		return nil, "", federation.Refusef(id, federation.ReasonMalformed, "logout message with method %s", r.Method)
 	}
-	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+	if err := validateRoundTrip(raw); err != nil {
 		return nil, "", federation.Refusef(id, federation.ReasonMalformed, "logout message: %v", err)
 	}
 	doc := etree.NewDocument()

@@ -1,7 +1,6 @@
 package saml
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/beevik/etree"
 	csaml "github.com/crewjam/saml"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
@@ -40,7 +38,7 @@ type idp struct {
 // EntitiesDescriptor in which entityID is picked), checking its signature
 // against signer when signer is set.
 func parseMetadata(raw []byte, entityID string, signer *x509.Certificate, now time.Time, bound time.Duration) (*idp, error) {
-	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+	if err := validateRoundTrip(raw); err != nil {
 		return nil, fmt.Errorf("metadata: not well-formed XML: %w", err)
 	}
 	doc := etree.NewDocument()

@@ -1,17 +1,16 @@
 package saml
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/beevik/etree"
 	csaml "github.com/crewjam/saml"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/russellhaering/goxmldsig/etreeutils"
 
@@ -74,7 +73,7 @@ func (c *Connector) verify(ctx context.Context, md *idp, raw []byte, requestID s
 	// decryption. Skipping the pass over the encrypted blob here saves a
 	// sixth of a login's CPU.
 	if child(root, nsDSig, "Signature") != nil || len(children(root, nsAssertion, "EncryptedAssertion")) != 1 || len(children(root, nsAssertion, "Assertion")) != 0 {
-		if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+		if err := validateRoundTrip(raw); err != nil {
 			return refuse(federation.ReasonMalformed, "Response: %v", err)
 		}
 	}
@@ -292,6 +291,13 @@ func (c *Connector) checkSignature(md *idp, el *etree.Element) (*etree.Element, 
 	if err != nil {
 		return nil, federation.Refusef(id, federation.ReasonMalformed, "%s: %v", el.Tag, err)
 	}
+	// goxmldsig would take a certificate from KeyInfo (and then check it
+	// is one of the roots); without KeyInfo it uses the single root. del
+	// is our own copy, and Validate copies what it is given, so one
+	// removal serves every certificate.
+	if kd := del.FindElement("./Signature/KeyInfo"); kd != nil {
+		kd.Parent().RemoveChild(kd)
+	}
 	var lastErr error
 	for _, cert := range md.certs {
 		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
@@ -299,13 +305,7 @@ func (c *Connector) checkSignature(md *idp, el *etree.Element) (*etree.Element, 
 		// Metadata certificates are trust anchors, often long expired
 		// self-signed ones; their dates are not a validity window.
 		vc.Clock = dsig.NewFakeClockAt(cert.NotBefore.Add(time.Second))
-		cp := del.Copy()
-		// goxmldsig would take a certificate from KeyInfo (and then check
-		// it is one of the roots); without KeyInfo it uses the single root.
-		if kd := cp.FindElement("./Signature/KeyInfo"); kd != nil {
-			kd.Parent().RemoveChild(kd)
-		}
-		v, err := vc.Validate(cp)
+		v, err := vc.Validate(del)
 		if err == nil {
 			return v, nil
 		}
@@ -353,7 +353,7 @@ func (c *Connector) decrypt(el *etree.Element) (*etree.Element, error) {
 			lastErr = err
 			continue
 		}
-		if err := xrv.Validate(bytes.NewReader(plain)); err != nil {
+		if err := validateRoundTrip(plain); err != nil {
 			return nil, federation.Refusef(id, federation.ReasonMalformed, "decrypted assertion: %v", err)
 		}
 		doc := etree.NewDocument()
@@ -395,20 +395,59 @@ func children(el *etree.Element, ns, tag string) []*etree.Element {
 
 // unmarshal decodes el through encoding/xml. A NameID or attribute value
 // split by a comment is read whole (encoding/xml concatenates character
-// data around comments), which is what the signature covered.
+// data around comments), which is what the signature covered. The decoder
+// reads el's tokens from the tree itself: serialising el only for
+// encoding/xml to lex it again was a round trip (and a tenth of a
+// login's XML cost) through which the values could only change.
 func unmarshal(el *etree.Element, v any) error {
 	el, err := detach(el)
 	if err != nil {
 		return err
 	}
-	b, err := elementBytes(el)
-	if err != nil {
-		return err
-	}
-	if err := xml.Unmarshal(b, v); err != nil {
+	var toks treeTokens
+	toks.add(el)
+	if err := xml.NewTokenDecoder(&toks).Decode(v); err != nil {
 		return fmt.Errorf("%s: %w", el.Tag, err)
 	}
 	return nil
+}
+
+// treeTokens hands an element's tree to encoding/xml as the raw tokens
+// its serialisation would lex to (names with their prefixes, namespace
+// declarations as attributes); the decoder resolves the prefixes.
+type treeTokens []xml.Token
+
+func (t *treeTokens) add(el *etree.Element) {
+	start := xml.StartElement{Name: xml.Name{Space: el.Space, Local: el.Tag}, Attr: make([]xml.Attr, len(el.Attr))}
+	for i, a := range el.Attr {
+		start.Attr[i] = xml.Attr{Name: xml.Name{Space: a.Space, Local: a.Key}, Value: a.Value}
+	}
+	*t = append(*t, start)
+	for _, c := range el.Child {
+		switch c := c.(type) {
+		case *etree.Element:
+			t.add(c)
+		case *etree.CharData:
+			*t = append(*t, xml.CharData(c.Data))
+		case *etree.Comment:
+			*t = append(*t, xml.Comment(c.Data))
+		case *etree.ProcInst:
+			*t = append(*t, xml.ProcInst{Target: c.Target, Inst: []byte(c.Inst)})
+		case *etree.Directive:
+			*t = append(*t, xml.Directive(c.Data))
+		}
+	}
+	*t = append(*t, xml.EndElement{Name: start.Name})
+}
+
+// Token implements xml.TokenReader.
+func (t *treeTokens) Token() (xml.Token, error) {
+	if len(*t) == 0 {
+		return nil, io.EOF
+	}
+	tok := (*t)[0]
+	*t = (*t)[1:]
+	return tok, nil
 }
 
 // detach returns a copy of el that declares every namespace it uses, as
