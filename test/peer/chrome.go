@@ -74,9 +74,15 @@ func (c *Chrome) Tab() context.Context {
 	return ctx
 }
 
+// stepTimeout bounds one step of a journey, so a page that never shows
+// what the test waits for fails it, naming the step, instead of hanging.
+const stepTimeout = 30 * time.Second
+
 // Do runs steps in the tab; a failure fails the test, naming what.
 func (c *Chrome) Do(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		c.t.Fatalf("%s: %v", what, err)
 	}
@@ -85,6 +91,8 @@ func (c *Chrome) Do(ctx context.Context, what string, steps ...chromedp.Action[c
 // Value runs a in the tab and returns its result; a failure fails the test.
 func Value[T any](c *Chrome, ctx context.Context, what string, a chromedp.Action[T]) T {
 	c.t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
 		c.t.Fatalf("%s: %v", what, err)
@@ -129,12 +137,7 @@ func (c *Chrome) TabThrough(ctx context.Context, name string) []string {
 	var reached []string
 	for range 80 {
 		c.Do(ctx, "tab", chromedp.KeyEvent("\t"))
-		got := Value(c, ctx, "focus", chromedp.Evaluate[[]string](`(() => {
-			const e = document.activeElement;
-			if (!e || e === document.body) return ['', ''];
-			const s = getComputedStyle(e);
-			return [e.getAttribute('href') || e.id || e.tagName, s.outlineStyle === 'none' ? '' : s.outlineWidth];
-		})()`))
+		got := c.focus(ctx, "")
 		if got[0] == "" || (len(reached) > 0 && got[0] == reached[0]) {
 			break
 		}
@@ -174,4 +177,42 @@ func (c *Chrome) Download(ctx context.Context, what string, steps ...chromedp.Ac
 	}
 	c.t.Fatalf("%s: no download completed within 30 s", what)
 	return ""
+}
+
+// focus is what has the focus (its href, else id, else tag; or, given
+// a JavaScript condition on the element e, "yes" when it holds) and its
+// outline width ("" when it has none); "" when nothing has.
+func (c *Chrome) focus(ctx context.Context, cond string) [2]string {
+	c.t.Helper()
+	what := `e.getAttribute('href') || e.id || e.tagName`
+	if cond != "" {
+		what = `(` + cond + `) ? 'yes' : 'no'`
+	}
+	got := Value(c, ctx, "focus", chromedp.Evaluate[[]string](`(() => {
+		const e = document.activeElement;
+		if (!e || e === document.body) return ['', ''];
+		const s = getComputedStyle(e);
+		return [`+what+`, s.outlineStyle === 'none' ? '' : s.outlineWidth];
+	})()`))
+	return [2]string{got[0], got[1]}
+}
+
+// TabTo presses Tab until the focused element e meets cond (a JavaScript
+// expression, such as e.matches('a.button')), its focus visible, then
+// Enter: the next page reached by keyboard alone. It fails the test when
+// Tab never gets there.
+func (c *Chrome) TabTo(ctx context.Context, cond string) {
+	c.t.Helper()
+	c.Do(ctx, "blur", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)`))
+	for range 80 {
+		c.Do(ctx, "tab", chromedp.KeyEvent("\t"))
+		if got := c.focus(ctx, cond); got[0] == "yes" {
+			if got[1] == "" || got[1] == "0px" {
+				c.t.Errorf("focus on %s is not visible", cond)
+			}
+			c.Do(ctx, "Enter on "+cond, chromedp.KeyEvent("\r"))
+			return
+		}
+	}
+	c.t.Fatalf("Tab never reaches %s", cond)
 }
