@@ -99,26 +99,26 @@ const pageTemplate = `{{define "body"}}{{$t := .T}}
 <section aria-labelledby="{{.ID}}-title">
 <h2 id="{{.ID}}-title">{{.Title}}</h2>
 {{.Chart}}
-{{if .Rows}}<table id="{{.ID}}-table">
+{{if .Rows}}<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{{.ID}}-title"><table id="{{.ID}}-table">
 <caption>{{.Title}}</caption>
 <thead><tr><th scope="col">{{.KeyCol}}</th><th scope="col">{{.CountCol}}</th>{{if .HasUsers}}<th scope="col">{{$t.Tr "users"}}</th>{{end}}</tr></thead>
 <tbody>
 {{range .Rows}}<tr><th scope="row">{{if .Label}}{{.Label}}{{else}}{{.Key}}{{end}}</th><td>{{num .Logins}}</td>{{if .HasUsers}}<td>{{num .Users}}</td>{{end}}</tr>
 {{end}}</tbody>
-</table>{{else}}<p>{{$t.Tr "empty"}}</p>{{end}}
+</table></div>{{else}}<p>{{$t.Tr "empty"}}</p>{{end}}
 <p>{{$t.Tr "export"}} : <a href="{{.ExportCSV}}">{{$t.Tr "export.csv"}}<span> — {{.Title}}</span></a>,
 <a href="{{.ExportXLSX}}">{{$t.Tr "export.xlsx"}}<span> — {{.Title}}</span></a></p>
 </section>
 {{end}}
 <section aria-labelledby="avail-title">
 <h2 id="avail-title">{{$t.Tr "availability"}}</h2>
-{{if $.Avail}}<table id="avail-table">
+{{if $.Avail}}<div class="table-wrap" role="region" tabindex="0" aria-labelledby="avail-title"><table id="avail-table">
 <caption>{{$t.Tr "availability"}}</caption>
 <thead><tr><th scope="col">{{$t.Tr "col.day"}}</th><th scope="col">{{$t.Tr "avail.percent"}}</th><th scope="col">{{$t.Tr "avail.ready"}}</th><th scope="col">{{$t.Tr "avail.minutes"}}</th></tr></thead>
 <tbody>
 {{range $.Avail}}<tr><th scope="row">{{.Day}}</th><td>{{.Percent}}</td><td>{{.ReadyMinutes}}</td><td>{{.Minutes}}</td></tr>
 {{end}}</tbody>
-</table>{{else}}<p>{{$t.Tr "avail.none"}}</p>{{end}}
+</table></div>{{else}}<p>{{$t.Tr "avail.none"}}</p>{{end}}
 </section>
 {{end}}
 {{end}}`
