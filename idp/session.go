@@ -373,6 +373,10 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 		return
 	}
+	// One persona: settled now, so that the login event names its
+	// school and profile (the statistics count logins by them). Several:
+	// the persona event that follows the choice names them.
+	p.personaSettled(r, sess)
 	e := p.sessionEvent(r, EventLogin, sess, "", "ok", "")
 	e.Details = map[string]string{"login": acc.Login, "upstream": p.cfg.LocalUpstream, "protocol": protocolOf(pend)}
 	p.audit(ctx, e)

@@ -568,3 +568,18 @@ func TestLockoutDoesNotLockOutTheOwnersBrowser(t *testing.T) {
 		t.Fatalf("the known browser after its own 10 failures: %d, want locked too", s)
 	}
 }
+
+// The login of a person with one persona names its school and profile, so
+// that the statistics count logins by school and profile.
+func TestLoginEventNamesTheSinglePersona(t *testing.T) {
+	f := newFixture(t)
+	f.loginAs("emma.martin")
+	evs := f.events(EventLogin)
+	if len(evs) == 0 {
+		t.Fatal("no login event")
+	}
+	e := evs[len(evs)-1]
+	if e.Outcome != "ok" || e.Profile != directory.ProfileEleve || e.StructureID != f.ids["lycee"] {
+		t.Fatalf("login event = %+v, want the eleve persona at the lycée", e)
+	}
+}
