@@ -282,7 +282,10 @@ func (p *Provider) showChooser(w http.ResponseWriter, r *http.Request, req, serv
 				v.Methods = append(v.Methods, l)
 			}
 		}
-		v.Back = p.url("/login?" + q.Encode())
+		v.Back = p.url("/login")
+		if len(q) > 0 {
+			v.Back = p.url("/login?" + q.Encode())
+		}
 	}
 	noStore(w)
 	p.pages.Chooser(w, r, v)
