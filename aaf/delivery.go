@@ -457,8 +457,10 @@ func parseChecksumFile(text, base, algo string) (string, error) {
 		}
 		lines++
 		var digest, name string
-		if i := strings.Index(line, ") = "); i > 0 && strings.Contains(line, " (") {
-			name = line[strings.Index(line, " (")+2 : i]
+		// The BSD form's " (" must come before its ") = ": a line such as
+		// "0) = (" has both, the other way round.
+		if i := strings.Index(line, ") = "); i > 0 && strings.Contains(line[:i], " (") {
+			name = line[strings.Index(line[:i], " (")+2 : i]
 			digest = strings.TrimSpace(line[i+4:])
 		} else {
 			fields := strings.Fields(line)
