@@ -108,6 +108,7 @@ var pageTmpl = template.Must(template.New("p").Parse(`<!doctype html><html lang=
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:1rem auto;padding:0 1rem}
 .sim{background:#ffe9a8;border:3px dashed #8a5a00;padding:.75rem;font-weight:600}
+ul{list-style:none;padding:0}
 button{font-size:1rem;padding:.6rem 1rem;margin:.25rem 0;min-height:44px;text-align:left}
 button:focus{outline:3px solid #000;outline-offset:2px}</style></head><body>
 <header><p class="sim" role="note">SIMULATION — ce n'est pas le vrai service d'authentification. / This is not the real identity provider.</p></header>

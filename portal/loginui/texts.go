@@ -60,6 +60,7 @@ var texts = map[string]map[string]string{
 
 		// The login chooser and the federated login's pages.
 		"chooser.step1":                "Je suis…",
+		"chooser.iam":                  "Je suis",
 		"chooser.step2":                "Comment vous connectez-vous ?",
 		"chooser.back":                 "Changer de profil",
 		"chooser.news":                 "Actualités",
@@ -136,6 +137,7 @@ var texts = map[string]map[string]string{
 
 		// The login chooser and the federated login's pages.
 		"chooser.step1":                "I am…",
+		"chooser.iam":                  "I am",
 		"chooser.step2":                "How do you log in?",
 		"chooser.back":                 "Change profile",
 		"chooser.news":                 "News",
