@@ -361,7 +361,9 @@ func (s *opStorage) prov() *Provider { return s.f.p }
 func (s *opStorage) service(clientID string) (*Service, error) {
 	svc := s.prov().reg().byClient[clientID]
 	if svc == nil {
-		return nil, fmt.Errorf("client %q is not registered", clientID)
+		// invalid_client on every path (token, refresh, introspection…):
+		// a plain error would reach the client as a 500 server_error.
+		return nil, oidc.ErrInvalidClient().WithDescription("client %q is not registered", clientID)
 	}
 	return svc, nil
 }
