@@ -41,7 +41,7 @@ func mountLauncher(cfg config.Config, log *slog.Logger, store *sqlstore.Store, s
 	}
 	l, err := launcher.New(layout, launcher.Options{Directory: store, Store: store, Sessions: sso, Registry: sso, Audit: sso,
 		Admins: adminRule(cfg), Principal: rule, Banner: banner, PublicURL: cfg.PublicURL,
-		Secure: strings.HasPrefix(cfg.PublicURL, "https:"), Location: parisTime(), Logger: log.With("component", "launcher")})
+		Secure: strings.HasPrefix(cfg.PublicURL, "https:"), Location: cfg.Location(), Logger: log.With("component", "launcher")})
 	if err != nil {
 		return err
 	}
