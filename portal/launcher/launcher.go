@@ -139,6 +139,8 @@ func (lc *Launcher) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/portail/news", lc.editor(lc.newsPage))
 	mux.HandleFunc("POST "+b+"/portail/news", lc.editor(lc.newsCreate))
 	mux.HandleFunc("POST "+b+"/portail/news/{id}/delete", lc.editor(lc.newsDelete))
+	mux.HandleFunc("GET "+b+"/portail/news/{id}/edit", lc.editor(lc.newsEdit))
+	mux.HandleFunc("POST "+b+"/portail/news/{id}", lc.editor(lc.newsUpdate))
 	mux.HandleFunc(b+"/portail/branding", lc.editor(lc.branding))
 }
 
