@@ -77,6 +77,9 @@ func TestProblemsNameTheKey(t *testing.T) {
 		{"bad cron", "aaf:\n  purge_schedule: every night\n", nil, []string{"aaf.purge_schedule"}},
 		{"idle longer than absolute", "sso:\n  session_idle: 12h\n", nil, []string{"sso.session_idle: 12h0m0s is longer than sso.session_absolute"}},
 		{"bad db", "db: mysql://x\n", nil, []string{"db: \"mysql://x\""}},
+		{"bad site zone", "time_zone: Europe/Marseille\n", nil, []string{`enthub.yaml:1: time_zone: "Europe/Marseille" is not a time zone`}},
+		{"deprecated zone disagrees", "time_zone: Europe/Paris\nstats:\n  time_zone: America/Cayenne\n", nil,
+			[]string{`enthub.yaml:3: stats.time_zone: "America/Cayenne" differs from time_zone "Europe/Paris"`}},
 		{"bad statistics zone", "stats:\n  time_zone: Mars/Olympus\n  fold_every: 10ms\n", nil, []string{`stats.time_zone: "Mars/Olympus" is not a time zone`, "stats.fold_every: 10ms: at least 1s"}},
 		{"portal admin not a login", "portal:\n  admins: [ok, \"a b\"]\n", nil, []string{`portal.admins[1]: "a b": want a login`}},
 	}

@@ -91,6 +91,14 @@ func Read(path string, environ []string, o Options) (Config, *Origin, error) {
 		problems = append(problems, p...)
 	}
 	problems = append(problems, applyEnv(&cfg, environ, origin)...)
+	if origin.Set("stats.time_zone") {
+		// The key of the first releases, when only the statistics had a
+		// zone; it still sets the site's zone, and says it is deprecated.
+		if !origin.Set("time_zone") {
+			cfg.TimeZone = cfg.Stats.TimeZone
+		}
+		origin.Notes = append(origin.Notes, fmt.Sprintf("stats.time_zone is deprecated: write time_zone: %s at the top level (it is the zone of the whole site)", cfg.Stats.TimeZone))
+	}
 	if o.Override != nil {
 		o.Override(&cfg)
 	}

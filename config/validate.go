@@ -146,8 +146,15 @@ func (c Config) Validate() Problems {
 	if c.AAF.OrderGuard && len(c.AAF.OrderScope) == 0 {
 		add("aaf.order_scope", "empty: name at least one of academie, degre, prefix, or set aaf.order_guard: false")
 	}
-	if _, err := time.LoadLocation(c.Stats.TimeZone); err != nil || c.Stats.TimeZone == "" {
-		add("stats.time_zone", "%q is not a time zone such as Europe/Paris", c.Stats.TimeZone)
+	switch _, err := time.LoadLocation(c.Stats.TimeZone); {
+	case c.Stats.TimeZone == "":
+	case err != nil:
+		add("stats.time_zone", "%q is not a time zone such as Europe/Paris (and stats.time_zone is deprecated: write time_zone)", c.Stats.TimeZone)
+	case c.Stats.TimeZone != c.TimeZone:
+		add("stats.time_zone", "%q differs from time_zone %q: stats.time_zone is a deprecated alias of time_zone; remove it", c.Stats.TimeZone, c.TimeZone)
+	}
+	if _, err := time.LoadLocation(c.TimeZone); (err != nil || c.TimeZone == "") && c.TimeZone != c.Stats.TimeZone {
+		add("time_zone", "%q is not a time zone such as Europe/Paris or America/Cayenne", c.TimeZone)
 	}
 	if c.Stats.FoldEvery < time.Second {
 		add("stats.fold_every", "%v: at least 1s", c.Stats.FoldEvery)

@@ -22,6 +22,7 @@ type Dumper interface {
 // row at a time, so an export's memory does not grow with the directory.
 type DumpReader interface {
 	Reader
+	PortalDumpReader
 	DumpStructures(ctx context.Context, fn func(Structure) error) error
 	// DumpPersons walks every person, with or without an account.
 	DumpPersons(ctx context.Context, fn func(Person) error) error
@@ -59,6 +60,7 @@ type Restorer interface {
 // (an account's person, a membership's group…) are checked once, when fn
 // returns, and a dangling one fails the restore naming the record.
 type RestoreTx interface {
+	PortalRestoreTx
 	RestoreStructure(ctx context.Context, s Structure) error
 	RestorePerson(ctx context.Context, p Person) error
 	RestoreAccount(ctx context.Context, a Account) error

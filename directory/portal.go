@@ -60,3 +60,18 @@ type PortalStore interface {
 	Branding(ctx context.Context, uai string) (Branding, error)
 	PutBranding(ctx context.Context, b Branding) error
 }
+
+// PortalDumpReader walks the launcher's content for the reversibility
+// export (part of DumpReader): every news item by id, every branding by
+// UAI.
+type PortalDumpReader interface {
+	DumpNews(ctx context.Context, fn func(News) error) error
+	DumpBrandings(ctx context.Context, fn func(Branding) error) error
+}
+
+// PortalRestoreTx writes the launcher's content back (part of RestoreTx),
+// verbatim: ids, authors and dates as exported.
+type PortalRestoreTx interface {
+	RestoreNews(ctx context.Context, n News) error
+	RestoreBranding(ctx context.Context, b Branding) error
+}

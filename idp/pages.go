@@ -87,8 +87,12 @@ type PersonaChoice struct {
 	ID            string
 	Profile       string // profile code: eleve, parent, enseignant…
 	StructureName string
+	City          string // the structure's town, to tell two Collèges Jean Moulin apart
 	UAI           string
 	Current       bool
+	// Children are, for a parent persona, the names of the parent's
+	// children who are students of that structure.
+	Children []string
 	// Account names the account the persona belongs to when the login
 	// linked several (a principal who is also a parent): its login.
 	Account string

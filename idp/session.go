@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -621,7 +622,11 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, c := range personas {
 		st, _ := p.deps.Directory.Structure(ctx, c.persona.StructureID)
-		pc := PersonaChoice{ID: c.persona.ID, Profile: string(c.persona.Profile), StructureName: st.Name, UAI: st.UAI, Current: c.persona.ID == sess.PersonaID}
+		pc := PersonaChoice{ID: c.persona.ID, Profile: string(c.persona.Profile), StructureName: st.Name, City: st.City, UAI: st.UAI,
+			Current: c.persona.ID == sess.PersonaID}
+		if c.persona.Profile == directory.ProfileParent {
+			pc.Children = p.childrenIn(ctx, c.persona.PersonID, c.persona.StructureID)
+		}
 		if len(sess.Accounts) > 1 {
 			pc.Account = c.account.Login
 		}
@@ -744,4 +749,33 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, sess *sso.
 		}
 	}
 	return front
+}
+
+// childrenIn names a parent's children who are students of the structure,
+// in the order of the relations: what tells a parent of two children
+// which persona is which ("Parent de Léa Martin — Collège Jean Moulin").
+// A child the store cannot read is left out: the school still names the
+// persona.
+func (p *Provider) childrenIn(ctx context.Context, parentID, structureID string) []string {
+	rels, err := p.deps.Directory.Relations(ctx, parentID)
+	if err != nil {
+		p.log.Warn("persona page: relations", "person", parentID, "err", err)
+		return nil
+	}
+	var names []string
+	for _, r := range rels {
+		if r.ParentID != parentID {
+			continue
+		}
+		ps, err := p.deps.Directory.Personas(ctx, r.ChildID)
+		if err != nil || !slices.ContainsFunc(ps, func(pa directory.Persona) bool {
+			return pa.StructureID == structureID && pa.Profile == directory.ProfileEleve
+		}) {
+			continue
+		}
+		if child, err := p.deps.Directory.Person(ctx, r.ChildID); err == nil {
+			names = append(names, strings.TrimSpace(child.FirstName+" "+child.LastName))
+		}
+	}
+	return names
 }

@@ -117,9 +117,9 @@ func testBrowserJourneys(t *testing.T, store, db string) {
 			c.Check(tab, name+"-upstream")
 			choose := func(uai string) {
 				label := chromedp.Search(`//label[contains(., "` + uai + `")]`)
-				// The label reads "Profile — School (UAI)"; the launcher names the school.
+				// The label reads "Profile — School, Town (UAI)"; the launcher names the school.
 				text := peer.Value(c, tab, "persona "+uai, chromedp.Text(label))
-				school := strings.TrimSpace(strings.SplitN(strings.SplitN(text, " — ", 2)[1], " (", 2)[0])
+				school, _, _ := strings.Cut(strings.TrimSpace(strings.SplitN(strings.SplitN(text, " — ", 2)[1], " (", 2)[0]), ", ")
 				c.Do(tab, "persona "+uai, chromedp.Click(label), chromedp.Click(chromedp.CSS(`main button[type=submit]`)),
 					chromedp.WaitVisible(chromedp.CSS(casTile)))
 				if txt := peer.Value(c, tab, "persona", chromedp.Text(chromedp.CSS(".persona"))); !strings.Contains(txt, school) {

@@ -37,7 +37,7 @@ func mountConsole(ctx context.Context, g *errgroup.Group, cfg config.Config, log
 	}
 	svc := guestService(cfg, store)
 	opts := console.PrincipalOptions{Guests: svc, Directory: store, Sessions: sso, Rule: &rule, PublicURL: cfg.PublicURL,
-		Location: parisTime(), Logger: log.With("component", "console")}
+		Location: cfg.Location(), Logger: log.With("component", "console")}
 	if s := cfg.Guests.SMTP; s.Addr != "" {
 		opts.Mailer = console.SMTPMailer{Addr: s.Addr, From: s.From, Username: s.Username, Password: s.Password}
 	}

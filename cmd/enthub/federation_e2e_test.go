@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -264,6 +265,31 @@ func (b *browser) atCAS(w *fedWorld, login, profile, uai string) {
 	}
 }
 
+// childrenIn are the names (HTML-escaped, as the page writes them) of a
+// parent's children who are students of the structure.
+func childrenIn(t *testing.T, store *sqlstore.Store, parentID, structureID string) []string {
+	t.Helper()
+	ctx := context.Background()
+	rels, err := store.Relations(ctx, parentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rels {
+		ps, _ := store.Personas(ctx, r.ChildID)
+		for _, pa := range ps {
+			if r.ParentID == parentID && pa.StructureID == structureID && pa.Profile == directory.ProfileEleve {
+				child, err := store.Person(ctx, r.ChildID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, html.EscapeString(child.FirstName+" "+child.LastName))
+			}
+		}
+	}
+	return names
+}
+
 func uaiOfProfile(m simulate.Member, p directory.Profile, skip string) string {
 	for i, pa := range m.Personas {
 		if pa.Profile == p && m.UAIs[i] != skip {
@@ -292,6 +318,24 @@ func testFederatedJourneys(t *testing.T, db string) {
 		b.get(cas).follow("un parent").method("EduConnect")
 		b.submit(w.cast.Parent.Person.LastName, nil).submit("", nil)
 		b.expect("Choisissez votre profil", first, second)
+		for _, uai := range []string{first, second} {
+			// Each choice names the child who is a student there and the
+			// school with its town, not the parent's own record.
+			label := regexp.MustCompile(`<label[^>]*>[^\n]*\(` + uai + `\)[^\n]*</label>`).FindString(b.body)
+			st, err := w.store.StructureByUAI(context.Background(), uai)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kids := childrenIn(t, w.store, w.cast.Parent.Person.ID, st.ID)
+			if len(kids) == 0 || st.City == "" {
+				t.Fatalf("the demo parent has no child in %s, or it has no town", uai)
+			}
+			for _, want := range append(kids, "<strong>Parent d", "</strong> — "+html.EscapeString(st.Name+", "+st.City)) {
+				if !strings.Contains(label, want) {
+					t.Errorf("the persona of %s is %q, lacks %q", uai, label, want)
+				}
+			}
+		}
 		b.choosePersona(first)
 		b.atCAS(w, w.cast.Parent.Account.Login, "parent", first)
 		b.get(w.base + "/login/persona").choosePersona(second)

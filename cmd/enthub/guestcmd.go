@@ -22,14 +22,6 @@ func guestService(cfg config.Config, store *sqlstore.Store) *guests.Service {
 	return &guests.Service{Store: store, CodeTTL: cfg.Guests.CodeTTL, MaxPeriod: cfg.Guests.MaxPeriod, LoginPattern: cfg.AAF.LoginPattern}
 }
 
-// parisTime is the zone dates given on the command line are read in.
-func parisTime() *time.Location {
-	if loc, err := time.LoadLocation("Europe/Paris"); err == nil {
-		return loc
-	}
-	return time.UTC
-}
-
 // guestFlags maps the service's field names to the flags that carry them.
 var guestFlags = map[string]string{
 	"first_name": "--first-name", "last_name": "--last-name", "email": "--email", "role": "--role", "from": "--from", "until": "--until",
@@ -86,13 +78,13 @@ func (a *app) guestCommand() *cobra.Command {
 				var err error
 				from := n.from
 				if from == "" {
-					from = time.Now().In(parisTime()).Format(time.DateOnly)
+					from = time.Now().In(cfg.Location()).Format(time.DateOnly)
 				}
-				if req.From, err = parseDay("--from", from, false); err != nil {
+				if req.From, err = parseDay("--from", from, false, cfg.Location()); err != nil {
 					return err
 				}
 				if n.until != "" {
-					if req.Until, err = parseDay("--until", n.until, true); err != nil {
+					if req.Until, err = parseDay("--until", n.until, true, cfg.Location()); err != nil {
 						return err
 					}
 				}
@@ -110,7 +102,7 @@ func (a *app) guestCommand() *cobra.Command {
 					}{toGuestJSON(iss.Guest, st), iss.Code, iss.ExpiresAt, link})
 				}
 				fmt.Fprintf(a.stdout, "guest %s created in %s %s, valid %s\n  activation code: %s (until %s)\n  activation link: %s\n",
-					iss.Guest.Login, st.UAI, st.Name, period(iss.Guest), iss.Code, iss.ExpiresAt.In(parisTime()).Format("2006-01-02 15:04"), link)
+					iss.Guest.Login, st.UAI, st.Name, period(iss.Guest, cfg.Location()), iss.Code, iss.ExpiresAt.In(cfg.Location()).Format("2006-01-02 15:04"), link)
 				return nil
 			})
 		},
@@ -130,7 +122,7 @@ func (a *app) guestCommand() *cobra.Command {
 		Short: "List the school's guest accounts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSchool(cmd, func(ctx context.Context, _ config.Config, svc *guests.Service, actor guests.Actor, st directory.Structure) error {
+			return withSchool(cmd, func(ctx context.Context, cfg config.Config, svc *guests.Service, actor guests.Actor, st directory.Structure) error {
 				gs, err := svc.List(ctx, actor)
 				if err != nil {
 					return err
@@ -143,7 +135,7 @@ func (a *app) guestCommand() *cobra.Command {
 					return writeJSON(a.stdout, out)
 				}
 				for _, g := range gs {
-					fmt.Fprintf(a.stdout, "%-24s %-10s %s %s — %s — %s\n", g.Login, g.State(time.Now()), g.FirstName, g.LastName, g.Role, period(g))
+					fmt.Fprintf(a.stdout, "%-24s %-10s %s %s — %s — %s\n", g.Login, g.State(time.Now()), g.FirstName, g.LastName, g.Role, period(g, cfg.Location()))
 				}
 				if len(gs) == 0 {
 					fmt.Fprintf(a.stdout, "no guest account in %s %s\n", st.UAI, st.Name)
@@ -160,8 +152,8 @@ func (a *app) guestCommand() *cobra.Command {
 		Short: "Move a guest's last day",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSchool(cmd, func(ctx context.Context, _ config.Config, svc *guests.Service, actor guests.Actor, st directory.Structure) error {
-				until, err := parseDay("--until", extendUntil, true)
+			return withSchool(cmd, func(ctx context.Context, cfg config.Config, svc *guests.Service, actor guests.Actor, st directory.Structure) error {
+				until, err := parseDay("--until", extendUntil, true, cfg.Location())
 				if err != nil {
 					return err
 				}
@@ -173,7 +165,7 @@ func (a *app) guestCommand() *cobra.Command {
 				if err := a.guestRefusal(err, args[0]+" in "+st.UAI); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "guest %s extended: valid %s\n", g.Login, period(g))
+				fmt.Fprintf(a.stdout, "guest %s extended: valid %s\n", g.Login, period(g, cfg.Location()))
 				return nil
 			})
 		},
@@ -234,13 +226,13 @@ func (a *app) guestRefusal(err error, what string) error {
 	return errRefused
 }
 
-// parseDay reads YYYY-MM-DD in Paris time; end gives the next midnight,
-// so the day is included.
-func parseDay(flag, v string, end bool) (time.Time, error) {
+// parseDay reads YYYY-MM-DD in the site's zone (time_zone); end gives the
+// next midnight, so the day is included.
+func parseDay(flag, v string, end bool, loc *time.Location) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.ParseInLocation(time.DateOnly, v, parisTime())
+	t, err := time.ParseInLocation(time.DateOnly, v, loc)
 	if err != nil {
 		return t, usageErr("%s %q: want a date YYYY-MM-DD", flag, v)
 	}
@@ -251,8 +243,8 @@ func parseDay(flag, v string, end bool) (time.Time, error) {
 }
 
 // period writes a guest's first and last days.
-func period(g guests.Guest) string {
-	return g.ValidFrom.In(parisTime()).Format(time.DateOnly) + " to " + g.ValidUntil.In(parisTime()).Add(-time.Nanosecond).Format(time.DateOnly)
+func period(g guests.Guest, loc *time.Location) string {
+	return g.ValidFrom.In(loc).Format(time.DateOnly) + " to " + g.ValidUntil.In(loc).Add(-time.Nanosecond).Format(time.DateOnly)
 }
 
 // guestJSON is a guest as `enthub guest list --json` prints it.

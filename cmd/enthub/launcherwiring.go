@@ -35,13 +35,13 @@ func mountLauncher(cfg config.Config, log *slog.Logger, store *sqlstore.Store, s
 		if banner == "" {
 			banner = "Département de démonstration : cet ENT ne contient que des données fictives."
 		}
-		if err := seedDemoPortal(context.Background(), store, time.Now()); err != nil {
+		if err := seedDemoPortal(context.Background(), store, time.Now().In(cfg.Location())); err != nil {
 			return fmt.Errorf("demo portal: %w", err)
 		}
 	}
 	l, err := launcher.New(layout, launcher.Options{Directory: store, Store: store, Sessions: sso, Registry: sso, Audit: sso,
 		Admins: adminRule(cfg), Principal: rule, Banner: banner, PublicURL: cfg.PublicURL,
-		Secure: strings.HasPrefix(cfg.PublicURL, "https:"), Location: parisTime(), Logger: log.With("component", "launcher")})
+		Secure: strings.HasPrefix(cfg.PublicURL, "https:"), Location: cfg.Location(), Logger: log.With("component", "launcher")})
 	if err != nil {
 		return err
 	}
@@ -69,16 +69,18 @@ func chooserNews(store directory.PortalStore, log *slog.Logger) func(ctx context
 }
 
 // seedDemoPortal gives the demo a message for everyone and its first
-// school a branding, on a fresh store, so the launcher looks lived-in.
+// school a branding, on a fresh store, so the launcher looks lived-in;
+// now is in the site's zone.
 func seedDemoPortal(ctx context.Context, store *sqlstore.Store, now time.Time) error {
 	ns, err := store.NewsList(ctx, "", time.Time{})
 	if err != nil || len(ns) > 0 {
 		return err
 	}
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	// Midnights of the site's zone, as the news editor would store them.
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 	if err := store.PutNews(ctx, &directory.News{Title: "Bienvenue sur l'ENT de démonstration",
 		Body:  "Ouvrez un service, changez de profil, puis déconnectez-vous : tout passe par une seule connexion.",
-		Start: day.AddDate(0, 0, -1), End: day.AddDate(1, 0, 0), CreatedAt: now}); err != nil {
+		Start: day.AddDate(0, 0, -1).UTC(), End: day.AddDate(1, 0, 0).UTC(), CreatedAt: now.UTC()}); err != nil {
 		return err
 	}
 	all, err := store.ListStructures(ctx)
@@ -86,5 +88,5 @@ func seedDemoPortal(ctx context.Context, store *sqlstore.Store, now time.Time) e
 		return err
 	}
 	return store.PutBranding(ctx, directory.Branding{UAI: all[0].UAI, Banner: "Bienvenue au " + all[0].Name,
-		Primary: "#00466e", Accent: "#8a1538", Ink: "#161616", UpdatedAt: now})
+		Primary: "#00466e", Accent: "#8a1538", Ink: "#161616", UpdatedAt: now.UTC()})
 }

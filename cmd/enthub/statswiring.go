@@ -87,9 +87,9 @@ func startStats(ctx context.Context, g *errgroup.Group, cfg config.Config, log *
 
 // statsLocation is the zone of the statistics' days and hours.
 func statsLocation(cfg config.Config) (*time.Location, error) {
-	loc, err := time.LoadLocation(cfg.Stats.TimeZone)
+	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
-		return nil, &exitError{code: exitFailed, err: fmt.Errorf("stats.time_zone: %w", err)}
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("time_zone: %w", err)}
 	}
 	return loc, nil
 }

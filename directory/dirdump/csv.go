@@ -7,13 +7,19 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/enthub/enthub/directory"
 )
 
 // CSVFile names the CSV file of a record kind: structure → structures.csv.
-func CSVFile(kind string) string { return kind + "s.csv" }
+func CSVFile(kind string) string {
+	if strings.HasSuffix(kind, "s") { // news
+		return kind + ".csv"
+	}
+	return kind + "s.csv"
+}
 
 // csvColumns are the columns of a record type: its JSON names, in order.
 func csvColumns(t reflect.Type) []string {
@@ -69,7 +75,7 @@ var recordTypes = map[string]reflect.Type{
 	"account": reflect.TypeFor[accountRec](), "persona": reflect.TypeFor[personaRec](),
 	"membership": reflect.TypeFor[membershipRec](), "relation": reflect.TypeFor[relationRec](),
 	"external_link": reflect.TypeFor[linkRec](), "guest": reflect.TypeFor[guestRec](),
-	"service": reflect.TypeFor[serviceRec](),
+	"service": reflect.TypeFor[serviceRec](), "news": reflect.TypeFor[newsRec](), "branding": reflect.TypeFor[brandingRec](),
 }
 
 // writeCSV streams the directory as one CSV file per kind (RFC 4180:

@@ -104,6 +104,35 @@ func addLocal(t testing.TB, st *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	addGuests(t, st, structs[len(structs)-1].ID)
+	addPortal(t, st, structs[len(structs)-1])
+}
+
+// addPortal writes the launcher's content as its editors do: a message
+// for everyone, one for a school's parents, the département's branding
+// and the school's.
+func addPortal(t testing.TB, st *sqlstore.Store, school directory.Structure) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range []*directory.News{
+		{Title: "Bienvenue sur l'ENT", Body: "Une seule connexion pour tous les services.", Start: day, End: day.Add(7 * 24 * time.Hour),
+			CreatedBy: "admin-account", CreatedAt: day},
+		{StructureID: school.ID, Profile: directory.ProfileParent, Title: "Réunion parents-professeurs",
+			Body: "Jeudi à 18 h, salle polyvalente.", Start: day.Add(24 * time.Hour), End: day.Add(10 * 24 * time.Hour),
+			CreatedBy: "principal-account", CreatedAt: day.Add(time.Hour)},
+	} {
+		if err := st.PutNews(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range []directory.Branding{
+		{UAI: "", Banner: "Département du Morbihan", Primary: "#003366", UpdatedBy: "admin-account", UpdatedAt: day},
+		{UAI: school.UAI, LogoURL: "/images/" + school.UAI + "/logo.svg", BannerURL: "/images/" + school.UAI + "/bandeau.jpg",
+			Banner: "Bienvenue au collège", Primary: "#1d4e89", Accent: "#f2a900", Ink: "#1a1a1a", UpdatedBy: "principal-account", UpdatedAt: day},
+	} {
+		if err := st.PutBranding(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // addGuests creates guests as a principal does (package guests): one
@@ -214,7 +243,8 @@ func TestRoundTripGenerated(t *testing.T) {
 			// The guests made through package guests are exported with who
 			// created them, their role, and the revocation.
 			for _, want := range []string{`"guest":{`, `"role":"responsable de stage","created_by":"principal-account"`,
-				`"revoked_by":"cli:admin"`, `"guest":3`} {
+				`"revoked_by":"cli:admin"`, `"guest":3`, `"profile":"parent","title":"Réunion parents-professeurs"`,
+				`"logo_url":"/images/`, `"news":2`, `"branding":2`} {
 				if !bytes.Contains(b, []byte(want)) {
 					t.Errorf("the export lacks %s", want)
 				}

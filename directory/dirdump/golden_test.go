@@ -18,7 +18,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")
 
 // smallDirectory is one school with a class and a group, two students, a
-// parent, a teacher, a guest (with its guest record) with an upstream link and a relying party:
+// parent, a teacher, a guest (with its guest record) with an upstream link, a relying party,
+// launcher news and brandings:
 // every kind of record, small enough to read (docs/export.md quotes it).
 func smallDirectory(t *testing.T) *sqlstore.Store {
 	t.Helper()
@@ -118,6 +119,11 @@ func smallDirectory(t *testing.T) *sqlstore.Store {
 	if err := st.PutServices(ctx, sso.ServiceDef{ID: "grr", Definition: []byte(`{"name":"GRR","protocol":"cas"}`), UpdatedAt: day}); err != nil {
 		t.Fatal(err)
 	}
+	school, err := st.StructureByUAI(ctx, "0561234A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addPortal(t, st, school)
 	return st
 }
 

@@ -21,10 +21,11 @@ import (
 // up when a change would make an older enthub misread or refuse a file (a
 // field renamed or given a new meaning, a new record kind: an import
 // refuses kinds it does not know); new optional fields do not change it.
-// Version 2 added the guest records; an import reads versions 1 and 2.
+// Version 2 added the guest records, version 3 the launcher's news and
+// brandings; an import reads versions 1 to 3.
 const (
 	FormatName    = "enthub-directory"
-	FormatVersion = 2
+	FormatVersion = 3
 )
 
 // minVersion is the oldest format version an import reads.
@@ -66,6 +67,8 @@ type line struct {
 	ExternalLink *linkRec       `json:"external_link,omitempty"`
 	Guest        *guestRec      `json:"guest,omitempty"`
 	Service      *serviceRec    `json:"service,omitempty"`
+	News         *newsRec       `json:"news,omitempty"`
+	Branding     *brandingRec   `json:"branding,omitempty"`
 	End          *end           `json:"end,omitempty"`
 }
 
@@ -132,6 +135,8 @@ func (e *RecordError) Error() string {
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
+
+var errMissing = errors.New("missing or empty")
 
 // ErrFormat is wrapped by every error about the file's content (as opposed
 // to the store refusing a record).
@@ -394,6 +399,8 @@ func validate(rec any) (string, error) {
 		need("account_id", r.AccountID != "")
 		need("structure_id", r.StructureID != "")
 		need("created_at", !r.CreatedAt.IsZero())
+	case *newsRec, *brandingRec:
+		return validatePortal(rec)
 	case *serviceRec:
 		need("id", r.ID != "")
 		need("updated_at", !r.UpdatedAt.IsZero())
@@ -402,7 +409,7 @@ func validate(rec any) (string, error) {
 		}
 	}
 	if missing != "" {
-		return missing, errors.New("missing or empty")
+		return missing, errMissing
 	}
 	return "", nil
 }
@@ -434,6 +441,8 @@ func restore(ctx context.Context, tx directory.RestoreTx, rec any) error {
 		return tx.RestoreGuest(ctx, r.domain())
 	case *serviceRec:
 		return tx.RestoreService(ctx, r.domain())
+	case *newsRec, *brandingRec:
+		return restorePortal(ctx, tx, rec)
 	}
 	return fmt.Errorf("record of type %T", rec)
 }

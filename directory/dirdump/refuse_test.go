@@ -49,6 +49,8 @@ func TestImportRefusesBadFiles(t *testing.T) {
 			membershipLine := lineOf(t, good, `{"membership":`)
 			lastLink := lineOf(t, good, `{"external_link":`)
 			guestLine := lineOf(t, good, `{"guest":`)
+			newsLine := lineOf(t, good, `{"news":`)
+			schoolNews := lineOf(t, good, `"profile":"parent","title":`)
 			lines := bytes.Split(good, []byte("\n"))
 			endLine := len(lines) - 1 // the file ends with a newline
 
@@ -58,8 +60,15 @@ func TestImportRefusesBadFiles(t *testing.T) {
 				want   []string // in the error text
 				isForm bool     // wraps ErrFormat
 			}{
-				{"newer version", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":3,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
-					[]string{dirdump.JSONFile + ":1: header: field version: format version 3 is not supported: this enthub reads versions 1 to 2"}, true},
+				{"newer version", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":4,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
+					[]string{dirdump.JSONFile + ":1: header: field version: format version 4 is not supported: this enthub reads versions 1 to 3"}, true},
+				// Version 2 had no launcher content.
+				{"news in a version 2 file", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":2,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
+					[]string{":" + itoa(newsLine) + `: news: record kind "news" appeared in format version 3, the header says version 2`}, true},
+				{"news ending before it starts", replaceLine(good, schoolNews, regexp.MustCompile(`"end":"[^"]*"`).ReplaceAllString(string(lines[schoolNews-1]), `"end":"2000-01-01T00:00:00Z"`)),
+					[]string{":" + itoa(schoolNews) + ": news: field end: 2000-01-01T00:00:00Z is not after start"}, true},
+				{"news of an unknown school", replaceLine(good, schoolNews, strings.Replace(string(lines[schoolNews-1]), `"structure_id":"`, `"structure_id":"ghost-`, 1)),
+					[]string{"news ", "field structure_id", "ghost-", "is not in the export"}, false},
 				{"version 0", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":0,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
 					[]string{":1: header: field version: format version 0 is not supported"}, true},
 				// Version 1 had no guest records: one there was not written

@@ -17,6 +17,7 @@ var exportedTables = map[string]string{
 	"structure": "structures", "subject": "subjects", "mef": "mefs", "group": "groups", "person": "persons",
 	"account": "accounts", "persona": "personas", "membership": "memberships", "relation": "relations",
 	"external_link": "external_links", "guest": "guests", "service": "sso_services",
+	"news": "portal_news", "branding": "portal_branding",
 }
 
 // exportDoc is docs/export.md, from this package's folder.

@@ -11,35 +11,51 @@ import (
 	"github.com/enthub/enthub/directory/dirdump"
 )
 
-// A version 1 file (before guest records) still imports: it is the golden
-// export without its guest line, under a version 1 header. Re-exported, it
-// is the same directory under a version 2 header.
-func TestImportReadsVersion1(t *testing.T) {
+// Files of the earlier format versions still import: version 1 (before
+// guest records) and version 2 (before the launcher's news and brandings)
+// are the golden export without the records of the later kinds, under
+// their version's header. Re-exported, each is the same directory under
+// the current header.
+func TestImportReadsOlderVersions(t *testing.T) {
 	golden, err := os.ReadFile(filepath.Join("testdata", "golden", "json", dirdump.JSONFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v2 [][]byte // the golden file without its guest records
-	for _, l := range bytes.SplitAfter(golden, []byte("\n")) {
-		if !bytes.HasPrefix(l, []byte(`{"guest":`)) {
-			v2 = append(v2, regexp.MustCompile(`"guest":\d+,`).ReplaceAll(l, nil))
-		}
-	}
-	want := bytes.Join(v2, nil)
-	v1 := bytes.Replace(want, []byte(`"version":2,`), []byte(`"version":1,`), 1)
-	if bytes.Equal(v1, want) || bytes.Equal(want, golden) {
-		t.Fatal("the golden file changed shape: no version or guest line to rewrite")
-	}
-
-	st := backends(t)["sqlite"](t)
-	counts, err := dirdump.ImportFrom(context.Background(), st, bytes.NewReader(v1), "v1.jsonl")
-	if err != nil {
-		t.Fatalf("import of a version 1 file: %v", err)
-	}
-	if counts["person"] != 5 || counts["guest"] != 0 {
-		t.Errorf("counts %v, want 5 persons and no guest", counts)
-	}
-	if got := exportJSON(t, st, true); !bytes.Equal(got, want) {
-		t.Errorf("re-export of a version 1 import:\n%s", firstDiff(want, got))
+	for _, tc := range []struct {
+		version string
+		without []string // the kinds that came later
+	}{
+		{"1", []string{"guest", "news", "branding"}},
+		{"2", []string{"news", "branding"}},
+	} {
+		t.Run("version "+tc.version, func(t *testing.T) {
+			var kept [][]byte // the golden file without the later kinds
+			for _, l := range bytes.SplitAfter(golden, []byte("\n")) {
+				later := false
+				for _, k := range tc.without {
+					later = later || bytes.HasPrefix(l, []byte(`{"`+k+`":`))
+					l = regexp.MustCompile(`"`+k+`":\d+,?`).ReplaceAll(l, nil)
+				}
+				if !later {
+					kept = append(kept, l)
+				}
+			}
+			want := bytes.Join(kept, nil)
+			old := bytes.Replace(want, []byte(`"version":3,`), []byte(`"version":`+tc.version+`,`), 1)
+			if bytes.Equal(old, want) || bytes.Equal(want, golden) {
+				t.Fatal("the golden file changed shape: no version or later record to rewrite")
+			}
+			st := backends(t)["sqlite"](t)
+			counts, err := dirdump.ImportFrom(context.Background(), st, bytes.NewReader(old), "v"+tc.version+".jsonl")
+			if err != nil {
+				t.Fatalf("import of a version %s file: %v", tc.version, err)
+			}
+			if counts["person"] != 5 || counts["news"] != 0 {
+				t.Errorf("counts %v, want 5 persons and no news", counts)
+			}
+			if got := exportJSON(t, st, true); !bytes.Equal(got, want) {
+				t.Errorf("re-export of a version %s import:\n%s", tc.version, firstDiff(want, got))
+			}
+		})
 	}
 }

@@ -10,12 +10,12 @@ import (
 // comes before it (an account after its person, a link after its account),
 // so a reader can resolve references in one pass.
 var Kinds = []string{"structure", "subject", "mef", "group", "person", "account", "persona", "membership",
-	"relation", "external_link", "guest", "service"}
+	"relation", "external_link", "guest", "service", "news", "branding"}
 
 // kindSince is the format version that introduced a record kind, for the
 // kinds added after version 1: a file of an earlier version holding one
 // was not written by enthub.
-var kindSince = map[string]int{"guest": 2}
+var kindSince = map[string]int{"guest": 2, "news": 3, "branding": 3}
 
 // Counts is how many records of each kind an export wrote or an import
 // read.
@@ -57,11 +57,14 @@ func walk(ctx context.Context, d directory.DumpReader, secrets bool, emit func(k
 	if err := d.DumpGuests(ctx, func(g directory.GuestRecord) error { return emit("guest", fromGuest(g)) }); err != nil {
 		return err
 	}
-	return d.DumpServices(ctx, func(s directory.ServiceRecord) error {
+	if err := d.DumpServices(ctx, func(s directory.ServiceRecord) error {
 		r, err := fromService(s)
 		if err != nil {
 			return err
 		}
 		return emit("service", r)
-	})
+	}); err != nil {
+		return err
+	}
+	return walkPortal(ctx, d, emit)
 }

@@ -86,10 +86,10 @@ func (r dumpReader) DumpGuests(ctx context.Context, fn func(directory.GuestRecor
 }
 
 // restoredTables are checked empty before a restore: the directory's
-// tables, the guest records and the service registry, which a restore
-// also fills.
+// tables, the guest records, the service registry and the launcher's news
+// and brandings, which a restore also fills.
 var restoredTables = []string{"structures", "persons", "accounts", "personas", "groups", "memberships",
-	"relations", "subjects", "mefs", "external_links", "guests", "sso_services"}
+	"relations", "subjects", "mefs", "external_links", "guests", "sso_services", "portal_news", "portal_branding"}
 
 // danglingChecks find, after a restore, a row whose reference points
 // nowhere: the link tables have no foreign keys (see migrations.go), so
@@ -105,6 +105,7 @@ var danglingChecks = []string{
 	`SELECT 'relation ' || r.parent_id || ' → ' || r.child_id, 'parent_id', r.parent_id FROM relations r LEFT JOIN persons p ON p.id = r.parent_id WHERE p.id IS NULL`,
 	`SELECT 'relation ' || r.parent_id || ' → ' || r.child_id, 'child_id', r.child_id FROM relations r LEFT JOIN persons p ON p.id = r.child_id WHERE p.id IS NULL`,
 	`SELECT 'guest ' || g.account_id, 'structure_id', g.structure_id FROM guests g LEFT JOIN structures s ON s.id = g.structure_id WHERE s.id IS NULL`,
+	`SELECT 'news ' || n.id, 'structure_id', n.structure_id FROM portal_news n LEFT JOIN structures s ON s.id = n.structure_id WHERE n.structure_id <> '' AND s.id IS NULL`,
 }
 
 // Restore writes the rows fn gives verbatim, in one transaction.

@@ -49,27 +49,39 @@ func (s *Store) NewsList(ctx context.Context, structureID string, since time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("news of structure %q: %w", structureID, err)
 	}
-	out, err := collect(rows, func(r interface{ Scan(...any) error }) (directory.News, error) {
-		var n directory.News
-		var start, end, created int64
-		var profile string
-		err := r.Scan(&n.ID, &n.StructureID, &profile, &n.Title, &n.Body, &start, &end, &n.CreatedBy, &created)
-		n.Profile, n.Start, n.End, n.CreatedAt = directory.Profile(profile), fromMicros(start), fromMicros(end), fromMicros(created)
-		return n, err
-	})
+	out, err := collect(rows, scanNews)
 	if err != nil {
 		return nil, fmt.Errorf("news of structure %q: %w", structureID, err)
 	}
 	return out, nil
 }
 
+func scanNews(r interface{ Scan(...any) error }) (directory.News, error) {
+	var n directory.News
+	var start, end, created int64
+	var profile string
+	err := r.Scan(&n.ID, &n.StructureID, &profile, &n.Title, &n.Body, &start, &end, &n.CreatedBy, &created)
+	n.Profile, n.Start, n.End, n.CreatedAt = directory.Profile(profile), fromMicros(start), fromMicros(end), fromMicros(created)
+	return n, err
+}
+
+const brandingCols = `uai, logo_url, banner_url, banner, primary_color, accent_color, ink_color, updated_by, updated_at`
+
+func scanBranding(r interface{ Scan(...any) error }) (directory.Branding, error) {
+	var b directory.Branding
+	var updated int64
+	err := r.Scan(&b.UAI, &b.LogoURL, &b.BannerURL, &b.Banner, &b.Primary, &b.Accent, &b.Ink, &b.UpdatedBy, &updated)
+	b.UpdatedAt = fromMicros(updated)
+	return b, err
+}
+
 // Branding returns a UAI's branding.
 func (s *Store) Branding(ctx context.Context, uai string) (directory.Branding, error) {
 	var b directory.Branding
-	var updated int64
-	err := s.row(ctx, false, `SELECT uai, logo_url, banner_url, banner, primary_color, accent_color, ink_color, updated_by, updated_at
-		FROM portal_branding WHERE uai = $1`, []any{uai}, func(r scanner) error {
-		return r.Scan(&b.UAI, &b.LogoURL, &b.BannerURL, &b.Banner, &b.Primary, &b.Accent, &b.Ink, &b.UpdatedBy, &updated)
+	err := s.row(ctx, false, `SELECT `+brandingCols+` FROM portal_branding WHERE uai = $1`, []any{uai}, func(r scanner) error {
+		var err error
+		b, err = scanBranding(r)
+		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, fmt.Errorf("branding of %q: %w", uai, directory.ErrNotFound)
@@ -77,7 +89,6 @@ func (s *Store) Branding(ctx context.Context, uai string) (directory.Branding, e
 	if err != nil {
 		return b, fmt.Errorf("branding of %q: %w", uai, err)
 	}
-	b.UpdatedAt = fromMicros(updated)
 	return b, nil
 }
 

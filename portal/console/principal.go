@@ -68,8 +68,9 @@ type PrincipalOptions struct {
 	// PublicURL is enthub's public address, the base of the activation
 	// link, of the console's routes and of the login page.
 	PublicURL string
-	// Location is the time zone dates are read and shown in (default
-	// Europe/Paris, UTC when the zone database is missing).
+	// Location is the site's zone (the configuration's time_zone), which
+	// guests' dates are read and shown in; default Europe/Paris, UTC when
+	// the zone database is missing.
 	Location *time.Location
 	Now      func() time.Time
 	Logger   *slog.Logger

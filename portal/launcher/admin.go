@@ -80,8 +80,9 @@ type Choice struct {
 	Selected     bool
 }
 
+// newsForm is the news form as typed; ID is set when it edits a message.
 type newsForm struct {
-	Title, Body, Start, End, Profile, School string
+	ID, Title, Body, Start, End, Profile, School string
 }
 
 type newsData struct {
@@ -90,7 +91,8 @@ type newsData struct {
 	Schools  []Choice // administrators only: "" (every school) and each school
 	Profiles []Choice
 	Action   string
-	Delete   string // path prefix of the delete forms
+	Delete   string // path prefix of the delete forms and the edit links
+	Cancel   string // when editing: back to the list and a new message
 }
 
 // schoolOf is what an editor may target: an administrator any school
@@ -113,6 +115,9 @@ func (lc *Launcher) renderNews(w http.ResponseWriter, r *http.Request, v *viewer
 		return
 	}
 	d := newsData{Form: f, Action: lc.url("/portail/news"), Delete: lc.url("/portail/news/")}
+	if f.ID != "" {
+		d.Action, d.Cancel = lc.url("/portail/news/"+f.ID), lc.url("/portail/news")
+	}
 	names := map[string]string{}
 	if v.admin {
 		schools, _ := lc.o.Directory.ListStructures(ctx)
@@ -146,7 +151,10 @@ func (lc *Launcher) renderNews(w http.ResponseWriter, r *http.Request, v *viewer
 		Styles: []string{lc.url("/portail/assets/launcher.css")}, Data: d})
 }
 
-func (lc *Launcher) newsCreate(w http.ResponseWriter, r *http.Request, v *viewer) {
+// readNewsForm reads and checks the news form: the fields as typed, to
+// show them back, the message they describe (school, profile, text,
+// window) and the problems by field.
+func (lc *Launcher) readNewsForm(r *http.Request, v *viewer) (newsForm, directory.News, []console.FieldError) {
 	f := newsForm{Title: strings.TrimSpace(r.PostFormValue("title")), Body: strings.TrimSpace(r.PostFormValue("body")),
 		Start: r.PostFormValue("start"), End: r.PostFormValue("end"), Profile: r.PostFormValue("profile"), School: r.PostFormValue("school")}
 	var errs []console.FieldError
@@ -178,44 +186,110 @@ func (lc *Launcher) newsCreate(w http.ResponseWriter, r *http.Request, v *viewer
 			}
 		}
 	}
+	n := directory.News{StructureID: school, Profile: directory.Profile(f.Profile), Title: f.Title, Body: f.Body,
+		Start: start.UTC(), End: end.AddDate(0, 0, 1).UTC()}
+	return f, n, errs
+}
+
+func (lc *Launcher) newsCreate(w http.ResponseWriter, r *http.Request, v *viewer) {
+	f, n, errs := lc.readNewsForm(r, v)
 	if len(errs) > 0 {
 		lc.renderNews(w, r, v, f, errs, "")
 		return
 	}
-	n := &directory.News{StructureID: school, Profile: directory.Profile(f.Profile), Title: f.Title, Body: f.Body,
-		Start: start.UTC(), End: end.AddDate(0, 0, 1).UTC(), CreatedBy: v.sess.AccountID, CreatedAt: lc.o.Now().UTC()}
-	if err := lc.o.Store.PutNews(r.Context(), n); err != nil {
+	n.CreatedBy, n.CreatedAt = v.sess.AccountID, lc.o.Now().UTC()
+	if err := lc.o.Store.PutNews(r.Context(), &n); err != nil {
 		lc.o.Logger.Error("launcher: put news", "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	lc.audit(r, v, "portal.news.create", "success", "", map[string]string{"news": n.ID, "structure": school, "profile": f.Profile,
+	lc.audit(r, v, "portal.news.create", "success", "", map[string]string{"news": n.ID, "structure": n.StructureID, "profile": f.Profile,
 		"start": f.Start, "end": f.End})
 	today := lc.o.Now().In(lc.o.Location).Format("2006-01-02")
 	lc.renderNews(w, r, v, newsForm{Start: today, End: today}, nil, "news.created")
 }
 
-func (lc *Launcher) newsDelete(w http.ResponseWriter, r *http.Request, v *viewer) {
+// newsInScope finds the message of the request's {id} that the editor
+// may touch: any for an administrator, their school's for a principal.
+// Otherwise it answers 404, audited as a refused typ — another school's
+// message is as absent as a missing one — and returns nil.
+func (lc *Launcher) newsInScope(w http.ResponseWriter, r *http.Request, v *viewer, typ string) *directory.News {
 	id := r.PathValue("id")
-	ctx := r.Context()
-	all, err := lc.o.Store.NewsList(ctx, "", time.Time{})
+	all, err := lc.o.Store.NewsList(r.Context(), "", time.Time{})
 	if err != nil {
+		lc.o.Logger.Error("launcher: news list", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return nil
+	}
+	for i := range all {
+		if all[i].ID == id && (v.admin || all[i].StructureID == v.sess.StructureID) {
+			return &all[i]
+		}
+	}
+	lc.audit(r, v, typ, "refused", "no such message in the editor's scope", map[string]string{"news": id})
+	lc.pages.Render(w, r, "message.html", console.Page{Status: http.StatusNotFound, TitleKey: "news.not_found", User: v.name,
+		Nav: lc.nav(v, ""), Data: message{Link: lc.url("/portail/news"), LinkKey: "nav.news"}})
+	return nil
+}
+
+// newsEdit shows the form filled with a message, to change it.
+func (lc *Launcher) newsEdit(w http.ResponseWriter, r *http.Request, v *viewer) {
+	n := lc.newsInScope(w, r, v, "portal.news.update")
+	if n == nil {
+		return
+	}
+	lc.renderNews(w, r, v, lc.formOf(*n), nil, "")
+}
+
+// formOf is a stored message as the form shows it: its first and last
+// days in the site's zone (End is the midnight after the last day).
+func (lc *Launcher) formOf(n directory.News) newsForm {
+	return newsForm{ID: n.ID, Title: n.Title, Body: n.Body, Profile: string(n.Profile), School: n.StructureID,
+		Start: n.Start.In(lc.o.Location).Format(time.DateOnly), End: n.End.In(lc.o.Location).AddDate(0, 0, -1).Format(time.DateOnly)}
+}
+
+// newsUpdate changes a message's text, audience and dates; its author and
+// creation stay. The audit event carries each changed field before and
+// after ("title.before", "title.after"…).
+func (lc *Launcher) newsUpdate(w http.ResponseWriter, r *http.Request, v *viewer) {
+	old := lc.newsInScope(w, r, v, "portal.news.update")
+	if old == nil {
+		return
+	}
+	f, n, errs := lc.readNewsForm(r, v)
+	f.ID = old.ID
+	if len(errs) > 0 {
+		lc.renderNews(w, r, v, f, errs, "")
+		return
+	}
+	n.ID, n.CreatedBy, n.CreatedAt = old.ID, old.CreatedBy, old.CreatedAt
+	if err := lc.o.Store.PutNews(r.Context(), &n); err != nil {
+		lc.o.Logger.Error("launcher: update news", "news", n.ID, "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	var found *directory.News
-	for i := range all {
-		if all[i].ID == id {
-			found = &all[i]
+	details := map[string]string{"news": n.ID, "structure": n.StructureID}
+	before, after := lc.formOf(*old), lc.formOf(n)
+	for _, c := range []struct{ key, before, after string }{
+		{"title", before.Title, after.Title}, {"body", before.Body, after.Body}, {"start", before.Start, after.Start},
+		{"end", before.End, after.End}, {"profile", before.Profile, after.Profile}, {"structure", before.School, after.School},
+	} {
+		if c.before != c.after {
+			details[c.key+".before"], details[c.key+".after"] = c.before, c.after
 		}
 	}
-	if found == nil || (!v.admin && found.StructureID != v.sess.StructureID) {
-		// Another school's message is as absent as a missing one.
-		lc.audit(r, v, "portal.news.delete", "refused", "no such message in the editor's scope", map[string]string{"news": id})
-		lc.pages.Render(w, r, "message.html", console.Page{Status: http.StatusNotFound, TitleKey: "news.not_found", User: v.name,
-			Nav: lc.nav(v, ""), Data: message{Link: lc.url("/portail/news"), LinkKey: "nav.news"}})
+	lc.audit(r, v, "portal.news.update", "success", "", details)
+	today := lc.o.Now().In(lc.o.Location).Format(time.DateOnly)
+	lc.renderNews(w, r, v, newsForm{Start: today, End: today}, nil, "news.updated")
+}
+
+func (lc *Launcher) newsDelete(w http.ResponseWriter, r *http.Request, v *viewer) {
+	ctx := r.Context()
+	found := lc.newsInScope(w, r, v, "portal.news.delete")
+	if found == nil {
 		return
 	}
+	id := found.ID
 	if err := lc.o.Store.DeleteNews(ctx, id); err != nil && !errors.Is(err, directory.ErrNotFound) {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return

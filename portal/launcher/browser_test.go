@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -83,5 +84,53 @@ func testLauncherJourney(t *testing.T, c *peer.Chrome, s *site) {
 	got := peer.Value(c, teacher, "CAS response", chromedp.Text(chromedp.ID("cas")))
 	if !strings.Contains(got, "<cas:user>prof.ab</cas:user>") || !strings.Contains(got, "<cas:uai>0130002B</cas:uai>") {
 		t.Errorf("the CAS service received:\n%s", got)
+	}
+}
+
+// TestNewsEditInChromium: a principal reaches their message's form by
+// keyboard from the news page, empties the title (the error is tied to
+// its field and its summary links to it), then changes the title and the
+// last day; each page screenshotted and checked by axe-core.
+func TestNewsEditInChromium(t *testing.T) {
+	s := newSite(t)
+	c := peer.NewChrome(t, "launcher")
+	principal := s.signIn("principal.a", "0130001A")
+	principal.get("/portail/news")
+	principal.post("/portail/news", map[string][]string{"title": {"Sortie 6e"}, "body": {"Départ 8 h devant le collège."},
+		"start": {"2026-09-07"}, "end": {"2026-09-07"}})
+	n, ok := s.newsByTitle("Sortie 6e")
+	if !ok {
+		t.Fatal("not published")
+	}
+	tab := c.Tab()
+	if _, err := chromedp.Call(tab, network.SetCookie, network.SetCookieParams{Name: "enthub_sso", Value: s.session("principal.a", "0130001A"),
+		URL: s.srv.URL, HTTPOnly: new(true)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Do(tab, "news", chromedp.Navigate(s.srv.URL+"/portail/news"), chromedp.WaitVisible(chromedp.CSS("ul.news-admin")))
+	c.Check(tab, "news-list")
+	c.TabTo(tab, `e.matches('a[href$="/`+n.ID+`/edit"]')`)
+	c.Do(tab, "edit form", chromedp.WaitVisible(chromedp.CSS(`form[action="/portail/news/`+n.ID+`"]`)))
+	if v := peer.Value(c, tab, "title", chromedp.Evaluate[string](`document.getElementById('title').value`)); v != "Sortie 6e" {
+		t.Errorf("the form's title is %q", v)
+	}
+	c.Check(tab, "news-edit")
+	c.Do(tab, "empty title", chromedp.Evaluate[chromedp.Void](`document.querySelector('input#title').value = ''`),
+		chromedp.Click(chromedp.CSS(`form[action="/portail/news/`+n.ID+`"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("title-error")))
+	if d := peer.Value(c, tab, "described", chromedp.Evaluate[string](`document.getElementById('title').getAttribute('aria-describedby') || ''`)); !strings.Contains(d, "title-error") {
+		t.Errorf("the title field is not described by its error: %q", d)
+	}
+	if n := peer.Value(c, tab, "summary", chromedp.Evaluate[int](`document.querySelectorAll('a[href="#title"]').length`)); n == 0 {
+		t.Error("no error summary link to the title field")
+	}
+	c.Check(tab, "news-edit-error")
+	c.Do(tab, "save", chromedp.SetValue(chromedp.CSS("input#title"), "Sortie des 6e reportée"), chromedp.SetValue(chromedp.CSS("input#end"), "2026-09-09"),
+		chromedp.Click(chromedp.CSS(`form[action="/portail/news/`+n.ID+`"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.Search(`//*[contains(., "Le message est modifié.")]`)))
+	c.Check(tab, "news-edited")
+	got, ok := s.newsByTitle("Sortie des 6e reportée")
+	if !ok || got.ID != n.ID || got.End.Sub(got.Start) != 3*24*time.Hour {
+		t.Errorf("after the edit in the browser: %+v", got)
 	}
 }

@@ -73,7 +73,10 @@ type Options struct {
 	// PublicURL is enthub's public address; routes live under its path.
 	PublicURL string
 	// Secure marks the device cookie Secure (an https PublicURL).
-	Secure   bool
+	Secure bool
+	// Location is the site's zone (the configuration's time_zone): news
+	// dates are read and shown in it. Default Europe/Paris, UTC when the
+	// zone database is missing.
 	Location *time.Location
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -136,6 +139,8 @@ func (lc *Launcher) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+"/portail/news", lc.editor(lc.newsPage))
 	mux.HandleFunc("POST "+b+"/portail/news", lc.editor(lc.newsCreate))
 	mux.HandleFunc("POST "+b+"/portail/news/{id}/delete", lc.editor(lc.newsDelete))
+	mux.HandleFunc("GET "+b+"/portail/news/{id}/edit", lc.editor(lc.newsEdit))
+	mux.HandleFunc("POST "+b+"/portail/news/{id}", lc.editor(lc.newsUpdate))
 	mux.HandleFunc(b+"/portail/branding", lc.editor(lc.branding))
 }
 

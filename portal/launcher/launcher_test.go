@@ -135,6 +135,12 @@ func newSite(t *testing.T) *site {
 
 func newSiteOn(t *testing.T, dbURL string) *site {
 	t.Helper()
+	return newSiteWith(t, dbURL, nil)
+}
+
+// newSiteWith is newSiteOn with the launcher's options changed by opt.
+func newSiteWith(t *testing.T, dbURL string, opt func(*launcher.Options)) *site {
+	t.Helper()
 	ctx := context.Background()
 	s, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{})
 	if err != nil {
@@ -229,9 +235,13 @@ func newSiteOn(t *testing.T, dbURL string) *site {
 		t.Fatal(err)
 	}
 	mux.Handle("GET "+layout.AssetsPath(), layout.Assets())
-	l, err := launcher.New(layout, launcher.Options{Directory: s, Store: s, Sessions: st.idp, Registry: reg, Audit: st.audit,
+	lo := launcher.Options{Directory: s, Store: s, Sessions: st.idp, Registry: reg, Audit: st.audit,
 		Admins: console.AdminRule{Logins: []string{"admin.dept"}}, Principal: console.DefaultPrincipalRule, Banner: "Message du département",
-		PublicURL: st.srv.URL, Now: st.clock.Now})
+		PublicURL: st.srv.URL, Now: st.clock.Now}
+	if opt != nil {
+		opt(&lo)
+	}
+	l, err := launcher.New(layout, lo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enthub/enthub/idp"
 )
@@ -164,6 +165,9 @@ func (p *Pages) Personas(w http.ResponseWriter, r *http.Request, v idp.PersonaVi
 		if label == "" {
 			label = c.Profile
 		}
+		if len(c.Children) > 0 {
+			label = parentOf(t, c.Children)
+		}
 		b.Choices = append(b.Choices, personaChoice{PersonaChoice: c, Label: label})
 	}
 	errText := ""
@@ -171,6 +175,23 @@ func (p *Pages) Personas(w http.ResponseWriter, r *http.Request, v idp.PersonaVi
 		errText = t["err."+v.Error]
 	}
 	p.render(w, r, "personas.html", v.Status, t["persona.title"], errText, b)
+}
+
+// parentOf is a parent persona's label: "Parent de Léa Martin et Hugo
+// Martin", "Parent d'Emma Roux" (French elides "de" before a vowel).
+func parentOf(t map[string]string, children []string) string {
+	names := strings.Join(children[:len(children)-1], ", ")
+	if names != "" {
+		names += t["persona.and"]
+	}
+	names += children[len(children)-1]
+	key := "persona.parent_of"
+	// Names starting with H are left alone: whether "h" is mute cannot be
+	// told from the spelling.
+	if first, _ := utf8.DecodeRuneInString(names); strings.ContainsRune("AEIOUYÀÂÉÈÊËÎÏÔÙÛÜaeiouyàâéèêëîïôùûü", first) {
+		key = "persona.parent_of_vowel"
+	}
+	return fmt.Sprintf(t[key], names)
 }
 
 type chooserBody struct {

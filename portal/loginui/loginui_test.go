@@ -54,6 +54,38 @@ func TestLoginPageEnglishOnRequest(t *testing.T) {
 	}
 }
 
+// A parent's personas name the children of each school, and every persona
+// its school's town, in French and English.
+func TestPersonaLabels(t *testing.T) {
+	p := newPages(t)
+	v := idp.PersonaView{Action: "/login/persona", CSRF: "t", Choices: []idp.PersonaChoice{
+		{ID: "a", Profile: "parent", StructureName: "Collège Jean Moulin", City: "Marseille", Children: []string{"Léa Martin"}},
+		{ID: "b", Profile: "parent", StructureName: "École Jules Ferry", City: "Aubagne", Children: []string{"Hugo Martin", "Emma Martin", "Zoé Martin"}},
+		{ID: "c", Profile: "parent", StructureName: "Lycée Thiers", City: "Marseille", Children: []string{"Emma Martin"}},
+		{ID: "d", Profile: "enseignant", StructureName: "Lycée Thiers", City: "Marseille"},
+	}}
+	for _, tc := range []struct {
+		lang string
+		want []string
+	}{
+		{"fr", []string{"<strong>Parent de Léa Martin</strong> — Collège Jean Moulin, Marseille",
+			"<strong>Parent de Hugo Martin, Emma Martin et Zoé Martin</strong> — École Jules Ferry, Aubagne",
+			"<strong>Parent d&#39;Emma Martin</strong> — Lycée Thiers, Marseille", "<strong>Enseignant</strong> — Lycée Thiers, Marseille"}},
+		{"en", []string{"<strong>Parent of Léa Martin</strong> — Collège Jean Moulin, Marseille",
+			"<strong>Parent of Hugo Martin, Emma Martin and Zoé Martin</strong>", "<strong>Parent of Emma Martin</strong>"}},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/login/persona", nil)
+		r.Header.Set("Accept-Language", tc.lang)
+		p.Personas(w, r, v)
+		for _, want := range tc.want {
+			if !strings.Contains(w.Body.String(), want) {
+				t.Errorf("%s persona page lacks %q:\n%s", tc.lang, want, w.Body.String())
+			}
+		}
+	}
+}
+
 func TestPersonaAndMessagePages(t *testing.T) {
 	p := newPages(t)
 	w := httptest.NewRecorder()
