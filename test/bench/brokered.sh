@@ -12,7 +12,8 @@
 # With PROFILE=FILE the demo writes a CPU profile of the run to FILE and the
 # script prints how its samples split between enthub and the simulated
 # upstreams (which stand for EduConnect's own machines): the demo labels the
-# simulation's goroutines component=upstream-simulation.
+# simulation's goroutines component=upstream-simulation. CLIENT_PROFILE=FILE
+# profiles the client's measured logins.
 #
 # The yardstick: ≥ 300 logins/s, p99 < 100 ms, no error, on 2 cores.
 set -euo pipefail
@@ -37,7 +38,9 @@ for _ in $(seq 600); do
 	sleep 0.1
 done
 set +e
-"$work/brokered" -url "http://$http" -c "$conc" -duration "$dur" -pid "$pid" | tee "$work/bench.out"
+cprof=()
+[ -n "${CLIENT_PROFILE:-}" ] && cprof=(-cpuprofile "$CLIENT_PROFILE")
+"$work/brokered" -url "http://$http" -c "$conc" -duration "$dur" -pid "$pid" "${cprof[@]}" | tee "$work/bench.out"
 status=${PIPESTATUS[0]}
 set -e
 echo "cores: $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ func main() {
 	conc := flag.Int("c", 8, "concurrent browsers")
 	dur := flag.Duration("duration", 20*time.Second, "measured duration")
 	warm := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up")
+	cpuProfile := flag.String("cpuprofile", "", "write this client's CPU profile of the measured logins to this file")
 	pid := flag.Int("pid", 0, "process id of enthub demo: print its CPU time per login (0 = not)")
 	flag.Parse()
 	if *service == "" {
@@ -57,9 +59,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "brokered:", err)
 		os.Exit(1)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "brokered: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+	}
 	self0 := selfCPU()
 	lat, errs, elapsed := run(l, *conc, *dur)
 	self1 := selfCPU()
+	pprof.StopCPUProfile()
 	server1, err := procCPU(*pid)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "brokered:", err)
