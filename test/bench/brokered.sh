@@ -46,12 +46,18 @@ set -e
 echo "cores: $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 server=$(sed -n 's/^CPU per login: server (pid [0-9]*) \([0-9.]*\) ms.*/\1/p' "$work/bench.out")
 if [ -n "$server" ]; then
-	awk -v ms="$server" -v c="$(nproc)" 'BEGIN { printf "enthub demo alone → %.0f logins/s on %d idle cores\n", c * 1000 / ms, c }'
+	awk -v ms="$server" -v c="$(nproc)" 'BEGIN { printf "enthub demo (with its simulated upstream) alone → %.0f logins/s on %d idle cores\n", c * 1000 / ms, c }'
 fi
 if [ -n "${PROFILE:-}" ]; then
 	kill -TERM "$pid" && wait "$pid" || true # the profile is written on exit
 	pid=
 	echo "CPU profile $PROFILE, samples by component (enthub-http: its requests; upstream-simulation; unlabelled: start-up, background jobs, the Go runtime and GC):"
-	go tool pprof -tags "$PROFILE" 2>/dev/null | sed -n '/component/,/^$/p'
+	go tool pprof -tags "$PROFILE" 2>/dev/null | sed -n '/component/,/^$/p' | tee "$work/tags.out"
+	# The run's CPU per login split in the ratio of the labelled samples
+	# (the Go runtime's and GC's share with them, in proportion).
+	awk -v ms="${server:-0}" -v c="$(nproc)" '
+		/: enthub-http$/ { e = $1 + 0; if ($1 ~ /ms$/) e /= 1000 }
+		/: upstream-simulation$/ { u = $1 + 0; if ($1 ~ /ms$/) u /= 1000 }
+		END { if (e + u > 0 && ms > 0) printf "per login ≈ enthub %.2f ms, simulated upstream %.2f ms (enthub alone → %.0f logins/s on %d idle cores)\n", ms * e / (e + u), ms * u / (e + u), c * 1000 / (ms * e / (e + u)), c }' "$work/tags.out"
 fi
 exit "$status"
