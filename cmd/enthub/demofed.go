@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/enthub/enthub/config"
@@ -59,6 +60,12 @@ func demoUpstreams(ctx context.Context, store *sqlstore.Store, listen, public, d
 	}
 	srv := &http.Server{Handler: ups.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
+		// The simulation stands for EduConnect and the other upstreams,
+		// which run on their own machines: its goroutines (connections
+		// included, they inherit the label) carry a profiler label so a
+		// CPU profile of the demo (--cpu-profile) tells its cost from
+		// enthub's (go tool pprof -tags). Labels cost nothing unprofiled.
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("component", "upstream-simulation")))
 		if err := srv.Serve(sl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Println("simulation server:", err)
 		}

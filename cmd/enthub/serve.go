@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/enthub/enthub/aaf"
@@ -211,7 +212,13 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		l.Close()
 		return err
 	}
-	g.Go(func() error { return st.srv.Serve(gctx, l) })
+	g.Go(func() error {
+		// Requests (and their connections, which inherit the label) are
+		// told apart in a CPU profile from start-up, background jobs and
+		// the demo's simulated upstreams (go tool pprof -tags).
+		pprof.SetGoroutineLabels(pprof.WithLabels(gctx, pprof.Labels("component", "enthub-http")))
+		return st.srv.Serve(gctx, l)
+	})
 	if ml != nil {
 		g.Go(func() error { return st.srv.ServeMetrics(gctx, ml) })
 	}

@@ -112,7 +112,6 @@ func (c *Connector) Start(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if (c.cfg.Binding == "post" && md.ssoPost != "") || dest == "" {
 		binding, dest = csaml.HTTPPostBinding, md.ssoPost
 	}
-	sp := c.sp(md)
 	allowCreate := true
 	format := c.cfg.NameIDFormat
 	req := &csaml.AuthnRequest{
@@ -127,16 +126,19 @@ func (c *Connector) Start(ctx context.Context, w http.ResponseWriter, r *http.Re
 		req.RequestedAuthnContext = &csaml.RequestedAuthnContext{Comparison: "exact", AuthnContextClassRef: c.cfg.AuthnContextClassRef}
 	}
 	if binding == csaml.HTTPRedirectBinding {
-		// crewjam signs the query string (SAMLRequest, RelayState, SigAlg)
-		// as the Redirect binding requires; the state is base64url, so it
-		// needs no escaping in the query it appends unescaped.
-		u, err := req.Redirect(state, sp)
+		// Signed over SAMLRequest, RelayState and SigAlg as the Redirect
+		// binding requires, by the encoder single logout uses too.
+		// crewjam's AuthnRequest.Redirect built a new DEFLATE compressor
+		// (level 9: about 750 KB of tables) per login, a third of a
+		// brokered login's allocations; redirectURL reuses them.
+		u, err := c.redirectURL(dest, "SAMLRequest", req.Element(), state)
 		if err != nil {
 			return fmt.Errorf("connector %s: AuthnRequest: %w", c.cfg.ID, err)
 		}
-		http.Redirect(w, r, u.String(), http.StatusFound)
+		http.Redirect(w, r, u, http.StatusFound)
 		return nil
 	}
+	sp := c.sp(md)
 	if err := sp.SignAuthnRequest(req); err != nil {
 		return fmt.Errorf("connector %s: sign AuthnRequest: %w", c.cfg.ID, err)
 	}

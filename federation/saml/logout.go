@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -310,16 +311,25 @@ func (c *Connector) redirectURL(dest, param string, el *etree.Element, relay str
 	return signedRedirect(dest, param, el, relay, c.cfg.SigningKeys[0].Key, signatureMethods[c.cfg.SignatureAlgorithm])
 }
 
+// deflaters holds DEFLATE compressors for reuse: each owns some 650 KB of
+// tables that flate.NewWriter allocates and Reset only clears, and every
+// SP-initiated login encodes one AuthnRequest. A pool is state without
+// meaning (any writer, once Reset, writes the same bytes).
+var deflaters = sync.Pool{New: func() any {
+	fw, _ := flate.NewWriter(nil, flate.DefaultCompression) // the level is valid: no error
+	return fw
+}}
+
 func signedRedirect(dest, param string, el *etree.Element, relay string, key *rsa.PrivateKey, sigAlg string) (string, error) {
 	doc := etree.NewDocument()
 	doc.SetRoot(el)
-	raw, err := doc.WriteToBytes()
-	if err != nil {
+	var buf bytes.Buffer
+	fw := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(fw)
+	fw.Reset(&buf)
+	if _, err := doc.WriteTo(fw); err != nil {
 		return "", err
 	}
-	var buf bytes.Buffer
-	fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-	fw.Write(raw)
 	if err := fw.Close(); err != nil {
 		return "", err
 	}

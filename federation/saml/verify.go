@@ -353,11 +353,11 @@ func (c *Connector) decrypt(el *etree.Element) (*etree.Element, error) {
 			lastErr = err
 			continue
 		}
-		if err := validateRoundTrip(plain); err != nil {
+		doc, err := parseValidated(plain)
+		if err != nil {
 			return nil, federation.Refusef(id, federation.ReasonMalformed, "decrypted assertion: %v", err)
 		}
-		doc := etree.NewDocument()
-		if err := doc.ReadFromBytes(plain); err != nil || doc.Root() == nil {
+		if doc.Root() == nil {
 			return nil, federation.Refusef(id, federation.ReasonMalformed, "decrypted assertion is not XML")
 		}
 		// The decrypted assertion is parsed on its own: re-declare the
