@@ -137,7 +137,9 @@ func testSpacesAndMembers(t *testing.T, s SpaceStore) {
 		t.Errorf("the rename lost members: %+v", ms)
 	}
 
-	err = spaces(t, s, func(ctx context.Context, tx directory.SpaceTx) error { return tx.RemoveSpaceMember(ctx, cuisine.ID, a.ID) })
+	err = spaces(t, s, func(ctx context.Context, tx directory.SpaceTx) error {
+		return tx.RemoveSpaceMember(ctx, cuisine.ID, a.ID)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,9 @@ func testSpaceMemberRefusals(t *testing.T, s SpaceStore) {
 			t.Errorf("%s: AddSpaceMember = %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	err := spaces(t, s, func(ctx context.Context, tx directory.SpaceTx) error { return tx.RemoveSpaceMember(ctx, sp.ID, "nobody") })
+	err := spaces(t, s, func(ctx context.Context, tx directory.SpaceTx) error {
+		return tx.RemoveSpaceMember(ctx, sp.ID, "nobody")
+	})
 	if !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("RemoveSpaceMember(not a member) = %v, want ErrNotFound", err)
 	}
