@@ -69,7 +69,7 @@ var recordTypes = map[string]reflect.Type{
 	"account": reflect.TypeFor[accountRec](), "persona": reflect.TypeFor[personaRec](),
 	"membership": reflect.TypeFor[membershipRec](), "relation": reflect.TypeFor[relationRec](),
 	"external_link": reflect.TypeFor[linkRec](), "guest": reflect.TypeFor[guestRec](),
-	"service": reflect.TypeFor[serviceRec](),
+	"space": reflect.TypeFor[spaceRec](), "space_member": reflect.TypeFor[spaceMemberRec](), "service": reflect.TypeFor[serviceRec](),
 }
 
 // writeCSV streams the directory as one CSV file per kind (RFC 4180:

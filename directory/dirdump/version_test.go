@@ -3,6 +3,7 @@ package dirdump_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,35 +12,50 @@ import (
 	"github.com/enthub/enthub/directory/dirdump"
 )
 
-// A version 1 file (before guest records) still imports: it is the golden
-// export without its guest line, under a version 1 header. Re-exported, it
-// is the same directory under a version 2 header.
-func TestImportReadsVersion1(t *testing.T) {
+// Files of the older versions still import: each is the golden export
+// without the kinds added after it (version 2 added the guest records,
+// version 3 the spaces and their members), under its version's header.
+// Re-exported, it is the same directory under the current header.
+func TestImportReadsOlderVersions(t *testing.T) {
 	golden, err := os.ReadFile(filepath.Join("testdata", "golden", "json", dirdump.JSONFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v2 [][]byte // the golden file without its guest records
-	for _, l := range bytes.SplitAfter(golden, []byte("\n")) {
-		if !bytes.HasPrefix(l, []byte(`{"guest":`)) {
-			v2 = append(v2, regexp.MustCompile(`"guest":\d+,`).ReplaceAll(l, nil))
-		}
-	}
-	want := bytes.Join(v2, nil)
-	v1 := bytes.Replace(want, []byte(`"version":2,`), []byte(`"version":1,`), 1)
-	if bytes.Equal(v1, want) || bytes.Equal(want, golden) {
-		t.Fatal("the golden file changed shape: no version or guest line to rewrite")
-	}
-
-	st := backends(t)["sqlite"](t)
-	counts, err := dirdump.ImportFrom(context.Background(), st, bytes.NewReader(v1), "v1.jsonl")
-	if err != nil {
-		t.Fatalf("import of a version 1 file: %v", err)
-	}
-	if counts["person"] != 5 || counts["guest"] != 0 {
-		t.Errorf("counts %v, want 5 persons and no guest", counts)
-	}
-	if got := exportJSON(t, st, true); !bytes.Equal(got, want) {
-		t.Errorf("re-export of a version 1 import:\n%s", firstDiff(want, got))
+	for _, tc := range []struct {
+		version int
+		newer   []string // kinds the version lacks
+	}{
+		{1, []string{"guest", "space", "space_member"}},
+		{2, []string{"space", "space_member"}},
+	} {
+		t.Run(fmt.Sprint("version ", tc.version), func(t *testing.T) {
+			var kept [][]byte // the golden file without the newer kinds
+			for _, l := range bytes.SplitAfter(golden, []byte("\n")) {
+				newer := false
+				for _, k := range tc.newer {
+					newer = newer || bytes.HasPrefix(l, []byte(`{"`+k+`":`))
+					l = regexp.MustCompile(`"`+k+`":\d+,`).ReplaceAll(l, nil)
+				}
+				if !newer {
+					kept = append(kept, l)
+				}
+			}
+			want := bytes.Join(kept, nil)
+			old := bytes.Replace(want, []byte(fmt.Sprintf(`"version":%d,`, dirdump.FormatVersion)), []byte(fmt.Sprintf(`"version":%d,`, tc.version)), 1)
+			if bytes.Equal(old, want) || bytes.Equal(want, golden) {
+				t.Fatal("the golden file changed shape: no version or newer line to rewrite")
+			}
+			st := backends(t)["sqlite"](t)
+			counts, err := dirdump.ImportFrom(context.Background(), st, bytes.NewReader(old), "old.jsonl")
+			if err != nil {
+				t.Fatalf("import of a version %d file: %v", tc.version, err)
+			}
+			if counts["person"] != 5 || counts["space"] != 0 {
+				t.Errorf("counts %v, want 5 persons and no space", counts)
+			}
+			if got := exportJSON(t, st, true); !bytes.Equal(got, want) {
+				t.Errorf("re-export of a version %d import:\n%s", tc.version, firstDiff(want, got))
+			}
+		})
 	}
 }
