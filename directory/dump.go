@@ -34,6 +34,10 @@ type DumpReader interface {
 	// DumpGuests walks the guest records (GuestStore) by account id: who
 	// created a guest, for which school and role, and its revocation.
 	DumpGuests(ctx context.Context, fn func(GuestRecord) error) error
+	// DumpSpaces and DumpSpaceMembers walk the profile spaces by id and
+	// their members by space then account id.
+	DumpSpaces(ctx context.Context, fn func(Space) error) error
+	DumpSpaceMembers(ctx context.Context, fn func(SpaceMember) error) error
 }
 
 // ServiceRecord is a relying-party registration as the store keeps it: its
@@ -75,6 +79,10 @@ type RestoreTx interface {
 	// RestoreGuest writes a guest record; its account must come first
 	// (the guest table has a foreign key to accounts).
 	RestoreGuest(ctx context.Context, g GuestRecord) error
+	// RestoreSpace writes a profile space; RestoreSpaceMember a
+	// membership, after its space and its account (foreign keys).
+	RestoreSpace(ctx context.Context, s Space) error
+	RestoreSpaceMember(ctx context.Context, m SpaceMember) error
 }
 
 // ErrBatch is wrapped by a RestoreTx error about rows written earlier and

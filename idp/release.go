@@ -30,6 +30,8 @@ type Subject struct {
 	Structures map[string]directory.Structure
 	Upstream   string
 	AuthTime   time.Time
+	// Spaces are the codes of the profile spaces the account is in.
+	Spaces []string
 	// gar is the GAR project when configured: the gar.* sources read it.
 	gar *gar.Project
 }
@@ -61,6 +63,7 @@ var Sources = map[string]string{
 	"personas.profile":       "profiles of every persona",
 	"personas.uai":           "UAIs of every persona",
 	"session.upstream":       "how the user logged in (local, educonnect, …)",
+	"account.spaces":         "codes of the profile spaces across schools the account is in (espace-ati, …)",
 	"gar.id_ent":             "the ENT's GAR project id (gar.id_ent)",
 	"gar.person_id":          "GARPersonIdentifiant: opaque, stable, the GAR-ENT export's for the same person",
 	"gar.profile":            "the chosen persona's GAR profile (National_elv, National_ens, …)",
@@ -122,9 +125,9 @@ var reservedClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "auth_ti
 // subjectNeeds says which parts of the subject a policy reads, so that a
 // validation loads only those (the personas and their structures cost one
 // query each).
-type subjectNeeds struct{ personas, structures bool }
+type subjectNeeds struct{ personas, structures, spaces bool }
 
-var allNeeds = subjectNeeds{personas: true, structures: true}
+var allNeeds = subjectNeeds{personas: true, structures: true, spaces: true}
 
 func (pol ReleasePolicy) needs() subjectNeeds {
 	var n subjectNeeds
@@ -135,6 +138,8 @@ func (pol ReleasePolicy) needs() subjectNeeds {
 		switch src {
 		case "persona.uai", "persona.structure_name", "personas.uai":
 			n.structures = true
+		case "account.spaces":
+			n.spaces = true
 		}
 	}
 	return n
@@ -169,6 +174,15 @@ func (p *Provider) loadSubject(ctx context.Context, s sso.Session, need ...subje
 	if p.cfg.GAR.enabled() {
 		sub.gar = &p.cfg.GAR.Project
 	}
+	if sl, ok := d.(spaceLister); ok && n.spaces {
+		spaces, err := sl.AccountSpaces(ctx, acc.ID)
+		if err != nil {
+			return nil, fmt.Errorf("subject of session: spaces of %s: %w", acc.ID, err)
+		}
+		for _, s := range spaces {
+			sub.Spaces = append(sub.Spaces, s.ID)
+		}
+	}
 	if !n.personas {
 		return sub, nil
 	}
@@ -194,6 +208,12 @@ func (p *Provider) loadSubject(ctx context.Context, s sso.Session, need ...subje
 		sub.Structure = sub.Structures[sub.Persona.StructureID]
 	}
 	return sub, nil
+}
+
+// spaceLister is what a release reads of the profile spaces; a directory
+// without them releases no account.spaces values.
+type spaceLister interface {
+	AccountSpaces(ctx context.Context, accountID string) ([]directory.Space, error)
 }
 
 // values returns what a source gives for the subject.
@@ -272,6 +292,8 @@ func (sub *Subject) values(src string) []string {
 		return out
 	case "session.upstream":
 		return one(sub.Upstream)
+	case "account.spaces":
+		return sub.Spaces
 	case "gar.id_ent", "gar.person_id", "gar.profile":
 		return sub.garValues(src)
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/password"
+	"github.com/enthub/enthub/directory/spaces"
 	"github.com/enthub/enthub/directory/sqlstore"
+	"github.com/enthub/enthub/federation/simulate"
 	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/portal/console"
 	"github.com/enthub/enthub/portal/mydata"
@@ -19,6 +21,7 @@ import (
 )
 
 // mountConsole mounts the consoles' stylesheets, the principal's console,
+// the département's page of profile spaces,
 // the guests' activation page and "my data" on the HTTP server, and starts
 // the job that disables guests past their end date. The login refuses an
 // expired guest from its end date on by itself (idp checks ValidUntil);
@@ -46,6 +49,12 @@ func mountConsole(ctx context.Context, g *errgroup.Group, cfg config.Config, log
 		return err
 	}
 	principal.Routes(st.srv.Mux)
+	spacePages, err := console.NewSpaces(layout, console.SpacesOptions{Spaces: &spaces.Service{Store: store}, Sessions: sso,
+		Admins: adminRule(cfg), PublicURL: cfg.PublicURL, Location: cfg.Location(), Logger: log.With("component", "console")})
+	if err != nil {
+		return err
+	}
+	spacePages.Routes(st.srv.Mux)
 	my, err := mydata.New(layout, mydata.Options{Directory: store, Sessions: sso, SiteName: cfg.SSO.SiteName,
 		Logger: log.With("component", "mydata")})
 	if err != nil {
@@ -55,6 +64,9 @@ func mountConsole(ctx context.Context, g *errgroup.Group, cfg config.Config, log
 	if st.demo {
 		if err := seedDemoPrincipal(ctx, store); err != nil {
 			return fmt.Errorf("demo principal: %w", err)
+		}
+		if err := seedDemoSpaces(ctx, store, simulate.AgentLogin); err != nil {
+			return fmt.Errorf("demo spaces: %w", err)
 		}
 	}
 	g.Go(func() error {

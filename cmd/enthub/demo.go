@@ -141,6 +141,9 @@ func demoIndex(base string, cfg config.Config) []server.Entry {
 			Description: "Un client SAML, un client OIDC et un service CAS qui affichent ce qu'ils reçoivent : une connexion, trois services."},
 		{Name: "Statistiques d'utilisation", URL: base + "/console/stats",
 			Description: "Console de la collectivité : connexions, utilisateurs, disponibilité (avec le compte invité de démonstration)."},
+		{Name: "Espaces de la collectivité", URL: base + "/console/spaces",
+			Description: "Espace ATI et Espace Cuisine : des agents de plusieurs collèges, publiés dans l'annuaire LDAP (cn=espace-ati,ou=groups," + cfg.LDAP.BaseDN +
+				") et transmis aux services qui demandent account.spaces ; sans droit d'administration (avec le compte invité de démonstration, administrateur)."},
 		{Name: "Métadonnées SAML de l'IdP", URL: base + "/saml/idp/metadata"},
 		{Name: "Découverte OIDC", URL: base + "/.well-known/openid-configuration"},
 		{Name: "Santé (healthz)", URL: base + "/healthz", Description: "Le processus répond."},

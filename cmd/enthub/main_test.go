@@ -187,6 +187,12 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || !strings.Contains(string(b), tc.login) {
 			t.Errorf("%s: GET /console/stats = %d (want %d), CSP %q:\n%s", tc.login, resp.StatusCode, tc.code, resp.Header.Get("Content-Security-Policy"), b)
 		}
+		// The seeded spaces are on the console's page, for the
+		// administrator only.
+		if code, page := get(t, c, base+"/console/spaces"); code != tc.code ||
+			(code == 200 && (!strings.Contains(page, "Espace ATI") || !strings.Contains(page, "Espace Cuisine"))) {
+			t.Errorf("%s: GET /console/spaces = %d (want %d):\n%s", tc.login, code, tc.code, page)
+		}
 	}
 	// The start page lists the federated journeys, the multi-account one
 	// and single logout from either side included.
@@ -228,6 +234,19 @@ func TestDemoServesAndStopsCleanly(t *testing.T) {
 		"(ENTPersonProfils=National_ENS)", []string{"ENTPersonLogin"}, nil))
 	if err != nil || len(res.Entries) < 100 {
 		t.Errorf("teachers over LDAP: %v, %d entries", err, len(res.Entries))
+	}
+	// The seeded spaces are groups with members (the LDAP front sees them
+	// at its next poll of the store).
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		res, err = conn.Search(goldap.NewSearchRequest("ou=groups,dc=enthub", goldap.ScopeSingleLevel, goldap.NeverDerefAliases, 0, 0, false,
+			"(|(cn=espace-ati)(cn=espace-cuisine))", []string{"member"}, nil))
+		if err == nil && len(res.Entries) == 2 && len(res.Entries[0].GetAttributeValues("member")) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the demo's spaces over LDAP: %v, %d entries", err, len(res.Entries))
+			break
+		}
 	}
 	conn.Close()
 	if _, err := os.Stat(filepath.Join(data, "enthub.db")); err != nil {

@@ -127,6 +127,7 @@ OIDC and CAS identity provider of every school application.`,
 		a.garCommand(),
 		a.hashPasswordCommand(),
 		a.guestCommand(),
+		a.spaceCommand(),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)

@@ -75,6 +75,7 @@ var recordTypes = map[string]reflect.Type{
 	"account": reflect.TypeFor[accountRec](), "persona": reflect.TypeFor[personaRec](),
 	"membership": reflect.TypeFor[membershipRec](), "relation": reflect.TypeFor[relationRec](),
 	"external_link": reflect.TypeFor[linkRec](), "guest": reflect.TypeFor[guestRec](),
+	"space": reflect.TypeFor[spaceRec](), "space_member": reflect.TypeFor[spaceMemberRec](),
 	"service": reflect.TypeFor[serviceRec](), "news": reflect.TypeFor[newsRec](), "branding": reflect.TypeFor[brandingRec](),
 }
 

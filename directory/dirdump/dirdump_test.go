@@ -16,6 +16,7 @@ import (
 	"github.com/enthub/enthub/directory/dirdump"
 	"github.com/enthub/enthub/directory/guests"
 	"github.com/enthub/enthub/directory/password"
+	"github.com/enthub/enthub/directory/spaces"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/directory/storetest"
 	"github.com/enthub/enthub/idp/sso"
@@ -105,6 +106,7 @@ func addLocal(t testing.TB, st *sqlstore.Store) {
 	}
 	addGuests(t, st, structs[len(structs)-1].ID)
 	addPortal(t, st, structs[len(structs)-1])
+	addSpaces(t, st)
 }
 
 // addPortal writes the launcher's content as its editors do: a message
@@ -132,6 +134,32 @@ func addPortal(t testing.TB, st *sqlstore.Store, school directory.Structure) {
 		if err := st.PutBranding(ctx, b); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// addSpaces creates the two spaces of the tender's example through
+// package spaces, the ATI one with two members.
+func addSpaces(t testing.TB, st *sqlstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	svc := &spaces.Service{Store: st, Now: fixedNow}
+	admin := spaces.Actor{ID: "cli:admin"}
+	if _, err := svc.Create(ctx, admin, "espace-ati", "Espace ATI", "Techniciens informatiques des collèges"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(ctx, admin, "espace-cuisine", "Espace Cuisine", ""); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := st.EachPerson(ctx, func(_ directory.Person, a directory.Account) error {
+		if n < 2 {
+			n++
+			return svc.AddMember(ctx, admin, "espace-ati", a.ID)
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("space members: %d, %v", n, err)
 	}
 }
 
@@ -244,7 +272,8 @@ func TestRoundTripGenerated(t *testing.T) {
 			// created them, their role, and the revocation.
 			for _, want := range []string{`"guest":{`, `"role":"responsable de stage","created_by":"principal-account"`,
 				`"revoked_by":"cli:admin"`, `"guest":3`, `"profile":"parent","title":"Réunion parents-professeurs"`,
-				`"logo_url":"/images/`, `"news":2`, `"branding":2`} {
+				`"logo_url":"/images/`, `"news":2`, `"branding":2`, `{"space":{"id":"espace-ati","name":"Espace ATI"`,
+				`{"space_member":{"space_id":"espace-ati"`, `"space":2,"space_member":2`} {
 				if !bytes.Contains(b, []byte(want)) {
 					t.Errorf("the export lacks %s", want)
 				}

@@ -37,10 +37,12 @@ func (t nopTx) RestoreExternalLink(context.Context, directory.ExternalLink) erro
 	t.r.n++
 	return nil
 }
-func (t nopTx) RestoreService(context.Context, directory.ServiceRecord) error { t.r.n++; return nil }
-func (t nopTx) RestoreGuest(context.Context, directory.GuestRecord) error     { t.r.n++; return nil }
-func (t nopTx) RestoreNews(context.Context, directory.News) error             { t.r.n++; return nil }
-func (t nopTx) RestoreBranding(context.Context, directory.Branding) error     { t.r.n++; return nil }
+func (t nopTx) RestoreService(context.Context, directory.ServiceRecord) error   { t.r.n++; return nil }
+func (t nopTx) RestoreGuest(context.Context, directory.GuestRecord) error       { t.r.n++; return nil }
+func (t nopTx) RestoreSpace(context.Context, directory.Space) error             { t.r.n++; return nil }
+func (t nopTx) RestoreSpaceMember(context.Context, directory.SpaceMember) error { t.r.n++; return nil }
+func (t nopTx) RestoreNews(context.Context, directory.News) error               { t.r.n++; return nil }
+func (t nopTx) RestoreBranding(context.Context, directory.Branding) error       { t.r.n++; return nil }
 
 // FuzzImport feeds the JSON import arbitrary files: it never panics, a
 // refused file is a RecordError naming the file and a line the file has,

@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")
 
 // smallDirectory is one school with a class and a group, two students, a
-// parent, a teacher, a guest (with its guest record) with an upstream link, a relying party,
+// parent, a teacher, a guest (with its guest record, in a profile space) with an upstream link, a relying party,
 // launcher news and brandings:
 // every kind of record, small enough to read (docs/export.md quotes it).
 func smallDirectory(t *testing.T) *sqlstore.Store {
@@ -112,6 +112,20 @@ func smallDirectory(t *testing.T) *sqlstore.Store {
 			return err
 		}
 		return tx.PutExternalLink(ctx, directory.ExternalLink{Issuer: "https://educonnect.example", Subject: "sub-1", AccountID: acc.ID, LastUsedAt: &day})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.UpdateSpaces(ctx, func(tx directory.SpaceTx) error {
+		if err := tx.PutSpace(ctx, directory.Space{ID: "espace-ati", Name: "Espace ATI", Description: "Techniciens informatiques",
+			CreatedAt: day, UpdatedAt: day}); err != nil {
+			return err
+		}
+		acc, err := tx.AccountByLogin(ctx, "zoe.invitee")
+		if err != nil {
+			return err
+		}
+		return tx.AddSpaceMember(ctx, directory.SpaceMember{SpaceID: "espace-ati", AccountID: acc.ID, AddedBy: "cli:admin", AddedAt: day})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,9 @@ import (
 // up when a change would make an older enthub misread or refuse a file (a
 // field renamed or given a new meaning, a new record kind: an import
 // refuses kinds it does not know); new optional fields do not change it.
-// Version 2 added the guest records, version 3 the launcher's news and
-// brandings; an import reads versions 1 to 3.
+// Version 2 added the guest records, version 3 the profile spaces and
+// their members and the launcher's news and brandings; an import reads
+// versions 1 to 3.
 const (
 	FormatName    = "enthub-directory"
 	FormatVersion = 3
@@ -54,22 +55,24 @@ type end struct {
 
 // line is one JSON Lines record: an object with exactly one key, the kind.
 type line struct {
-	Header       *header        `json:"header,omitempty"`
-	Structure    *structureRec  `json:"structure,omitempty"`
-	Subject      *subjectRec    `json:"subject,omitempty"`
-	MEF          *mefRec        `json:"mef,omitempty"`
-	Group        *groupRec      `json:"group,omitempty"`
-	Person       *personRec     `json:"person,omitempty"`
-	Account      *accountRec    `json:"account,omitempty"`
-	Persona      *personaRec    `json:"persona,omitempty"`
-	Membership   *membershipRec `json:"membership,omitempty"`
-	Relation     *relationRec   `json:"relation,omitempty"`
-	ExternalLink *linkRec       `json:"external_link,omitempty"`
-	Guest        *guestRec      `json:"guest,omitempty"`
-	Service      *serviceRec    `json:"service,omitempty"`
-	News         *newsRec       `json:"news,omitempty"`
-	Branding     *brandingRec   `json:"branding,omitempty"`
-	End          *end           `json:"end,omitempty"`
+	Header       *header         `json:"header,omitempty"`
+	Structure    *structureRec   `json:"structure,omitempty"`
+	Subject      *subjectRec     `json:"subject,omitempty"`
+	MEF          *mefRec         `json:"mef,omitempty"`
+	Group        *groupRec       `json:"group,omitempty"`
+	Person       *personRec      `json:"person,omitempty"`
+	Account      *accountRec     `json:"account,omitempty"`
+	Persona      *personaRec     `json:"persona,omitempty"`
+	Membership   *membershipRec  `json:"membership,omitempty"`
+	Relation     *relationRec    `json:"relation,omitempty"`
+	ExternalLink *linkRec        `json:"external_link,omitempty"`
+	Guest        *guestRec       `json:"guest,omitempty"`
+	Space        *spaceRec       `json:"space,omitempty"`
+	SpaceMember  *spaceMemberRec `json:"space_member,omitempty"`
+	Service      *serviceRec     `json:"service,omitempty"`
+	News         *newsRec        `json:"news,omitempty"`
+	Branding     *brandingRec    `json:"branding,omitempty"`
+	End          *end            `json:"end,omitempty"`
 }
 
 // WriteJSON streams the directory as JSON Lines to w: a header line, one
@@ -399,6 +402,14 @@ func validate(rec any) (string, error) {
 		need("account_id", r.AccountID != "")
 		need("structure_id", r.StructureID != "")
 		need("created_at", !r.CreatedAt.IsZero())
+	case *spaceRec:
+		need("id", r.ID != "")
+		need("name", r.Name != "")
+		need("created_at", !r.CreatedAt.IsZero())
+	case *spaceMemberRec:
+		need("space_id", r.SpaceID != "")
+		need("account_id", r.AccountID != "")
+		need("added_at", !r.AddedAt.IsZero())
 	case *newsRec, *brandingRec:
 		return validatePortal(rec)
 	case *serviceRec:
@@ -439,6 +450,10 @@ func restore(ctx context.Context, tx directory.RestoreTx, rec any) error {
 		return tx.RestoreExternalLink(ctx, r.domain())
 	case *guestRec:
 		return tx.RestoreGuest(ctx, r.domain())
+	case *spaceRec:
+		return tx.RestoreSpace(ctx, r.domain())
+	case *spaceMemberRec:
+		return tx.RestoreSpaceMember(ctx, r.domain())
 	case *serviceRec:
 		return tx.RestoreService(ctx, r.domain())
 	case *newsRec, *brandingRec:

@@ -145,6 +145,23 @@ type guestRec struct {
 	RevokedBy   string     `json:"revoked_by,omitempty"`
 }
 
+// spaceRec is a profile space across schools (directory.Space).
+type spaceRec struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// spaceMemberRec places an account in a space, with who put it there.
+type spaceMemberRec struct {
+	SpaceID   string    `json:"space_id"`
+	AccountID string    `json:"account_id"`
+	AddedBy   string    `json:"added_by,omitempty"`
+	AddedAt   time.Time `json:"added_at"`
+}
+
 type serviceRec struct {
 	ID         string          `json:"id"`
 	Definition json.RawMessage `json:"definition"`
@@ -255,6 +272,22 @@ func fromGuest(g directory.GuestRecord) guestRec {
 func (r guestRec) domain() directory.GuestRecord {
 	return directory.GuestRecord{AccountID: r.AccountID, StructureID: r.StructureID, Role: r.Role, CreatedBy: r.CreatedBy,
 		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, RevokedBy: r.RevokedBy}
+}
+
+func fromSpace(s directory.Space) spaceRec {
+	return spaceRec{ID: s.ID, Name: s.Name, Description: s.Description, CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt)}
+}
+
+func (r spaceRec) domain() directory.Space {
+	return directory.Space{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func fromSpaceMember(m directory.SpaceMember) spaceMemberRec {
+	return spaceMemberRec{SpaceID: m.SpaceID, AccountID: m.AccountID, AddedBy: m.AddedBy, AddedAt: utc(m.AddedAt)}
+}
+
+func (r spaceMemberRec) domain() directory.SpaceMember {
+	return directory.SpaceMember{SpaceID: r.SpaceID, AccountID: r.AccountID, AddedBy: r.AddedBy, AddedAt: r.AddedAt}
 }
 
 func fromService(s directory.ServiceRecord) (serviceRec, error) {

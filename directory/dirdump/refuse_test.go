@@ -49,8 +49,8 @@ func TestImportRefusesBadFiles(t *testing.T) {
 			membershipLine := lineOf(t, good, `{"membership":`)
 			lastLink := lineOf(t, good, `{"external_link":`)
 			guestLine := lineOf(t, good, `{"guest":`)
-			newsLine := lineOf(t, good, `{"news":`)
 			schoolNews := lineOf(t, good, `"profile":"parent","title":`)
+			memberLine := lineOf(t, good, `{"space_member":`)
 			lines := bytes.Split(good, []byte("\n"))
 			endLine := len(lines) - 1 // the file ends with a newline
 
@@ -62,9 +62,6 @@ func TestImportRefusesBadFiles(t *testing.T) {
 			}{
 				{"newer version", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":4,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
 					[]string{dirdump.JSONFile + ":1: header: field version: format version 4 is not supported: this enthub reads versions 1 to 3"}, true},
-				// Version 2 had no launcher content.
-				{"news in a version 2 file", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":2,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
-					[]string{":" + itoa(newsLine) + `: news: record kind "news" appeared in format version 3, the header says version 2`}, true},
 				{"news ending before it starts", replaceLine(good, schoolNews, regexp.MustCompile(`"end":"[^"]*"`).ReplaceAllString(string(lines[schoolNews-1]), `"end":"2000-01-01T00:00:00Z"`)),
 					[]string{":" + itoa(schoolNews) + ": news: field end: 2000-01-01T00:00:00Z is not after start"}, true},
 				{"news of an unknown school", replaceLine(good, schoolNews, strings.Replace(string(lines[schoolNews-1]), `"structure_id":"`, `"structure_id":"ghost-`, 1)),
@@ -81,6 +78,15 @@ func TestImportRefusesBadFiles(t *testing.T) {
 					[]string{"guest ", "field structure_id", "ghost-", "is not in the export"}, false},
 				{"guest of an unknown account", replaceLine(good, guestLine, strings.Replace(string(lines[guestLine-1]), `"account_id":"`, `"account_id":"ghost-`, 1)),
 					[]string{"guest", "ghost-"}, false},
+				// Version 2 had no spaces.
+				{"space member in a version 2 file", replaceLine(good, 1, `{"header":{"format":"enthub-directory","version":2,"exported_at":"2026-09-16T02:00:00Z","with_secrets":true}}`),
+					[]string{":" + itoa(lineOf(t, good, `{"space":`)) + `: space: record kind "space" appeared in format version 3, the header says version 2`}, true},
+				{"space member without account", replaceLine(good, memberLine, regexp.MustCompile(`"account_id":"[^"]*",`).ReplaceAllString(string(lines[memberLine-1]), "")),
+					[]string{":" + itoa(memberLine) + ": space_member: field account_id: missing or empty"}, true},
+				{"member of an unknown space", replaceLine(good, memberLine, strings.Replace(string(lines[memberLine-1]), `"space_id":"`, `"space_id":"ghost-`, 1)),
+					[]string{"space", "ghost-"}, false},
+				{"member of an unknown account", replaceLine(good, memberLine, strings.Replace(string(lines[memberLine-1]), `"account_id":"`, `"account_id":"ghost-`, 1)),
+					[]string{"space", "ghost-"}, false},
 				{"not an export", []byte("dn: dc=enthub\n"), []string{":1: header"}, true},
 				{"empty", nil, []string{":1: empty file"}, true},
 				{"bad date", bytes.Replace(good, []byte(`"created_at":"`), []byte(`"created_at":"hier`), 1), /* first structure */

@@ -16,7 +16,7 @@ import (
 var exportedTables = map[string]string{
 	"structure": "structures", "subject": "subjects", "mef": "mefs", "group": "groups", "person": "persons",
 	"account": "accounts", "persona": "personas", "membership": "memberships", "relation": "relations",
-	"external_link": "external_links", "guest": "guests", "service": "sso_services",
+	"external_link": "external_links", "guest": "guests", "space": "spaces", "space_member": "space_members", "service": "sso_services",
 	"news": "portal_news", "branding": "portal_branding",
 }
 

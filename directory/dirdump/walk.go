@@ -10,12 +10,12 @@ import (
 // comes before it (an account after its person, a link after its account),
 // so a reader can resolve references in one pass.
 var Kinds = []string{"structure", "subject", "mef", "group", "person", "account", "persona", "membership",
-	"relation", "external_link", "guest", "service", "news", "branding"}
+	"relation", "external_link", "guest", "space", "space_member", "service", "news", "branding"}
 
 // kindSince is the format version that introduced a record kind, for the
 // kinds added after version 1: a file of an earlier version holding one
 // was not written by enthub.
-var kindSince = map[string]int{"guest": 2, "news": 3, "branding": 3}
+var kindSince = map[string]int{"guest": 2, "space": 3, "space_member": 3, "news": 3, "branding": 3}
 
 // Counts is how many records of each kind an export wrote or an import
 // read.
@@ -55,6 +55,12 @@ func walk(ctx context.Context, d directory.DumpReader, secrets bool, emit func(k
 		return err
 	}
 	if err := d.DumpGuests(ctx, func(g directory.GuestRecord) error { return emit("guest", fromGuest(g)) }); err != nil {
+		return err
+	}
+	if err := d.DumpSpaces(ctx, func(s directory.Space) error { return emit("space", fromSpace(s)) }); err != nil {
+		return err
+	}
+	if err := d.DumpSpaceMembers(ctx, func(m directory.SpaceMember) error { return emit("space_member", fromSpaceMember(m)) }); err != nil {
 		return err
 	}
 	if err := d.DumpServices(ctx, func(s directory.ServiceRecord) error {

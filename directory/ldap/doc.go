@@ -43,7 +43,8 @@
 //	├── ou=groups
 //	│   ├── cn=<UAI>$<code division>            groupOfNames, ENTClasse   (member: student and teacher DNs)
 //	│   ├── cn=<UAI>$<code groupe>              groupOfNames, ENTGroupe
-//	│   └── cn=<UAI>_<ELV|TUT|ENS|DOC|DIR|EVS|ETA|COL|INV>   groupOfNames, ENTProfil (one per school and profile)
+//	│   ├── cn=<UAI>_<ELV|TUT|ENS|DOC|DIR|EVS|ETA|COL|INV>   groupOfNames, ENTProfil (one per school and profile)
+//	│   └── cn=<space code>                     groupOfNames (a profile space across schools, e.g. cn=espace-ati)
 //	└── ou=people
 //	    └── uid=<person id>                     inetOrgPerson, ENTPerson [ENTEleve] [ENTAux…] [eduMember]
 //
@@ -51,6 +52,15 @@
 // ENTPersonLogin and may change). A structure without UAI, or whose UAI is
 // taken, is named by its id. A group cn that collides (a class and a group
 // with the same code) gets "$classe"/"$groupe" appended.
+//
+// Profile spaces (directory.Space, "Espace ATI") are groups of accounts
+// across schools. The SDET defines no entry for them: they are served under
+// ou=groups at the département's level, cn=<code> (letters, digits and
+// hyphens, so never a school group's cn), as plain groupOfNames with the
+// space's name in description and member DNs; their members carry them in
+// memberOf/isMemberOf like their classes. A space without members is not
+// served (groupOfNames requires one). An identity limited to schools
+// does not see them, as they belong to none.
 //
 // Structure attributes: ou (the name), ENTStructureUAI, ENTStructureNomCourant,
 // ENTStructureJointure, ENTStructureTypeStruct, ENTStructureSIREN and (for

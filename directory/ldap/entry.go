@@ -183,6 +183,8 @@ func (v *view) objectClassesOf(ord uint32, buf []ocID) []ocID {
 			return append(buf, ocTop, ocGroupOfNames, ocENTClasse)
 		case groupGroup:
 			return append(buf, ocTop, ocGroupOfNames, ocENTGroupe)
+		case groupSpace:
+			return append(buf, ocTop, ocGroupOfNames)
 		default:
 			return append(buf, ocTop, ocGroupOfNames, ocENTProfil)
 		}
@@ -434,7 +436,9 @@ func (v *view) groupValues(dst []string, g *group, a attrID) []string {
 	case aDescription:
 		dst = appendNonEmpty(dst, g.name)
 	case aOU:
-		dst = append(dst, m.structs[g.str].rdn)
+		if g.str >= 0 {
+			dst = append(dst, m.structs[g.str].rdn)
+		}
 	case aMember:
 		for _, pi := range g.members {
 			if v.personVisible(pi) {

@@ -21,7 +21,7 @@ import (
 //
 //	0            base (dc=enthub)
 //	1            ou=structures      2 … 1+S    structures
-//	ouGroups     ou=groups          …          classes, groups, then profile groups
+//	ouGroups     ou=groups          …          classes, groups, profile groups, then spaces
 //	ouPeople     ou=people          …          persons, in id order
 //
 // Person entries keep only what is served, with rarely filled fields behind
@@ -75,6 +75,7 @@ const (
 	groupClass uint8 = iota
 	groupGroup
 	groupProfile
+	groupSpace // a profile space across schools (directory.Space): no structure
 )
 
 type structure struct {
@@ -97,7 +98,7 @@ type group struct {
 	name    string
 	kind    uint8
 	profile uint8 // profile groups: index in nationals
-	str     int32 // structure index
+	str     int32 // structure index; -1 for a space
 	members []int32
 	// allActive: every member is active with no validity window, so the
 	// members an identity seeing no disabled account sees do not depend
@@ -133,7 +134,7 @@ type person struct {
 	more             *personMore
 	personas         []persona
 	members          []membership
-	profGroups       []int32
+	profGroups       []int32 // profile groups, then spaces: the groups not from memberships
 	children         []int32
 	rels             []relation // as the child
 	rattach          int32
@@ -537,17 +538,24 @@ func buildModel(ctx context.Context, r directory.Reader, o buildOptions) (*model
 		return nil, fmt.Errorf("read model: relations: %w", err)
 	}
 
+	if err := m.addSpaces(ctx, r); err != nil {
+		return nil, err
+	}
+
 	// Group names, DNs and sorted member lists.
 	for gi := range m.groups {
 		g := &m.groups[gi]
-		s := &m.structs[g.str]
-		sep := "$"
-		if g.kind == groupProfile {
-			sep = "_"
+		var cn string
+		switch g.kind {
+		case groupSpace:
+			cn = g.code // no "$" or "_" in a space code: never a school group's cn
+		case groupProfile:
+			cn = m.structs[g.str].rdn + "_" + g.code
+		default:
+			cn = m.structs[g.str].rdn + "$" + g.code
 		}
-		cn := s.rdn + sep + g.code
 		if _, dup := m.byGroupCN[strings.ToLower(cn)]; dup {
-			cn += "$" + [...]string{"classe", "groupe", "profil"}[g.kind]
+			cn += "$" + [...]string{"classe", "groupe", "profil", "espace"}[g.kind]
 		}
 		if _, dup := m.byGroupCN[strings.ToLower(cn)]; dup {
 			cn += "$" + g.id
@@ -602,6 +610,54 @@ func buildModel(ctx context.Context, r directory.Reader, o buildOptions) (*model
 	m.ouPeople = m.ouGroups + 1 + uint32(len(m.groups))
 	m.total = m.ouPeople + 1 + uint32(len(m.persons))
 	return m, nil
+}
+
+// spaceWalker is what the model reads of the profile spaces; a store
+// without spaces (one that does not implement it) serves none.
+type spaceWalker interface {
+	Spaces(ctx context.Context) ([]directory.Space, error)
+	EachSpaceMember(ctx context.Context, fn func(directory.SpaceMember) error) error
+}
+
+// addSpaces adds the profile spaces as groups after the schools' ones,
+// and each space to its members' groups (memberOf/isMemberOf). The SDET
+// defines no entry for a group across schools: a space is served under
+// ou=groups, at the département's level, as a plain groupOfNames named by
+// its code (cn=espace-ati), its name in description. A space without
+// members is not served, as a profile group without members is not:
+// groupOfNames requires a member, and a checking server (the push's slapd)
+// would refuse the entry.
+func (m *model) addSpaces(ctx context.Context, r directory.Reader) error {
+	sw, ok := r.(spaceWalker)
+	if !ok {
+		return nil
+	}
+	members := map[string][]int32{}
+	err := sw.EachSpaceMember(ctx, func(sm directory.SpaceMember) error {
+		if pi, ok := m.byUID[strings.ToLower(sm.PersonID)]; ok {
+			members[sm.SpaceID] = append(members[sm.SpaceID], pi)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read model: space members: %w", err)
+	}
+	list, err := sw.Spaces(ctx)
+	if err != nil {
+		return fmt.Errorf("read model: spaces: %w", err)
+	}
+	for _, s := range list {
+		ms := members[s.ID]
+		if len(ms) == 0 {
+			continue
+		}
+		gi := int32(len(m.groups))
+		m.groups = append(m.groups, group{id: "space:" + s.ID, code: s.ID, name: s.Name, kind: groupSpace, str: -1, members: ms})
+		for _, pi := range ms {
+			m.persons[pi].profGroups = append(m.persons[pi].profGroups, gi)
+		}
+	}
+	return nil
 }
 
 // rattachStructKey is the Extra key the AAF importer keeps the delivered

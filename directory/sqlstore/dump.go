@@ -85,11 +85,19 @@ func (r dumpReader) DumpGuests(ctx context.Context, fn func(directory.GuestRecor
 	return eachRow(ctx, r.db, `SELECT `+guestCols+` FROM guests ORDER BY account_id`, scanGuest, fn)
 }
 
+func (r dumpReader) DumpSpaces(ctx context.Context, fn func(directory.Space) error) error {
+	return eachRow(ctx, r.db, `SELECT `+spaceCols+` FROM spaces ORDER BY id`, scanSpace, fn)
+}
+
+func (r dumpReader) DumpSpaceMembers(ctx context.Context, fn func(directory.SpaceMember) error) error {
+	return eachRow(ctx, r.db, spaceMemberSelect+` ORDER BY m.space_id, m.account_id`, scanSpaceMember, fn)
+}
+
 // restoredTables are checked empty before a restore: the directory's
 // tables, the guest records, the service registry and the launcher's news
 // and brandings, which a restore also fills.
 var restoredTables = []string{"structures", "persons", "accounts", "personas", "groups", "memberships",
-	"relations", "subjects", "mefs", "external_links", "guests", "sso_services", "portal_news", "portal_branding"}
+	"relations", "subjects", "mefs", "external_links", "guests", "spaces", "space_members", "sso_services", "portal_news", "portal_branding"}
 
 // danglingChecks find, after a restore, a row whose reference points
 // nowhere: the link tables have no foreign keys (see migrations.go), so
@@ -325,6 +333,19 @@ func (t *restoreTx) RestoreGuest(ctx context.Context, g directory.GuestRecord) e
 	return t.row(ctx, "guest "+g.AccountID, "guests",
 		[]string{"account_id", "structure_id", "role", "created_by", "created_at", "revoked_at", "revoked_by"},
 		g.AccountID, g.StructureID, g.Role, g.CreatedBy, micros(g.CreatedAt), microsArg(g.RevokedAt), g.RevokedBy)
+}
+
+// RestoreSpace writes a space as exported.
+func (t *restoreTx) RestoreSpace(ctx context.Context, s directory.Space) error {
+	return t.row(ctx, "space "+s.ID, "spaces", []string{"id", "name", "description", "created_at", "updated_at"},
+		s.ID, s.Name, s.Description, micros(s.CreatedAt), micros(s.UpdatedAt))
+}
+
+// RestoreSpaceMember needs its space and its account restored first
+// (foreign keys).
+func (t *restoreTx) RestoreSpaceMember(ctx context.Context, m directory.SpaceMember) error {
+	return t.row(ctx, "member "+m.AccountID+" of space "+m.SpaceID, "space_members",
+		[]string{"space_id", "account_id", "added_by", "added_at"}, m.SpaceID, m.AccountID, m.AddedBy, micros(m.AddedAt))
 }
 
 func (t *restoreTx) RestoreService(ctx context.Context, s directory.ServiceRecord) error {

@@ -11,7 +11,7 @@ import (
 // DirectoryTables are the tables holding directory data: not the import
 // journal or the audit log, where a refused import is recorded on purpose.
 var DirectoryTables = []string{"structures", "persons", "accounts", "personas", "groups", "memberships",
-	"relations", "subjects", "mefs", "external_links", "guests", "meta"}
+	"relations", "subjects", "mefs", "external_links", "guests", "spaces", "space_members", "meta"}
 
 // Dump renders every directory table of an SQL store as text, rows in a
 // stable order: two dumps are equal exactly when the directory is unchanged,

@@ -50,6 +50,7 @@ type site struct {
 	clock   *clock
 	idp     *idp.Provider
 	srv     *httptest.Server
+	mux     *http.ServeMux
 	schools map[string]string // UAI → structure id
 	persons map[string]string // name → person id
 	mails   *mailbox
@@ -112,6 +113,7 @@ func newSite(t *testing.T, dbURL string, withMail bool) *site {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	st.mux = mux
 	st.srv = httptest.NewServer(mux)
 	t.Cleanup(st.srv.Close)
 	loginPages, err := loginui.New(loginui.Options{SiteName: "ENT test"})
