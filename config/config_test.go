@@ -78,6 +78,8 @@ func TestProblemsNameTheKey(t *testing.T) {
 		{"idle longer than absolute", "sso:\n  session_idle: 12h\n", nil, []string{"sso.session_idle: 12h0m0s is longer than sso.session_absolute"}},
 		{"bad db", "db: mysql://x\n", nil, []string{"db: \"mysql://x\""}},
 		{"bad statistics zone", "stats:\n  time_zone: Mars/Olympus\n  fold_every: 10ms\n", nil, []string{`stats.time_zone: "Mars/Olympus" is not a time zone`, "stats.fold_every: 10ms: at least 1s"}},
+		{"profiles on the public listener", "http:\n  pprof: true\n", nil, []string{"http.pprof: needs http.metrics_listen"}},
+		{"memory limit too small", "memory_limit_mib: 16\n", nil, []string{"memory_limit_mib: 16: want 0 (no limit) or at least 64"}},
 		{"portal admin not a login", "portal:\n  admins: [ok, \"a b\"]\n", nil, []string{`portal.admins[1]: "a b": want a login`}},
 	}
 	for _, tt := range tests {
