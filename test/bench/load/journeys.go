@@ -278,7 +278,9 @@ func (j BrokeredJourney) Check(ctx context.Context, b *Browser) error {
 	if err != nil {
 		return err
 	}
-	if chooserLink(page, resp.Request.URL, "/login/"+j.upstream()) != "" {
+	// Offered on the chooser, or the student profile's only method, which
+	// sends the browser straight to the upstream.
+	if chooserLink(page, resp.Request.URL, "/login/"+j.upstream()) != "" || resp.Request.URL.Host != b.t.host {
 		return nil
 	}
 	return &Unavailable{Reason: fmt.Sprintf("enthub's login chooser (%s) offers students no upstream login at /login/%s: "+
