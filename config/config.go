@@ -55,6 +55,14 @@ type Config struct {
 	// connections at start (PostgreSQL booting after enthub), retrying
 	// with backoff; 0 fails at once.
 	DBConnectTimeout time.Duration `yaml:"db_connect_timeout"`
+
+	// MemoryLimitMiB is serve's soft memory limit (Go's GOMEMLIMIT, which
+	// wins when set): past it the collector runs more often and gives
+	// freed memory back to the system, so the resident size follows the
+	// live heap instead of the high-water mark of the password hashes
+	// (each argon2id check allocates its memory cost anew). 0: no limit.
+	// Soft: the process never fails an allocation because of it.
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 }
 
 // Log configures structured logging.
@@ -78,6 +86,11 @@ type HTTP struct {
 	// MetricsListen serves /metrics on its own address (kept off the
 	// public listener); empty serves it on Listen.
 	MetricsListen string `yaml:"metrics_listen"`
+	// Pprof adds Go's profiles (/debug/pprof/: heap, goroutines, CPU) to
+	// the metrics listener, for finding what holds memory or CPU in a
+	// running server. They name code paths and can take seconds of CPU, so
+	// never on the public listener: it needs MetricsListen.
+	Pprof bool `yaml:"pprof"`
 }
 
 // LDAP configures the LDAPv3 front.

@@ -81,6 +81,8 @@ func TestProblemsNameTheKey(t *testing.T) {
 		{"deprecated zone disagrees", "time_zone: Europe/Paris\nstats:\n  time_zone: America/Cayenne\n", nil,
 			[]string{`enthub.yaml:3: stats.time_zone: "America/Cayenne" differs from time_zone "Europe/Paris"`}},
 		{"bad statistics zone", "stats:\n  time_zone: Mars/Olympus\n  fold_every: 10ms\n", nil, []string{`stats.time_zone: "Mars/Olympus" is not a time zone`, "stats.fold_every: 10ms: at least 1s"}},
+		{"profiles on the public listener", "http:\n  pprof: true\n", nil, []string{"http.pprof: needs http.metrics_listen"}},
+		{"memory limit too small", "memory_limit_mib: 16\n", nil, []string{"memory_limit_mib: 16: want 0 (no limit) or at least 64"}},
 		{"portal admin not a login", "portal:\n  admins: [ok, \"a b\"]\n", nil, []string{`portal.admins[1]: "a b": want a login`}},
 	}
 	for _, tt := range tests {

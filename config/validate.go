@@ -32,6 +32,9 @@ func (c Config) Validate() Problems {
 	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 		add("db", "%q: want sqlite:PATH or postgres://HOST/DB", c.DB)
 	}
+	if c.MemoryLimitMiB < 0 || (c.MemoryLimitMiB > 0 && c.MemoryLimitMiB < 64) {
+		add("memory_limit_mib", "%d: want 0 (no limit) or at least 64", c.MemoryLimitMiB)
+	}
 	if c.DBConnectTimeout < 0 || c.DBConnectTimeout > time.Hour {
 		add("db_connect_timeout", "%v: want 0 (no retry) up to 1h", c.DBConnectTimeout)
 	}
@@ -72,6 +75,9 @@ func (c Config) Validate() Problems {
 	checkAddr(add, "http.metrics_listen", c.HTTP.MetricsListen, false)
 	if c.HTTP.MetricsListen != "" && c.HTTP.MetricsListen == c.HTTP.Listen {
 		add("http.metrics_listen", "%q is http.listen: leave it empty to serve /metrics there", c.HTTP.MetricsListen)
+	}
+	if c.HTTP.Pprof && c.HTTP.MetricsListen == "" {
+		add("http.pprof", "needs http.metrics_listen: profiles are never served on the public listener")
 	}
 	checkPositive(add, "http.shutdown_timeout", int64(c.HTTP.ShutdownTimeout))
 	checkPositive(add, "http.read_timeout", int64(c.HTTP.ReadTimeout))

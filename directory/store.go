@@ -87,8 +87,9 @@ type Reader interface {
 	EachRelation(ctx context.Context, fn func(Relation) error) error
 
 	// Generation is a counter that every committed change to the directory
-	// (not to the journal or the audit log) increases; read models compare it
-	// to know when to rebuild.
+	// (not to the journal, the audit log or the external identity links,
+	// which no read model holds) increases; read models compare it to know
+	// when to rebuild.
 	Generation(ctx context.Context) (int64, error)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -89,10 +90,25 @@ func (a *app) serveCommand() *cobra.Command {
 				for _, n := range a.origin.Notes {
 					log.Warn(n)
 				}
+				if limit := serveMemoryLimit(a.getenv("GOMEMLIMIT"), cfg.MemoryLimitMiB); limit > 0 {
+					log.Info("soft memory limit", "mib", limit>>20)
+				}
 				return a.runServices(cmd.Context(), cfg, log, store, nil)
 			})
 		},
 	}
+}
+
+// serveMemoryLimit applies memory_limit_mib (config.Config.MemoryLimitMiB)
+// as the runtime's soft memory limit unless GOMEMLIMIT (env) is set, which
+// the runtime has read already; it returns the limit it set, 0 if none.
+func serveMemoryLimit(env string, mib int) int64 {
+	if env != "" || mib <= 0 {
+		return 0
+	}
+	limit := int64(mib) << 20
+	debug.SetMemoryLimit(limit)
+	return limit
 }
 
 // stack is what runServices starts; the demo adds its own entries.
@@ -131,7 +147,7 @@ func (a *app) runServices(ctx context.Context, cfg config.Config, log *slog.Logg
 		st.srv = server.New(server.Options{
 			Logger: log, Store: store, Version: buildVersion(), TrustedProxies: proxies,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout, ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
-			SeparateMetrics: cfg.HTTP.MetricsListen != "",
+			SeparateMetrics: cfg.HTTP.MetricsListen != "", Pprof: cfg.HTTP.Pprof,
 		})
 	}
 	st.metrics = newOpsMetrics(st.srv.Registry, cfg, store, log)

@@ -264,8 +264,11 @@ func (t *tx) PutMEF(ctx context.Context, m directory.MEF) error {
 	return conflict(err, "MEF "+m.Code)
 }
 
+// PutExternalLink and DeleteExternalLink leave the generation alone: no
+// read model holds links, and a first brokered login, which stores one,
+// would otherwise make the LDAP server rebuild its copy of the whole
+// directory (see directory.Reader.Generation).
 func (t *tx) PutExternalLink(ctx context.Context, l directory.ExternalLink) error {
-	t.dirty = true
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = t.s.opts.Now()
 	}
@@ -277,7 +280,6 @@ func (t *tx) PutExternalLink(ctx context.Context, l directory.ExternalLink) erro
 }
 
 func (t *tx) DeleteExternalLink(ctx context.Context, issuer, subject string) error {
-	t.dirty = true
 	return t.deleteOne(ctx, `DELETE FROM external_links WHERE issuer = $1 AND subject = $2`,
 		fmt.Sprintf("link %s|%s", issuer, subject), issuer, subject)
 }

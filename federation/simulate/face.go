@@ -46,7 +46,11 @@ type SAMLFace struct {
 	ACS        string
 	EncryptTo  *x509.Certificate
 	People     []Person
-	Now        func() time.Time
+	// ByID, when set, adds a form where any person is named by an
+	// identifier (the load bench's thousands of generated students, too
+	// many for buttons): the typed value, field "id", is given to ByID.
+	ByID func(id string) (Person, bool)
+	Now  func() time.Time
 	// SPSLO is the service provider's single-logout URL (Redirect
 	// binding), SPCert the certificate its logout messages are signed
 	// with (unchecked when nil).
@@ -115,10 +119,12 @@ button:focus{outline:3px solid #000;outline-offset:2px}</style></head><body>
 <main><h1>{{.Title}}</h1><p>{{.Text}}</p>
 {{if .People}}<ul>{{range .People}}<li><form method="{{if $.Get}}get{{else}}post{{end}}" action="{{$.Action}}">{{range $k, $v := $.Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
 <input type="hidden" name="person" value="{{.Key}}"><button type="submit">{{.Label}}</button></form></li>{{end}}</ul>{{end}}
+{{if .Typed}}<form method="post" action="{{.Action}}">{{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+<label for="sim-id">Identifiant / Identifier</label> <input type="text" id="sim-id" name="id" required> <button type="submit">Se connecter / Log in</button></form>{{end}}
 </main></body></html>`))
 
 type pageData struct {
-	Get                 bool
+	Get, Typed          bool
 	Title, Text, Action string
 	Hidden              map[string]string
 	People              []Person
@@ -146,7 +152,7 @@ func (f *SAMLFace) sso(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page(w, http.StatusOK, f.Title, "Choisissez le compte de démonstration avec lequel vous connecter :", &pageData{
-		Action: pathOf(f.IdP.SSOURL) + "/answer", People: f.People,
+		Action: pathOf(f.IdP.SSOURL) + "/answer", People: f.People, Typed: f.ByID != nil,
 		Hidden: map[string]string{"request_id": req.ID, "relay_state": r.FormValue("RelayState")},
 	})
 }
@@ -156,6 +162,11 @@ func (f *SAMLFace) answer(w http.ResponseWriter, r *http.Request) {
 	for i := range f.People {
 		if f.People[i].Key == r.PostFormValue("person") {
 			who = &f.People[i]
+		}
+	}
+	if who == nil && f.ByID != nil && r.PostFormValue("person") == "" {
+		if p, ok := f.ByID(r.PostFormValue("id")); ok {
+			who = &p
 		}
 	}
 	if who == nil {

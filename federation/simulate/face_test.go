@@ -68,6 +68,47 @@ func TestSAMLFaceAnswersItsServiceProvider(t *testing.T) {
 	}
 }
 
+// With ByID, the page also has a form where any person is named by an
+// identifier: the typed one gets the answer (the load bench's generated
+// students); an identifier ByID does not know gets none.
+func TestSAMLFaceAnswersATypedIdentifier(t *testing.T) {
+	key, cert, err := KeyPair("idp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &SAMLFace{IdP: &SAMLIdP{EntityID: "https://sim/md", SSOURL: "https://sim/educonnect/sso", Key: key, Cert: cert},
+		Title: "Simulation — EduConnect", SPEntityID: "https://ent/sp", ACS: "https://ent/acs",
+		ByID: func(id string) (Person, bool) {
+			return Person{Key: "x", NameID: "n-" + id, Attributes: []Attr{{Name: "FrEduCtRefId", Values: []string{"{AAF}02|1|" + id}}}}, id != "nobody"
+		}}
+	h := f.Handler()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/educonnect/sso?"+redirectRequest(t, "https://ent/sp"), nil))
+	page := w.Body.String()
+	if !strings.Contains(page, `name="id"`) {
+		t.Fatalf("no identifier field:\n%s", page)
+	}
+	action, fields := FormFields(page)
+	for id, want := range map[string]int{"4242": http.StatusOK, "nobody": http.StatusBadRequest} {
+		fields.Set("id", id)
+		w = httptest.NewRecorder()
+		r := httptest.NewRequest("POST", action, strings.NewReader(fields.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Fatalf("id %s: status %d, want %d", id, w.Code, want)
+		}
+		if want != http.StatusOK {
+			continue
+		}
+		_, answer := FormFields(w.Body.String())
+		raw, _ := base64.StdEncoding.DecodeString(answer.Get("SAMLResponse"))
+		if !strings.Contains(string(raw), "{AAF}02|1|4242") || !strings.Contains(string(raw), `InResponseTo="id-42"`) {
+			t.Fatalf("answer for 4242:\n%s", raw)
+		}
+	}
+}
+
 // The SLO endpoint answers only a LogoutRequest signed by its service
 // provider, with a signed LogoutResponse to the SP's SLO URL.
 func TestSAMLFaceSingleLogoutNeedsTheSPSignature(t *testing.T) {

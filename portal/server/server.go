@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,6 +49,8 @@ type Options struct {
 	// SeparateMetrics keeps /metrics off Mux: ServeMetrics serves it on a
 	// listener of its own (http.metrics_listen), out of the public's reach.
 	SeparateMetrics bool
+	// Pprof adds /debug/pprof/ to ServeMetrics's listener (never to Mux).
+	Pprof bool
 }
 
 // Server is the HTTP server. Mount handlers on Mux, and set NotFound,
@@ -123,6 +126,13 @@ func (s *Server) metricsHandler() http.Handler {
 func (s *Server) ServeMetrics(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metricsHandler())
+	if s.opts.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return s.serve(ctx, l, mux)
 }
 

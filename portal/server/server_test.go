@@ -166,3 +166,36 @@ func TestClientAddressFromTrustedProxiesOnly(t *testing.T) {
 		}
 	}
 }
+
+// Go's profiles are served only where the operator asked for them: on the
+// metrics listener with Pprof, never on the public one, and not on the
+// metrics listener without it.
+func TestProfilesOnlyOnTheMetricsListenerWhenAsked(t *testing.T) {
+	serveMetrics := func(s *Server) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go s.ServeMetrics(ctx, l)
+		return "http://" + l.Addr().String()
+	}
+	for _, tc := range []struct {
+		pprof bool
+		want  int
+	}{{true, http.StatusOK}, {false, http.StatusNotFound}} {
+		s := New(Options{SeparateMetrics: true, Pprof: tc.pprof})
+		public, _, _ := start(t, s)
+		metrics := serveMetrics(s)
+		if code, _, _ := get(t, metrics+"/debug/pprof/heap"); code != tc.want {
+			t.Errorf("pprof %v: metrics listener's /debug/pprof/heap: %d, want %d", tc.pprof, code, tc.want)
+		}
+		if code, body, _ := get(t, metrics+"/metrics"); code != http.StatusOK || !strings.Contains(body, "go_memstats_heap_alloc_bytes") {
+			t.Errorf("pprof %v: /metrics: %d", tc.pprof, code)
+		}
+		if code, _, _ := get(t, public+"/debug/pprof/heap"); code != http.StatusNotFound {
+			t.Errorf("pprof %v: public listener's /debug/pprof/heap: %d, want 404", tc.pprof, code)
+		}
+	}
+}

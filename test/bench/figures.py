@@ -93,6 +93,10 @@ def sso(path, reports_path):
         if srv:
             add("enthub CPU per login", srv["cpu_ms_per_journey"], "ms")
             add("enthub CPU", srv["cpu_percent"], "% of a core")
+            add("enthub RSS at the start", srv["rss_start_mb"], "MB")
+            if "rss_fifth_mb" in srv:
+                add("enthub RSS after a fifth", srv["rss_fifth_mb"], "MB")
+            add("enthub RSS at the end", srv["rss_end_mb"], "MB")
             add("enthub RSS max", srv["rss_max_mb"], "MB")
             add("enthub RSS slope", srv["rss_slope_mb_per_min"], "MB/min")
             if srv.get("heap_end_mb"):

@@ -6,7 +6,7 @@
 #   aaf        test/bench/aaf.sh        AAF import, PostgreSQL and SQLite, against slapadd
 #   ldap       test/bench/ldap.sh       the LDAP front against slapd
 #   sso        test/bench/sso.sh        complete logins: the 8:00 wave, the soak, beside LDAP
-#                                       searches and an AAF import; brokered logins when offered
+#                                       searches and an AAF import; brokered logins (simulated EduConnect)
 #   lemonldap  test/bench/lemonldap.sh  CAS against Debian's LemonLDAP::NG, alternately
 #   chaos      test/bench/chaos.sh      fault recoveries, when that suite is there
 #

@@ -11,8 +11,9 @@
 #   - import   logins while `enthub aaf import --force` re-applies the whole
 #              Complet (every record parsed, checked and compared in one
 #              transaction)
-#   - brokered the brokered journey (chooser → simulated upstream →
-#              service), or the reason it did not run
+#   - brokered the brokered journey: chooser → simulated EduConnect
+#              (`loadgen educonnect`, beside enthub, signed and encrypted
+#              assertions for any generated student) → service
 # Every login is a fresh browser with a unique student identity, through
 # the local password form (enthub's argon2id cost; ARGON2=light for 1 MiB,
 # 1 pass, to see the SSO without the password hash), ending at a CAS, OIDC
@@ -21,8 +22,13 @@
 #
 #   test/bench/sso.sh [STUDENTS]          default 100000
 #
+# With the simulated EduConnect configured, enthub shows its login chooser:
+# the password journeys take the student profile, then the password form.
+#
 # Environment: WAVE (20000), VUS (32), SOAK (10m), SOAK_VUS (8), MIX (60s:
-# logins during the LDAP and import scenarios), ARGON2 (default|light),
+# logins during the LDAP, import and brokered scenarios), MEMORY_LIMIT
+# (enthub's memory_limit_mib, default 128 + 10 per 1,000 students; 0: none),
+# ARGON2 (default|light),
 # SCENARIOS (wave,soak,ldap,import,brokered), KEEP=1 keeps the work folder.
 # Writes test/bench/out/sso.json (see figures.py) and the loadgen reports
 # in test/bench/out/sso-reports.json.
@@ -34,6 +40,11 @@ vus=${VUS:-32}
 soak=${SOAK:-10m}
 soak_vus=${SOAK_VUS:-8}
 mix=${MIX:-60s}
+# About twice enthub's live heap, measured at 20,000 students (LDAP read
+# model ~4.3 kB a student with their parents and staff, two password hashes
+# of 19 MiB in flight): the resident size then follows the live heap, not
+# the high-water mark of the hashes (README, "Memory").
+memory_limit=${MEMORY_LIMIT:-$((128 + students * 10 / 1000))}
 argon2=${ARGON2:-default}
 scenarios=${SCENARIOS:-wave,soak,ldap,import,brokered}
 cd "$(dirname "$0")/../.."
@@ -47,8 +58,10 @@ work=$(mktemp -d /tmp/enthub-ssobench.XXXXXX)
 chmod 755 "$work"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 enthub_pid=
+educonnect_pid=
 cleanup() {
 	[[ -n "$enthub_pid" ]] && kill "$enthub_pid" 2>/dev/null && wait "$enthub_pid" 2>/dev/null
+	[[ -n "$educonnect_pid" ]] && kill "$educonnect_pid" 2>/dev/null && wait "$educonnect_pid" 2>/dev/null
 	[[ -n "${pgbin:-}" && -d "$work/pg" ]] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
 	if [[ -n "${KEEP:-}" ]]; then echo "kept $work"; else rm -rf "$work"; fi
 }
@@ -89,14 +102,26 @@ bind_dn=cn=bench,ou=services,dc=enthub
 bind_pw=bench-secret
 hash=$(printf '%s' "$bind_pw" | "$enthub" hash-password)
 http_port=$(freeport)
+metrics_port=$(freeport)
 ldap_port=$(freeport)
+url=http://127.0.0.1:$http_port
+"$work/loadgen" educonnect -enthub "$url" -dir "$work/educonnect" -config "$work/federation.yaml" >"$work/educonnect.log" 2>&1 &
+educonnect_pid=$!
+for ((i = 0; i < 100; i++)); do
+	[[ -f "$work/federation.yaml" ]] && break
+	kill -0 "$educonnect_pid" 2>/dev/null || { cat "$work/educonnect.log" >&2; exit 1; }
+	sleep 0.1
+done
 cat >"$work/enthub.yaml" <<CONF
-public_url: http://127.0.0.1:$http_port
+public_url: $url
 db: $db
+memory_limit_mib: $memory_limit
 log:
   level: warn
 http:
   listen: 127.0.0.1:$http_port
+  metrics_listen: 127.0.0.1:$metrics_port
+  pprof: true
 $(bench_services_config)
 ldap:
   enabled: true
@@ -106,9 +131,18 @@ ldap:
   service_accounts:
     - dn: $bind_dn
       password_hash: "$hash"
+$(cat "$work/federation.yaml")
 CONF
-url=http://127.0.0.1:$http_port
+metrics=http://127.0.0.1:$metrics_port
 start_enthub "$url" || exit 1
+# The LDAP front listens once its read model (a copy of the directory) is
+# built: wait for it, so that the scenarios' memory figures start from the
+# working size rather than count the build.
+for ((i = 0; i < 1500; i++)); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$ldap_port") 2>/dev/null && break
+	kill -0 "$enthub_pid" 2>/dev/null || { tail -20 "$work/enthub.log" >&2; exit 1; }
+	sleep 0.2
+done
 
 reports=$out/sso-reports.json
 failed=0
@@ -120,7 +154,7 @@ lg() { # lg SCENARIO ARGS...: one loadgen run; a failed run is counted, the benc
 	shift
 	step "$name"
 	"$work/loadgen" run -url "$url" -users "$work/users.tsv" -pid "$enthub_pid" -scenario "$name" -json "$reports" \
-		-first-user "$next_user" "$@" || failed=$((failed + 1))
+		-metrics-url "$metrics/metrics" -first-user "$next_user" "$@" || failed=$((failed + 1))
 	next_user=$(/usr/bin/python3 -c "import json; r=json.load(open('$reports'))[-1]; print($next_user + r['journeys'] + r['errors'])")
 	kill -0 "$enthub_pid" 2>/dev/null || { echo "sso.sh: enthub died" >&2; tail -30 "$work/enthub.log" >&2; figures note "$out/sso.json" sso "enthub died during $name"; exit 1; }
 }
@@ -132,7 +166,22 @@ for s in ${scenarios//,/ }; do
 		figures add "$out/sso.json" sso "8:00 wave: $wave logins of 15 min done in" "$secs" s
 		figures add "$out/sso.json" sso "8:00 wave: compression (900 s / time taken)" "$(/usr/bin/python3 -c "print(round(900 / $secs, 1))")" x
 		;;
-	soak) lg "soak" -vus "$soak_vus" -duration "$soak" ;;
+	soak)
+		# Heap profiles (in use) at the start, after each fifth and at the
+		# end, to compare with go tool pprof -diff_base: RSS alone does not
+		# tell a leak from memory the runtime keeps.
+		secs=$(/usr/bin/python3 -c "import re; v,u=re.fullmatch(r'([0-9.]+)([smh])','$soak').groups(); print(float(v)*{'s':1,'m':60,'h':3600}[u])")
+		mkdir -p "$out/heap"
+		rm -f "$out"/heap/soak-*.pb.gz
+		(for k in 0 1 2 3 4 5; do
+			[[ $k -gt 0 ]] && sleep "$(/usr/bin/python3 -c "print($secs / 5)")"
+			curl -fs "$metrics/debug/pprof/heap" -o "$out/heap/soak-$k.pb.gz" || true
+		done) &
+		heap_pid=$!
+		lg "soak" -vus "$soak_vus" -duration "$soak"
+		wait "$heap_pid" || true
+		echo "   heap profiles: $out/heap/soak-{0..5}.pb.gz (go tool pprof -sample_index=inuse_space -diff_base soak-1.pb.gz soak-5.pb.gz)"
+		;;
 	ldap)
 		"$work/ldapbench" -url "ldap://127.0.0.1:$ldap_port" -bind "$bind_dn" -pw "$bind_pw" -base dc=enthub -write-keys "$work/keys" >/dev/null
 		lg "logins + LDAP searches" -vus "$vus" -duration "$mix" \
@@ -147,7 +196,7 @@ for s in ${scenarios//,/ }; do
 	esac
 done
 figures sso "$out/sso.json" "$reports"
-figures note "$out/sso.json" sso "$students students; password logins, argon2 $argon2; $(nproc) cores shared by loadgen, enthub and PostgreSQL"
+figures note "$out/sso.json" sso "$students students; password logins, argon2 $argon2; memory_limit_mib $memory_limit; $(nproc) cores shared by loadgen, enthub and PostgreSQL"
 ((failed == 0)) || figures note "$out/sso.json" sso "$failed scenario(s) had failed logins (see the error samples)"
 echo "   wrote $out/sso.json"
 ((failed == 0))

@@ -169,10 +169,15 @@ type flow struct {
 	// upstream fills a form enthub does not serve (a simulated upstream's
 	// page) and says whether it did.
 	upstream func(f *htmlForm, u User) bool
-	// link, on an enthub page, gives the address of the upstream to go to
-	// (the chooser's link); it is followed once, before any form.
+	// link, on an enthub page, gives the address to go to from the login
+	// chooser (its profile step, then its method step); it is tried
+	// before any form, on at most maxLinks pages.
 	link func(page []byte, base *url.URL) string
 }
+
+// maxLinks bounds the chooser links followed in one login: the profile
+// step and the method step, with room for one more.
+const maxLinks = 3
 
 // follow browses from start as a browser would until it is sent to the
 // relying party's address rp: redirects followed, the login form filled
@@ -181,7 +186,7 @@ type flow struct {
 // and, for a form posted to rp (SAML POST binding), its fields.
 func (b *Browser) follow(ctx context.Context, start, rp string, fl flow) (string, url.Values, error) {
 	method, target, form := http.MethodGet, start, url.Values(nil)
-	linked := false
+	linked := 0
 	for hop := 0; hop < 16; hop++ {
 		resp, page, err := b.do(ctx, method, target, form, nil)
 		if err != nil {
@@ -202,9 +207,9 @@ func (b *Browser) follow(ctx context.Context, start, rp string, fl flow) (string
 		default:
 			return "", nil, fmt.Errorf("%s %s: status %d: %s", method, target, resp.StatusCode, title(page))
 		}
-		if fl.link != nil && !linked && resp.Request.URL.Host == b.t.host {
+		if fl.link != nil && linked < maxLinks && resp.Request.URL.Host == b.t.host {
 			if l := fl.link(page, resp.Request.URL); l != "" {
-				linked = true
+				linked++
 				method, target, form = http.MethodGet, l, nil
 				continue
 			}

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -28,9 +29,19 @@ var protocols = []string{"cas", "oidc", "saml"}
 // Protocols[i%len(Protocols)]; with Hops > 0 the same browser then opens
 // that many other services, which must not ask for the password again
 // (SSO).
+//
+// When enthub shows its login chooser (federation configured), the
+// journey takes the password form's method (Method, LocalMethod by
+// default) from the student profile.
 type PasswordJourney struct {
 	Protocols []string // default cas, oidc, saml
 	Hops      int
+	Method    string // the password form's connector id, default LocalMethod
+}
+
+// chooser is how a password journey goes through the login chooser.
+func (j PasswordJourney) chooser(page []byte, base *url.URL) string {
+	return chooserLink(page, base, "method="+cmp.Or(j.Method, LocalMethod), "profile=eleve")
 }
 
 // Name implements Journey.
@@ -39,7 +50,7 @@ func (PasswordJourney) Name() string { return "password" }
 // Check implements Journey: enthub's CAS login must show a password form.
 func (j PasswordJourney) Check(ctx context.Context, b *Browser) error {
 	start := b.t.URL + "/cas/login?service=" + url.QueryEscape(CASService)
-	resp, page, err := b.loginPage(ctx, start)
+	resp, page, err := b.loginPage(ctx, start, j.chooser)
 	if err != nil {
 		return err
 	}
@@ -56,7 +67,7 @@ func (j PasswordJourney) Run(ctx context.Context, b *Browser, u User, i int) (st
 		ps = protocols
 	}
 	first := ps[i%len(ps)]
-	if err := b.login(ctx, first, flow{user: u}); err != nil {
+	if err := b.login(ctx, first, flow{user: u, link: j.chooser}); err != nil {
 		return first, err
 	}
 	for h := 1; h <= j.Hops; h++ {
@@ -71,19 +82,30 @@ func (j PasswordJourney) Run(ctx context.Context, b *Browser, u User, i int) (st
 	return first, nil
 }
 
-// loginPage is the page a user without a session lands on from start.
-func (b *Browser) loginPage(ctx context.Context, start string) (*http.Response, []byte, error) {
-	target := start
+// loginPage is the page a user without a session lands on from start,
+// through the chooser's links that link (nil: none) picks.
+func (b *Browser) loginPage(ctx context.Context, start string, link func([]byte, *url.URL) string) (*http.Response, []byte, error) {
+	target, linked := start, 0
 	for hop := 0; ; hop++ {
 		resp, page, err := b.do(ctx, http.MethodGet, target, nil, nil)
 		if err != nil {
 			return nil, nil, err
 		}
 		loc, lerr := resp.Location()
-		if lerr != nil || hop == 8 {
+		if hop == 8 {
 			return resp, page, nil
 		}
-		target = loc.String()
+		if lerr == nil {
+			target = loc.String()
+			continue
+		}
+		if link == nil || linked == maxLinks || resp.StatusCode != http.StatusOK {
+			return resp, page, nil
+		}
+		if target = link(page, resp.Request.URL); target == "" {
+			return resp, page, nil
+		}
+		linked++
 	}
 }
 
@@ -214,9 +236,10 @@ func (b *Browser) saml(ctx context.Context, fl flow) error {
 }
 
 // BrokeredJourney is a complete login through an upstream: the relying
-// party sends the user to enthub, enthub's login page offers the upstream
-// (a link or button whose address contains Upstream, "educonnect" by
-// default), the simulated upstream authenticates the user named by their
+// party sends the user to enthub, enthub's login chooser offers the
+// upstream (a link or button whose address contains "/login/" + Upstream,
+// "educonnect" by default, after the student profile's step), the
+// simulated upstream (EduConnect here) authenticates the user named by their
 // AAF jointure (it fills the upstream page's first text field with it),
 // its response comes back to enthub, which links it to the account and
 // sends the user on to the relying party, which validates as in
@@ -239,31 +262,45 @@ func (j BrokeredJourney) upstream() string {
 	return j.Upstream
 }
 
-// Check implements Journey: enthub's login page must link to the upstream.
+// chooser is how a brokered journey goes through the login chooser: the
+// upstream's method, else the student profile.
+func (j BrokeredJourney) chooser(page []byte, base *url.URL) string {
+	return chooserLink(page, base, "/login/"+j.upstream(), "profile=eleve")
+}
+
+// Check implements Journey: enthub's login chooser must lead to the
+// upstream.
 func (j BrokeredJourney) Check(ctx context.Context, b *Browser) error {
 	start := b.t.URL + "/cas/login?service=" + url.QueryEscape(CASService)
-	resp, page, err := b.loginPage(ctx, start)
+	resp, page, err := b.loginPage(ctx, start, func(page []byte, base *url.URL) string {
+		return chooserLink(page, base, "profile=eleve")
+	})
 	if err != nil {
 		return err
 	}
-	if upstreamLink(page, resp.Request.URL, j.upstream()) != "" {
+	// Offered on the chooser, or the student profile's only method, which
+	// sends the browser straight to the upstream.
+	if chooserLink(page, resp.Request.URL, "/login/"+j.upstream()) != "" || resp.Request.URL.Host != b.t.host {
 		return nil
 	}
-	return &Unavailable{Reason: fmt.Sprintf("enthub's login page (%s) offers no upstream login whose address contains %q: "+
-		"brokered logins need the federation of issue 11 with a simulated upstream configured", start, j.upstream())}
+	return &Unavailable{Reason: fmt.Sprintf("enthub's login chooser (%s) offers students no upstream login at /login/%s: "+
+		"brokered logins need a simulated upstream configured (load.StartEduConnect; loadgen educonnect)", start, j.upstream())}
 }
 
 var linkRe = regexp.MustCompile(`(?is)<(?:a|form|button)\b[^>]*>`)
 
-// upstreamLink finds on page the address of a link or form that leads to
-// the upstream.
-func upstreamLink(page []byte, base *url.URL, upstream string) string {
-	for _, tag := range linkRe.FindAll(page, -1) {
-		a := attrs(string(tag))
-		for _, k := range []string{"href", "action", "formaction"} {
-			if v := a[k]; v != "" && strings.Contains(strings.ToLower(v), upstream) {
-				if u, err := base.Parse(v); err == nil {
-					return u.String()
+// chooserLink finds on page the address of a link or form whose address
+// contains the first of subs that any has, "" if none.
+func chooserLink(page []byte, base *url.URL, subs ...string) string {
+	tags := linkRe.FindAll(page, -1)
+	for _, sub := range subs {
+		for _, tag := range tags {
+			a := attrs(string(tag))
+			for _, k := range []string{"href", "action", "formaction"} {
+				if v := a[k]; v != "" && strings.Contains(strings.ToLower(v), strings.ToLower(sub)) {
+					if u, err := base.Parse(v); err == nil {
+						return u.String()
+					}
 				}
 			}
 		}
@@ -278,8 +315,7 @@ func (j BrokeredJourney) Run(ctx context.Context, b *Browser, u User, i int) (st
 		ps = protocols
 	}
 	p := ps[i%len(ps)]
-	fl := flow{user: u, upstream: j.fillUpstream(b),
-		link: func(page []byte, base *url.URL) string { return upstreamLink(page, base, j.upstream()) }}
+	fl := flow{user: u, upstream: j.fillUpstream(b), link: j.chooser}
 	return p, b.login(ctx, p, fl)
 }
 
@@ -323,10 +359,10 @@ func (CASJourney) Check(ctx context.Context, b *Browser) error {
 // Run implements Journey.
 func (j CASJourney) Run(ctx context.Context, b *Browser, u User, i int) (string, error) {
 	if !j.Session {
-		return "cas", b.cas(ctx, flow{user: u})
+		return "cas", b.cas(ctx, flow{user: u, link: PasswordJourney{}.chooser})
 	}
 	if b.as == nil {
-		if err := b.cas(ctx, flow{user: u}); err != nil {
+		if err := b.cas(ctx, flow{user: u, link: PasswordJourney{}.chooser}); err != nil {
 			return "login", err
 		}
 		b.as = &u

@@ -296,8 +296,11 @@ type ProcStats struct {
 	CPUPercent      float64 `json:"cpu_percent"` // 100 = one core busy
 	CPUMsPerJourney float64 `json:"cpu_ms_per_journey"`
 	RSSStartMB      float64 `json:"rss_start_mb"`
-	RSSMaxMB        float64 `json:"rss_max_mb"`
-	RSSEndMB        float64 `json:"rss_end_mb"`
+	// RSSFifthMB is the RSS after the first fifth of the run, where the
+	// slope starts.
+	RSSFifthMB float64 `json:"rss_fifth_mb"`
+	RSSMaxMB   float64 `json:"rss_max_mb"`
+	RSSEndMB   float64 `json:"rss_end_mb"`
 	// RSSSlopeMBPerMin is the least-squares slope of RSS after the first
 	// fifth of the run (SlopeSamples readings).
 	RSSSlopeMBPerMin float64 `json:"rss_slope_mb_per_min"`

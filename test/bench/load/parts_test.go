@@ -103,3 +103,28 @@ func TestReadProcOfThisProcess(t *testing.T) {
 		t.Error("no error for a process that does not exist")
 	}
 }
+
+// Through the login chooser each journey takes its own way: the password
+// journey the password form's method, the brokered one the upstream's,
+// either of them the student profile first when the page is step 1.
+func TestChooserLinksPickTheJourneysWay(t *testing.T) {
+	base, _ := url.Parse("http://127.0.0.1:1/login?req=R")
+	step1 := []byte(`<a href="/login?profile=parent&amp;req=R">Parent</a><a href="/login?profile=eleve&amp;req=R">Élève</a>`)
+	step2 := []byte(`<a href="/login/educonnect?req=R">EduConnect</a><a href="/login?method=invites&amp;req=R">Mot de passe</a>`)
+	for _, tc := range []struct {
+		name string
+		pick func([]byte, *url.URL) string
+		page []byte
+		want string
+	}{
+		{"password, step 1", PasswordJourney{}.chooser, step1, "http://127.0.0.1:1/login?profile=eleve&req=R"},
+		{"password, step 2", PasswordJourney{}.chooser, step2, "http://127.0.0.1:1/login?method=invites&req=R"},
+		{"brokered, step 1", BrokeredJourney{}.chooser, step1, "http://127.0.0.1:1/login?profile=eleve&req=R"},
+		{"brokered, step 2", BrokeredJourney{}.chooser, step2, "http://127.0.0.1:1/login/educonnect?req=R"},
+		{"no chooser", BrokeredJourney{}.chooser, []byte(`<form action="/login"><input name="password"></form>`), ""},
+	} {
+		if got := tc.pick(tc.page, base); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

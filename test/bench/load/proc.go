@@ -27,6 +27,12 @@ type ProcSample struct {
 // goHeapMB reads go_memstats_heap_inuse_bytes from a Prometheus text
 // endpoint; 0 when there is none.
 func goHeapMB(ctx context.Context, metricsURL string) float64 {
+	return goMetricMB(ctx, metricsURL, "go_memstats_heap_inuse_bytes")
+}
+
+// goMetricMB reads the metric name (bytes, no labels) from a Prometheus
+// text endpoint, in MB; 0 when there is none.
+func goMetricMB(ctx context.Context, metricsURL, name string) float64 {
 	if metricsURL == "" {
 		return 0
 	}
@@ -35,7 +41,7 @@ func goHeapMB(ctx context.Context, metricsURL string) float64 {
 	var v float64
 	_ = getInto(ctx, http.DefaultClient, metricsURL, func(b []byte) error {
 		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
+			if rest, ok := strings.CutPrefix(line, name+" "); ok {
 				v, _ = strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			}
 		}
@@ -198,6 +204,7 @@ func (s *sampler) finish(journeys int) *ProcStats {
 		st.CPUMsPerJourney = 1000 * st.CPUSeconds / float64(journeys)
 	}
 	st.RSSStartMB, st.RSSEndMB = mb(first.RSSKB), mb(last.RSSKB)
+	st.RSSFifthMB = mb(s.samples[len(s.samples)/5].RSSKB)
 	for _, x := range s.samples {
 		st.RSSMaxMB = max(st.RSSMaxMB, mb(x.RSSKB))
 	}

@@ -33,8 +33,8 @@ func WriteTable(w io.Writer, reports ...*Report) {
 		}
 		fmt.Fprintf(w, "   %.1f s", r.Seconds)
 		if s := r.Server; s != nil {
-			fmt.Fprintf(w, "; server (pid %d and children): CPU %.0f %% of a core, %.1f ms CPU per journey; RSS %.0f → %.0f MB (max %.0f), slope %+.2f MB/min over %d samples",
-				s.PID, s.CPUPercent, s.CPUMsPerJourney, s.RSSStartMB, s.RSSEndMB, s.RSSMaxMB, s.RSSSlopeMBPerMin, s.SlopeSamples)
+			fmt.Fprintf(w, "; server (pid %d and children): CPU %.0f %% of a core, %.1f ms CPU per journey; RSS %.0f → %.0f (after a fifth) → %.0f MB (max %.0f), slope %+.2f MB/min over %d samples",
+				s.PID, s.CPUPercent, s.CPUMsPerJourney, s.RSSStartMB, s.RSSFifthMB, s.RSSEndMB, s.RSSMaxMB, s.RSSSlopeMBPerMin, s.SlopeSamples)
 			if s.HeapEndMB > 0 {
 				fmt.Fprintf(w, "; Go heap in use %.0f → %.0f MB", s.HeapStartMB, s.HeapEndMB)
 			}

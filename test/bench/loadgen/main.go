@@ -16,6 +16,12 @@
 //	    p99) go into the report. Exit status 1 when a journey failed or the
 //	    beside command failed, 0 when the journey was not available
 //	    (reported as "not run").
+//
+//	loadgen educonnect -enthub http://127.0.0.1:8080 -dir DIR -config federation.yaml
+//	    serves a simulated EduConnect (load.StartEduConnect) for the
+//	    brokered journey until interrupted; writes the federation part of
+//	    enthub.yaml trusting it (with the password form for the password
+//	    journeys) to -config once it listens.
 package main
 
 import (
@@ -31,6 +37,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/enthub/enthub/idp"
@@ -43,7 +50,7 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	switch os.Args[1] {
@@ -51,6 +58,8 @@ func main() {
 		err = setup(ctx, os.Args[2:])
 	case "run":
 		err = run(ctx, os.Args[2:])
+	case "educonnect":
+		err = educonnect(ctx, os.Args[2:])
 	default:
 		usage()
 	}
@@ -61,7 +70,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadgen setup|run [flags] (loadgen run -h)")
+	fmt.Fprintln(os.Stderr, "usage: loadgen setup|run|educonnect [flags] (loadgen run -h)")
 	os.Exit(2)
 }
 
@@ -104,6 +113,29 @@ func setup(ctx context.Context, args []string) error {
 	return nil
 }
 
+func educonnect(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("educonnect", flag.ExitOnError)
+	public := fs.String("enthub", "http://127.0.0.1:8080", "enthub's public URL (the service provider)")
+	dir := fs.String("dir", "educonnect", "where to write keys and metadata")
+	out := fs.String("config", "federation.yaml", "where to write the federation part of enthub.yaml")
+	fs.Parse(args)
+	e, err := load.StartEduConnect(*public, *dir)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	// Written whole then renamed: the script waits for the file.
+	if err := os.WriteFile(*out+".tmp", []byte(e.Federation), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(*out+".tmp", *out); err != nil {
+		return err
+	}
+	fmt.Println("simulated EduConnect at", e.URL)
+	<-ctx.Done()
+	return nil
+}
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	base := fs.String("url", "http://127.0.0.1:8080", "enthub public URL")
@@ -121,7 +153,8 @@ func run(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "journeys started per second at most (0: as fast as the virtual users go)")
 	first := fs.Int("first-user", 0, "index of the first identity used")
 	pid := fs.Int("pid", 0, "server process id: CPU and RSS (with its children's) sampled from /proc")
-	metrics := fs.Bool("metrics", true, "read the Go heap in use from -url's /metrics before and after (enthub)")
+	metrics := fs.Bool("metrics", true, "read the Go heap in use from enthub's /metrics before and after")
+	metricsAt := fs.String("metrics-url", "", "enthub's /metrics when served apart (http.metrics_listen); default -url's")
 	verify := fs.Bool("verify-saml", false, "check each SAML response as the SP would (costs client CPU)")
 	jsonPath := fs.String("json", "", "append the report to the JSON list in this file")
 	beside := fs.String("beside", "", "NAME=SHELL-COMMAND run during the logins")
@@ -163,7 +196,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		side = startSide(ctx, name, cmd)
 	}
-	rep, err := load.Run(ctx, t, j, users, load.Options{Scenario: *scenario, VUs: *vus, Total: *n, Duration: *dur, Rate: *rate, FirstUser: *first, PID: *pid, MetricsURL: metricsURL(*metrics, *journey, *base),
+	rep, err := load.Run(ctx, t, j, users, load.Options{Scenario: *scenario, VUs: *vus, Total: *n, Duration: *dur, Rate: *rate, FirstUser: *first, PID: *pid, MetricsURL: metricsURL(*metrics, *journey, *base, *metricsAt),
 		KeepBrowser: *journey == "cas-ticket"})
 	if err != nil {
 		return err
@@ -190,11 +223,14 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// metricsURL is enthub's /metrics, unless off or the target may be
-// another server (the anchor's CAS journeys).
-func metricsURL(on bool, journey, base string) string {
+// metricsURL is enthub's /metrics (at, else base's), unless off or the
+// target may be another server (the anchor's CAS journeys).
+func metricsURL(on bool, journey, base, at string) string {
 	if !on || strings.HasPrefix(journey, "cas-") {
 		return ""
+	}
+	if at != "" {
+		return at
 	}
 	return strings.TrimSuffix(base, "/") + "/metrics"
 }
