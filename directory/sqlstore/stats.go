@@ -36,13 +36,24 @@ type FoldOptions struct {
 	// so an event younger than the lag may still be on its way. Default 2
 	// minutes.
 	Lag time.Duration
-	// Window bounds the events one transaction folds (default 1 hour of
-	// events: at the morning peak, about a hundred thousand).
+	// Window bounds the events one transaction folds. By default an hour
+	// of events (tens of thousands at the morning peak), or a day when the
+	// fold is more than two days behind (the first fold after an upgrade,
+	// or after a backfill of old events): each window rewrites the month's
+	// user sets of every school it touches, so a year folded hour by hour
+	// would rewrite them 24 times a day for nothing.
 	Window time.Duration
 }
 
-// foldTypes are the audit events the rollups count (usage.Batch.Add).
-const foldTypes = `('login', 'cas.ticket.issued', 'saml.assertion.issued', 'oidc.code.issued')`
+// catchUp is how far behind the fold folds a day per transaction rather
+// than an hour (FoldOptions.Window).
+const catchUp = 48 * time.Hour
+
+// foldEvents are the audit events the rollups count (usage.Batch.Add):
+// logins, service accesses, and the persona choices that settle a login
+// (not the one every single-persona login writes).
+const foldEvents = `(type IN ('login', 'cas.ticket.issued', 'saml.assertion.issued', 'oidc.code.issued')
+	OR (type = 'persona.chosen' AND details LIKE '%"settles":"login"%'))`
 
 // FoldEvents adds the audit events written since the last fold (and
 // older than the lag) to the rollups, window by window, each in its own
@@ -51,9 +62,6 @@ const foldTypes = `('login', 'cas.ticket.issued', 'saml.assertion.issued', 'oidc
 func (s *Store) FoldEvents(ctx context.Context, now time.Time, o FoldOptions) (int, error) {
 	if o.Lag <= 0 {
 		o.Lag = 2 * time.Minute
-	}
-	if o.Window <= 0 {
-		o.Window = time.Hour
 	}
 	until := now.Add(-o.Lag).UTC()
 	total := 0
@@ -104,7 +112,14 @@ func (s *Store) foldWindow(ctx context.Context, until time.Time, o FoldOptions) 
 	default:
 		from = time.UnixMicro(mark).UTC()
 	}
-	end := from.Add(o.Window)
+	window := o.Window
+	if window <= 0 {
+		window = time.Hour
+		if until.Sub(from) > catchUp {
+			window = 24 * time.Hour
+		}
+	}
+	end := from.Add(window)
 	if !end.Before(until) {
 		end, done = until, true
 	}
@@ -127,7 +142,7 @@ func (s *Store) foldWindow(ctx context.Context, until time.Time, o FoldOptions) 
 
 func (s *Store) foldRange(ctx context.Context, tx *sql.Tx, from, to time.Time, loc *time.Location) (int, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT time, type, account_id, structure_id, profile, service, outcome, details
-		FROM events WHERE type IN `+foldTypes+` AND time >= $1 AND time < $2`, from.UTC(), to.UTC())
+		FROM events WHERE `+foldEvents+` AND time >= $1 AND time < $2`, from.UTC(), to.UTC())
 	if err != nil {
 		return 0, fmt.Errorf("fold events from %s: %w", from.Format(time.RFC3339), err)
 	}

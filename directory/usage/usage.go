@@ -203,6 +203,11 @@ type Batch struct {
 	keys     []string  // periods' answer, likewise
 
 	daily, monthly bool // which rows the batch folds into
+
+	// The keys of the last event's day, which the next event most likely
+	// shares: formatting them is most of folding an event otherwise.
+	lastYear, lastYearDay int
+	lastDay, lastMonth    string
 }
 
 // NewBatch starts an empty batch whose days are local to loc; it folds
@@ -220,12 +225,15 @@ func newBatch(loc *time.Location, daily, monthly bool) *Batch {
 // periods are the keys of the rows t counts in.
 func (b *Batch) periods(t time.Time) []string {
 	lt := t.In(b.loc)
+	if y, yd := lt.Year(), lt.YearDay(); y != b.lastYear || yd != b.lastYearDay || b.lastDay == "" {
+		b.lastYear, b.lastYearDay, b.lastDay, b.lastMonth = y, yd, lt.Format(DayLayout), MonthKey(lt)
+	}
 	b.keys = b.keys[:0]
 	if b.daily {
-		b.keys = append(b.keys, lt.Format(DayLayout))
+		b.keys = append(b.keys, b.lastDay)
 	}
 	if b.monthly {
-		b.keys = append(b.keys, MonthKey(lt))
+		b.keys = append(b.keys, b.lastMonth)
 	}
 	return b.keys
 }
@@ -233,8 +241,8 @@ func (b *Batch) periods(t time.Time) []string {
 // Len is the number of rows the batch touches.
 func (b *Batch) Len() int { return len(b.Counts) + len(b.Users) }
 
-// Add folds one audit event; events that are neither logins nor service
-// accesses are ignored.
+// Add folds one audit event; events that are neither logins, nor persona
+// choices that settle a login, nor service accesses are ignored.
 func (b *Batch) Add(e directory.Event) {
 	switch {
 	case e.Type == "login" && e.Outcome != "ok":
@@ -248,6 +256,12 @@ func (b *Batch) Add(e directory.Event) {
 		if e.Service != "" {
 			b.Access(e.Time, e.StructureID, e.Service)
 		}
+	case e.Type == "persona.chosen" && e.Outcome == "ok" && e.Details["settles"] == "login":
+		at, err := time.Parse(time.RFC3339Nano, e.Details["login_at"])
+		if err != nil {
+			at = e.Time
+		}
+		b.Settle(at, e.AccountID, e.StructureID, string(e.Profile), e.Details["upstream"])
 	case serviceTypes[e.Type] && e.Outcome == "ok" && e.Details["kind"] != "PT":
 		b.Access(e.Time, e.StructureID, e.Service) // a proxy ticket is a back-end's, not a user's visit
 	}
@@ -270,6 +284,37 @@ func (b *Batch) Login(t time.Time, account, structure, profile, upstream string)
 		for _, s := range b.scopes(structure) {
 			b.user(SetKey{s, All, day}, account)
 			b.user(SetKey{s, profile, day}, account)
+		}
+	}
+}
+
+// Settle moves a login counted without a school or profile (a person
+// with several personas logs in, then chooses one: the identity provider
+// audits the login before the choice) under the school and profile
+// chosen, at the login's time t. Whoever leaves without choosing stays
+// counted, under no school and no profile. The user sets cannot forget a
+// member, so the person also stays among the distinct users of "no
+// profile" on that day; Build shows no row without logins.
+func (b *Batch) Settle(t time.Time, account, structure, profile, upstream string) {
+	hour := hours[t.In(b.loc).Hour()]
+	for _, day := range b.periods(t) {
+		b.Counts[CountKey{All, DimProfile, day, ""}]--
+		b.Counts[CountKey{All, DimProfile, day, profile}]++
+		b.Counts[CountKey{All, DimSchool, day, ""}]--
+		b.Counts[CountKey{All, DimSchool, day, structure}]++
+		if structure != "" && structure != All {
+			b.Counts[CountKey{structure, DimLogins, day, ""}]++
+			b.Counts[CountKey{structure, DimHour, day, hour}]++
+			b.Counts[CountKey{structure, DimProfile, day, profile}]++
+			b.Counts[CountKey{structure, DimUpstream, day, upstream}]++
+		}
+		if account == "" {
+			continue
+		}
+		b.user(SetKey{All, profile, day}, account)
+		if structure != "" && structure != All {
+			b.user(SetKey{structure, All, day}, account)
+			b.user(SetKey{structure, profile, day}, account)
 		}
 	}
 }
