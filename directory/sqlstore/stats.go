@@ -209,7 +209,8 @@ func (s *Store) ApplyUsage(ctx context.Context, b *usage.Batch) error {
 const countsPerInsert = 200
 
 func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) error {
-	keys := slices.SortedFunc(maps.Keys(b.Counts), func(a, b usage.CountKey) int {
+	counts := b.Counts()
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b usage.CountKey) int {
 		return strings.Compare(a.Structure+"\x00"+a.Dim+"\x00"+a.Day+"\x00"+a.Key, b.Structure+"\x00"+b.Dim+"\x00"+b.Day+"\x00"+b.Key)
 	}) // one order for every writer, so two never deadlock on PostgreSQL
 	const upsert = ` ON CONFLICT (structure_id, dim, day, item) DO UPDATE SET n = stats_counts.n + excluded.n`
@@ -222,7 +223,7 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		}
 		defer st.Close()
 		for _, k := range keys {
-			if _, err := st.ExecContext(ctx, k.Structure, k.Dim, k.Day, k.Key, b.Counts[k]); err != nil {
+			if _, err := st.ExecContext(ctx, k.Structure, k.Dim, k.Day, k.Key, counts[k]); err != nil {
 				return fmt.Errorf("statistics counts %s %s %s %s: %w", k.Day, k.Structure, k.Dim, k.Key, err)
 			}
 		}
@@ -241,7 +242,7 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 			}
 			n := len(args)
 			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, k.Structure, k.Dim, k.Day, k.Key, b.Counts[k])
+			args = append(args, k.Structure, k.Dim, k.Day, k.Key, counts[k])
 		}
 		q.WriteString(upsert)
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
@@ -255,18 +256,17 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 // sets of the batch's days are read in one query, merged in memory and
 // written back.
 func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) error {
-	if len(b.Users) == 0 {
+	users := b.Users()
+	if len(users) == 0 {
 		return nil
 	}
-	ids := map[string]struct{}{}
-	for _, m := range b.Users {
-		for id := range m {
-			ids[id] = struct{}{}
-		}
-	}
-	ords, err := s.ordinals(ctx, tx, slices.Sorted(maps.Keys(ids)))
+	ords, err := s.ordinals(ctx, tx, slices.Sorted(slices.Values(b.Accounts())))
 	if err != nil {
 		return err
+	}
+	ordOf := make([]uint32, len(b.Accounts())) // by the batch's index
+	for i, id := range b.Accounts() {
+		ordOf[i] = ords[id]
 	}
 	get, err := tx.PrepareContext(ctx, `SELECT members FROM stats_users WHERE structure_id = $1 AND profile = $2 AND day = $3`)
 	if err != nil {
@@ -279,7 +279,7 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		return fmt.Errorf("statistics users: %w", err)
 	}
 	defer st.Close()
-	keys := slices.SortedFunc(maps.Keys(b.Users), func(a, b usage.SetKey) int {
+	keys := slices.SortedFunc(maps.Keys(users), func(a, b usage.SetKey) int {
 		return strings.Compare(a.Structure+"\x00"+a.Profile+"\x00"+a.Day, b.Structure+"\x00"+b.Profile+"\x00"+b.Day)
 	})
 	for _, k := range keys {
@@ -291,8 +291,8 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		if err != nil {
 			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
 		}
-		for id := range b.Users[k] {
-			set.Add(ords[id])
+		for i := range users[k].All() {
+			set.Add(ordOf[i])
 		}
 		if _, err := st.ExecContext(ctx, k.Structure, k.Profile, k.Day, set.Len(), set.Encode()); err != nil {
 			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)

@@ -33,6 +33,15 @@
 // on PostgreSQL: one instance folds each event once. An event stamped
 // before the watermark when it is written (a restore of old events) is
 // not counted; `enthub stats rebuild` starts again from the raw events.
+// A fold more than two days behind (the first after an upgrade, or after
+// a backfill) folds a day per transaction rather than an hour.
+//
+// A person with several personas (a parent of children in two schools, a
+// teacher in two schools) logs in before choosing one: the login event
+// has no school or profile, and the persona event of the first choice
+// (details settles=login) moves that login under the chosen ones
+// (Batch.Settle). Whoever leaves the persona page stays counted, under no
+// school: the login is not lost, nor counted twice.
 //
 // Days and hours are local to the configured time zone (Europe/Paris by
 // default): the morning peak is at 8 h, not at 7 h UTC.
@@ -194,21 +203,53 @@ type SetKey struct {
 
 // Batch is events folded in memory, ready for the store to add to its
 // rollups in one transaction.
+//
+// Inside, every string (school, dimension, day, key) is numbered once
+// per event and the counts and sets are keyed by those numbers: hashing
+// four strings per count was most of the cost of folding a year.
 type Batch struct {
-	loc    *time.Location
-	Counts map[CountKey]int64
-	Users  map[SetKey]map[string]struct{} // account ids
+	loc *time.Location
 
-	all, two [2]string // scopes' answers, without an allocation per event
-	keys     []string  // periods' answer, likewise
+	ids    map[string]uint32
+	names  []string
+	counts map[countKey]int64
+	users  map[setKey]*Set
+
+	// The sets' members index accounts: an account is looked up once per
+	// event, not once per set it joins.
+	accounts []string
+	index    map[string]uint32
+	last     string // the last account, and its index
+	lastAt   uint32
+
+	two  [2]uint32 // scopes' answer, without an allocation per event
+	keys []uint32  // periods' answer, likewise
 
 	daily, monthly bool // which rows the batch folds into
 
 	// The keys of the last event's day, which the next event most likely
-	// shares: formatting them is most of folding an event otherwise.
+	// shares: formatting them is most of the rest.
 	lastYear, lastYearDay int
-	lastDay, lastMonth    string
+	lastDay, lastMonth    uint32
 }
+
+type countKey struct{ structure, dim, day, key uint32 }
+
+type setKey struct{ structure, profile, day uint32 }
+
+// The numbers newBatch gives the strings every batch uses.
+const (
+	idEmpty uint32 = iota
+	idAll
+	idLogins
+	idHour
+	idProfile
+	idSchool
+	idUpstream
+	idService
+	idFailed
+	idHour00 // then the other hours
+)
 
 // NewBatch starts an empty batch whose days are local to loc; it folds
 // into the daily and the monthly rows.
@@ -218,15 +259,53 @@ func newBatch(loc *time.Location, daily, monthly bool) *Batch {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}, all: [2]string{All}, two: [2]string{All},
-		daily: daily, monthly: monthly}
+	b := &Batch{loc: loc, ids: map[string]uint32{}, counts: map[countKey]int64{}, users: map[setKey]*Set{}, index: map[string]uint32{},
+		daily: daily, monthly: monthly, lastYear: -1}
+	for _, s := range append([]string{"", All, DimLogins, DimHour, DimProfile, DimSchool, DimUpstream, DimService, DimFailed}, hours[:]...) {
+		b.id(s)
+	}
+	b.two[0] = idAll
+	return b
 }
 
+// id numbers s.
+func (b *Batch) id(s string) uint32 {
+	i, ok := b.ids[s]
+	if !ok {
+		i = uint32(len(b.names))
+		b.ids[s] = i
+		b.names = append(b.names, s)
+	}
+	return i
+}
+
+// Counts are the batch's counts by row.
+func (b *Batch) Counts() map[CountKey]int64 {
+	out := make(map[CountKey]int64, len(b.counts))
+	for k, n := range b.counts {
+		out[CountKey{b.names[k.structure], b.names[k.dim], b.names[k.day], b.names[k.key]}] = n
+	}
+	return out
+}
+
+// Users are the batch's sets of users by row; their members index
+// Accounts.
+func (b *Batch) Users() map[SetKey]*Set {
+	out := make(map[SetKey]*Set, len(b.users))
+	for k, set := range b.users {
+		out[SetKey{b.names[k.structure], b.names[k.profile], b.names[k.day]}] = set
+	}
+	return out
+}
+
+// Accounts are the account ids the members of Users index.
+func (b *Batch) Accounts() []string { return b.accounts }
+
 // periods are the keys of the rows t counts in.
-func (b *Batch) periods(t time.Time) []string {
+func (b *Batch) periods(t time.Time) []uint32 {
 	lt := t.In(b.loc)
-	if y, yd := lt.Year(), lt.YearDay(); y != b.lastYear || yd != b.lastYearDay || b.lastDay == "" {
-		b.lastYear, b.lastYearDay, b.lastDay, b.lastMonth = y, yd, lt.Format(DayLayout), MonthKey(lt)
+	if y, yd := lt.Year(), lt.YearDay(); y != b.lastYear || yd != b.lastYearDay {
+		b.lastYear, b.lastYearDay, b.lastDay, b.lastMonth = y, yd, b.id(lt.Format(DayLayout)), b.id(MonthKey(lt))
 	}
 	b.keys = b.keys[:0]
 	if b.daily {
@@ -239,14 +318,14 @@ func (b *Batch) periods(t time.Time) []string {
 }
 
 // Len is the number of rows the batch touches.
-func (b *Batch) Len() int { return len(b.Counts) + len(b.Users) }
+func (b *Batch) Len() int { return len(b.counts) + len(b.users) }
 
 // Add folds one audit event; events that are neither logins, nor persona
 // choices that settle a login, nor service accesses are ignored.
 func (b *Batch) Add(e directory.Event) {
 	switch {
 	case e.Type == "login" && e.Outcome != "ok":
-		b.count(e.Time, e.StructureID, DimFailed, "", 1)
+		b.count(e.Time, e.StructureID, idFailed, idEmpty)
 	case e.Type == "login":
 		up := e.Details["upstream"]
 		if up == "" {
@@ -269,21 +348,22 @@ func (b *Batch) Add(e directory.Event) {
 
 // Login folds one successful login.
 func (b *Batch) Login(t time.Time, account, structure, profile, upstream string) {
-	hour := hours[t.In(b.loc).Hour()]
+	hour := idHour00 + uint32(t.In(b.loc).Hour())
+	st, pr, up := b.id(structure), b.id(profile), b.id(upstream)
 	for _, day := range b.periods(t) {
-		for _, s := range b.scopes(structure) {
-			b.Counts[CountKey{s, DimLogins, day, ""}]++
-			b.Counts[CountKey{s, DimHour, day, hour}]++
-			b.Counts[CountKey{s, DimProfile, day, profile}]++
-			b.Counts[CountKey{s, DimUpstream, day, upstream}]++
+		for _, s := range b.scopes(st) {
+			b.counts[countKey{s, idLogins, day, idEmpty}]++
+			b.counts[countKey{s, idHour, day, hour}]++
+			b.counts[countKey{s, idProfile, day, pr}]++
+			b.counts[countKey{s, idUpstream, day, up}]++
 		}
-		b.Counts[CountKey{All, DimSchool, day, structure}]++
+		b.counts[countKey{idAll, idSchool, day, st}]++
 		if account == "" {
 			continue
 		}
-		for _, s := range b.scopes(structure) {
-			b.user(SetKey{s, All, day}, account)
-			b.user(SetKey{s, profile, day}, account)
+		for _, s := range b.scopes(st) {
+			b.user(setKey{s, idAll, day}, account)
+			b.user(setKey{s, pr, day}, account)
 		}
 	}
 }
@@ -296,25 +376,27 @@ func (b *Batch) Login(t time.Time, account, structure, profile, upstream string)
 // member, so the person also stays among the distinct users of "no
 // profile" on that day; Build shows no row without logins.
 func (b *Batch) Settle(t time.Time, account, structure, profile, upstream string) {
-	hour := hours[t.In(b.loc).Hour()]
+	hour := idHour00 + uint32(t.In(b.loc).Hour())
+	st, pr, up := b.id(structure), b.id(profile), b.id(upstream)
+	own := st != idEmpty && st != idAll
 	for _, day := range b.periods(t) {
-		b.Counts[CountKey{All, DimProfile, day, ""}]--
-		b.Counts[CountKey{All, DimProfile, day, profile}]++
-		b.Counts[CountKey{All, DimSchool, day, ""}]--
-		b.Counts[CountKey{All, DimSchool, day, structure}]++
-		if structure != "" && structure != All {
-			b.Counts[CountKey{structure, DimLogins, day, ""}]++
-			b.Counts[CountKey{structure, DimHour, day, hour}]++
-			b.Counts[CountKey{structure, DimProfile, day, profile}]++
-			b.Counts[CountKey{structure, DimUpstream, day, upstream}]++
+		b.counts[countKey{idAll, idProfile, day, idEmpty}]--
+		b.counts[countKey{idAll, idProfile, day, pr}]++
+		b.counts[countKey{idAll, idSchool, day, idEmpty}]--
+		b.counts[countKey{idAll, idSchool, day, st}]++
+		if own {
+			b.counts[countKey{st, idLogins, day, idEmpty}]++
+			b.counts[countKey{st, idHour, day, hour}]++
+			b.counts[countKey{st, idProfile, day, pr}]++
+			b.counts[countKey{st, idUpstream, day, up}]++
 		}
 		if account == "" {
 			continue
 		}
-		b.user(SetKey{All, profile, day}, account)
-		if structure != "" && structure != All {
-			b.user(SetKey{structure, All, day}, account)
-			b.user(SetKey{structure, profile, day}, account)
+		b.user(setKey{idAll, pr, day}, account)
+		if own {
+			b.user(setKey{st, idAll, day}, account)
+			b.user(setKey{st, pr, day}, account)
 		}
 	}
 }
@@ -329,30 +411,40 @@ var hours = func() (h [24]string) {
 
 // Access folds one visit to a service.
 func (b *Batch) Access(t time.Time, structure, service string) {
-	b.count(t, structure, DimService, service, 1)
+	b.count(t, structure, idService, b.id(service))
 }
 
-func (b *Batch) count(t time.Time, structure, dim, key string, n int64) {
+func (b *Batch) count(t time.Time, structure string, dim, key uint32) {
+	st := b.id(structure)
 	for _, day := range b.periods(t) {
-		for _, s := range b.scopes(structure) {
-			b.Counts[CountKey{s, dim, day, key}] += n
+		for _, s := range b.scopes(st) {
+			b.counts[countKey{s, dim, day, key}]++
 		}
 	}
 }
 
-func (b *Batch) user(k SetKey, account string) {
-	m := b.Users[k]
-	if m == nil {
-		m = map[string]struct{}{}
-		b.Users[k] = m
+func (b *Batch) user(k setKey, account string) {
+	if account != b.last || len(b.accounts) == 0 {
+		i, ok := b.index[account]
+		if !ok {
+			i = uint32(len(b.accounts))
+			b.index[account] = i
+			b.accounts = append(b.accounts, account)
+		}
+		b.last, b.lastAt = account, i
 	}
-	m[account] = struct{}{}
+	set := b.users[k]
+	if set == nil {
+		set = &Set{}
+		b.users[k] = set
+	}
+	set.Add(b.lastAt)
 }
 
 // scopes are the structures an event counts under: all, and its own.
-func (b *Batch) scopes(structure string) []string {
-	if structure == "" || structure == All {
-		return b.all[:1]
+func (b *Batch) scopes(structure uint32) []uint32 {
+	if structure == idEmpty || structure == idAll {
+		return b.two[:1]
 	}
 	b.two[1] = structure
 	return b.two[:]
