@@ -268,6 +268,12 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 	for i, id := range b.Accounts() {
 		ordOf[i] = ords[id]
 	}
+	keys := slices.SortedFunc(maps.Keys(users), func(a, b usage.SetKey) int {
+		return strings.Compare(a.Structure+"\x00"+a.Profile+"\x00"+a.Day, b.Structure+"\x00"+b.Profile+"\x00"+b.Day)
+	})
+	if s.d.name == "postgres" {
+		return s.applyUsersChunked(ctx, tx, keys, users, ordOf)
+	}
 	get, err := tx.PrepareContext(ctx, `SELECT members FROM stats_users WHERE structure_id = $1 AND profile = $2 AND day = $3`)
 	if err != nil {
 		return fmt.Errorf("statistics users: %w", err)
@@ -279,9 +285,6 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		return fmt.Errorf("statistics users: %w", err)
 	}
 	defer st.Close()
-	keys := slices.SortedFunc(maps.Keys(users), func(a, b usage.SetKey) int {
-		return strings.Compare(a.Structure+"\x00"+a.Profile+"\x00"+a.Day, b.Structure+"\x00"+b.Profile+"\x00"+b.Day)
-	})
 	for _, k := range keys {
 		var stored []byte
 		if err := get.QueryRowContext(ctx, k.Structure, k.Profile, k.Day).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -296,6 +299,72 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		}
 		if _, err := st.ExecContext(ctx, k.Structure, k.Profile, k.Day, set.Len(), set.Encode()); err != nil {
 			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
+		}
+	}
+	return nil
+}
+
+// setsPerQuery bounds the sets one query reads or writes on PostgreSQL.
+const setsPerQuery = 100
+
+// applyUsersChunked is applyUsers on PostgreSQL: a round trip per set,
+// two thousand a day's batch, was most of a fold's time there, so the
+// stored sets are read and written a hundred at a time.
+func (s *Store) applyUsersChunked(ctx context.Context, tx *sql.Tx, keys []usage.SetKey, users map[usage.SetKey]*usage.Set, ordOf []uint32) error {
+	var q strings.Builder
+	for chunk := range slices.Chunk(keys, setsPerQuery) {
+		q.Reset()
+		q.WriteString(`SELECT structure_id, profile, day, members FROM stats_users WHERE `)
+		args := make([]any, 0, 5*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				q.WriteString(" OR ")
+			}
+			fmt.Fprintf(&q, "(structure_id = $%d AND profile = $%d AND day = $%d)", 3*i+1, 3*i+2, 3*i+3)
+			args = append(args, k.Structure, k.Profile, k.Day)
+		}
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("statistics users (%d sets from %s/%s/%s): %w", len(chunk), chunk[0].Structure, chunk[0].Profile, chunk[0].Day, err)
+		}
+		stored := map[usage.SetKey]*usage.Set{}
+		for rows.Next() {
+			var k usage.SetKey
+			var members []byte
+			if err := rows.Scan(&k.Structure, &k.Profile, &k.Day, &members); err != nil {
+				rows.Close()
+				return fmt.Errorf("statistics users: %w", err)
+			}
+			set, err := usage.DecodeSet(members)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
+			}
+			stored[k] = set
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("statistics users: %w", err)
+		}
+		q.Reset()
+		q.WriteString(`INSERT INTO stats_users (structure_id, profile, day, n, members) VALUES `)
+		args = args[:0]
+		for i, k := range chunk {
+			set := stored[k]
+			if set == nil {
+				set = &usage.Set{}
+			}
+			for m := range users[k].All() {
+				set.Add(ordOf[m])
+			}
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2, 5*i+3, 5*i+4, 5*i+5)
+			args = append(args, k.Structure, k.Profile, k.Day, set.Len(), set.Encode())
+		}
+		q.WriteString(` ON CONFLICT (structure_id, profile, day) DO UPDATE SET n = excluded.n, members = excluded.members`)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("statistics users (%d sets from %s/%s/%s): %w", len(chunk), chunk[0].Structure, chunk[0].Profile, chunk[0].Day, err)
 		}
 	}
 	return nil

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/usage"
 )
 
 // eventIndexes are the indexes of the events table (migration 1), which
@@ -227,4 +229,17 @@ func (s *Store) StatsSizes(ctx context.Context) (map[string]int64, error) {
 	}
 	out["database bytes"] = n
 	return out, nil
+}
+
+// ForgetUsageFrom deletes the rollups' rows of day and after, daily and
+// monthly (the month of day included): what a generation interrupted in
+// that month left.
+func (s *Store) ForgetUsageFrom(ctx context.Context, day time.Time) error {
+	for _, t := range []string{"stats_counts", "stats_users"} {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM `+t+` WHERE (day >= $1 AND day < 'M') OR day >= $2`,
+			day.Format(usage.DayLayout), usage.MonthKey(day)); err != nil {
+			return fmt.Errorf("forget %s from %s: %w", t, day.Format(usage.DayLayout), err)
+		}
+	}
+	return nil
 }
