@@ -51,29 +51,38 @@
 // BenchmarkUsageReport (directory/sqlstore, ENTHUB_STATS_BENCH=1) builds
 // the whole report (a dozen queries: every breakdown, distinct users,
 // availability) over a generated year (Generator: 300,000 accounts, 150
-// schools, 365 days) written into the rollups through Batch, as folding
-// the same activity as audit events would (a test checks they agree).
-// On the project's shared 2-core machine (load average about 20, so the
-// wall times are mostly waiting for a core), with 2 million logins, not
-// 20: generating 20 million costs about 11 CPU-minutes on SQLite (a
-// profile of 4 full-size days), hours of wall time on that machine. What
-// the tenfold changes is said below the table:
+// schools, 365 days, 19,999,746 logins and about 30 million service
+// visits) written into the rollups as folding the same activity as audit
+// events would (TestGeneratedRollupsMatchFolding). On the project's shared
+// 2-core machine (load average 7 to 16, so the wall time is mostly
+// waiting for a core; CPU is this process's, PostgreSQL's server apart),
+// 5 runs of each view:
 //
-//	view                         SQLite wall / CPU     PostgreSQL wall
-//	a year, all schools          177–327 ms / 85 ms    299 ms
-//	the last 30 days             30–41 ms / 33 ms      179 ms
-//	a year, one school           28–52 ms / 15 ms      45 ms
+//	view                              SQLite wall / CPU   PostgreSQL wall / CPU
+//	last 30 days (August)             215 ms / 99 ms      202 ms / 74 ms
+//	last 30 days, one school            8 ms /  9 ms       33 ms /  7 ms
+//	30 school days (5 March–3 April)  219 ms / 157 ms     457 ms / 171 ms
+//	30 school days, one school          9 ms /  9 ms       12 ms /  5 ms
+//	March                              48 ms / 43 ms      184 ms / 48 ms
+//	the year                          235 ms / 155 ms     257 ms / 112 ms
+//	the year, one school              103 ms / 23 ms       73 ms /  9 ms
+//	the year less 10 days each end    403–922 ms / 205–376 ms   425 ms / 171 ms
 //
-// A year reads 12 monthly rows per key whatever the number of logins;
-// what grows with them is the size of the user sets. At 2 million logins
-// 285,638 distinct users over the year (of 300,000) are already in the
-// monthly sets; BenchmarkUnionYear decodes and unions the sets of a
-// full-scale year (12 département bitmaps of 250,000 users, 12 × 150
-// school sets, 4.4 MB) in about 21 ms of CPU. Folding raw audit events
-// runs at about 3,350 events/s on SQLite and on PostgreSQL on that loaded
-// machine (a morning peak writes fewer than 500 a second). Generating the
-// 2 million logins into the rollups took about 10 minutes on SQLite and
-// 14 on PostgreSQL there.
+// The slowest query of every view is the distinct users by school, the
+// union of a set per school and day (or month): 7,650 sets for the year
+// not aligned on months. The rollups hold 2,390,549 count rows and
+// 445,347 user sets (102 MB of sets); with a week of raw events the SQLite
+// file is 720 MB, the PostgreSQL database 946 MB (counts 459 MB, sets
+// 189 MB, 1.25 million events 253 MB).
+//
+// Generating the year into the rollups took 6 min 42 s of CPU (15 min
+// wall) on SQLite and 19 min wall on PostgreSQL, in runs of a few months.
+// A week of raw audit events at the year's intensity (500,874 logins,
+// 1,252,151 events) was written in 44 s on SQLite (28,000 events/s) and
+// 35 s on PostgreSQL (COPY, 36,000 events/s), and folded in 66 s on
+// SQLite (19,000 events/s) and 99 s on PostgreSQL (12,700 events/s): a
+// year of events folds once, after an upgrade or a backfill, in about an
+// hour on that machine; a morning peak writes fewer than 500 a second.
 package usage
 
 import (
