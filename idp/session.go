@@ -511,7 +511,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, sess *sso.Ses
 		switch len(personas) {
 		case 0:
 		case 1:
-			if err := p.settle(r, sess, personas[0]); err != nil {
+			if err := p.settle(r, sess, personas[0], nil); err != nil {
 				p.log.Error("record persona", "err", err)
 				p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 				return
@@ -545,20 +545,33 @@ func (p *Provider) personaSettled(r *http.Request, sess *sso.Session) bool {
 		return false
 	}
 	if len(personas) == 1 {
-		if err := p.settle(r, sess, personas[0]); err != nil {
+		if err := p.settle(r, sess, personas[0], nil); err != nil {
 			return false
 		}
 	}
 	return true
 }
 
-func (p *Provider) choosePersona(r *http.Request, sess *sso.Session, pa directory.Persona) error {
+// choosePersona records the persona; details go into its audit event.
+func (p *Provider) choosePersona(r *http.Request, sess *sso.Session, pa directory.Persona, details map[string]string) error {
 	if err := p.deps.SSO.SetSessionPersona(r.Context(), sess.ID, pa.ID, pa.StructureID, string(pa.Profile)); err != nil {
 		return err
 	}
 	sess.PersonaID, sess.StructureID, sess.Profile = pa.ID, pa.StructureID, string(pa.Profile)
-	p.audit(r.Context(), p.sessionEvent(r, EventPersona, sess, "", "ok", ""))
+	e := p.sessionEvent(r, EventPersona, sess, "", "ok", "")
+	e.Details = details
+	p.audit(r.Context(), e)
 	return nil
+}
+
+// settlesLogin are the details of the persona event of a session's first
+// choice on the persona page: its login was audited before the choice,
+// without a school or profile, and the statistics count that login under
+// this event's (directory/usage, Batch.Add). Writing the login event only
+// once the persona is chosen would lose the login of whoever leaves the
+// page without choosing; this way it counts once either way.
+func settlesLogin(sess *sso.Session) map[string]string {
+	return map[string]string{"settles": "login", "login_at": sess.AuthTime.UTC().Format(time.RFC3339Nano), "upstream": sess.Upstream}
 }
 
 // --- /login/persona ---------------------------------------------------------------
@@ -610,7 +623,11 @@ func (p *Provider) handlePersona(w http.ResponseWriter, r *http.Request) {
 					}
 					return
 				}
-				if err := p.settle(r, sess, c); err != nil {
+				var details map[string]string
+				if sess.PersonaID == "" {
+					details = settlesLogin(sess)
+				}
+				if err := p.settle(r, sess, c, details); err != nil {
 					p.message(w, r, MessageView{Status: http.StatusServiceUnavailable, Code: MsgServerError})
 					return
 				}

@@ -335,7 +335,7 @@ func (p *Provider) sessionPersonas(ctx context.Context, sess *sso.Session) ([]ca
 
 // settle makes c the session's persona, moving the session to c's account
 // when it is another candidate.
-func (p *Provider) settle(r *http.Request, sess *sso.Session, c candidatePersona) error {
+func (p *Provider) settle(r *http.Request, sess *sso.Session, c candidatePersona, details map[string]string) error {
 	if c.account.ID != sess.AccountID {
 		if !slices.Contains(sess.Accounts, c.account.ID) {
 			return fmt.Errorf("account %s is not a candidate of the session", c.account.ID)
@@ -345,7 +345,7 @@ func (p *Provider) settle(r *http.Request, sess *sso.Session, c candidatePersona
 		}
 		sess.AccountID, sess.PersonID = c.account.ID, c.account.PersonID
 	}
-	return p.choosePersona(r, sess, c.persona)
+	return p.choosePersona(r, sess, c.persona, details)
 }
 
 // switchPersona changes the persona of a session that already had one.
@@ -358,7 +358,7 @@ func (p *Provider) settle(r *http.Request, sess *sso.Session, c candidatePersona
 func (p *Provider) switchPersona(w http.ResponseWriter, r *http.Request, sess *sso.Session, c candidatePersona, final string) error {
 	ctx := r.Context()
 	old := *sess
-	if err := p.settle(r, sess, c); err != nil {
+	if err := p.settle(r, sess, c, nil); err != nil {
 		return err
 	}
 	services, err := p.deps.SSO.DetachSessionServices(ctx, sess.ID)

@@ -35,7 +35,7 @@ func startStats(ctx context.Context, g *errgroup.Group, cfg config.Config, log *
 		return err
 	}
 	h, err := stats.New(stats.Options{
-		Layout: consoleFrame{pages: frame, sso: sso, store: store},
+		Layout: consoleFrame{pages: frame},
 		Store:  store,
 		Viewer: func(r *http.Request) (stats.Viewer, bool) {
 			s := sso.CurrentSession(r)
@@ -318,20 +318,14 @@ func adminRule(cfg config.Config) console.AdminRule {
 
 // consoleFrame puts the statistics pages in the consoles' shared layout:
 // the same header, navigation, stylesheets and security headers as the
-// principal's console and "my data".
+// principal's console and "my data". The viewer's login comes with the
+// page (the Viewer read the account once).
 type consoleFrame struct {
 	pages *console.Pages
-	sso   *idp.Provider
-	store *sqlstore.Store
 }
 
 func (f consoleFrame) Render(w http.ResponseWriter, r *http.Request, p stats.Page) error {
-	pg := console.Page{Status: p.Status, Title: p.Title, Data: p.Body}
-	if s := f.sso.CurrentSession(r); s != nil {
-		if acc, err := f.store.Account(r.Context(), s.AccountID); err == nil {
-			pg.User = acc.Login
-		}
-	}
+	pg := console.Page{Status: p.Status, Title: p.Title, Data: p.Body, User: p.User}
 	f.pages.Render(w, r, "frame.html", pg)
 	return nil
 }

@@ -36,13 +36,24 @@ type FoldOptions struct {
 	// so an event younger than the lag may still be on its way. Default 2
 	// minutes.
 	Lag time.Duration
-	// Window bounds the events one transaction folds (default 1 hour of
-	// events: at the morning peak, about a hundred thousand).
+	// Window bounds the events one transaction folds. By default an hour
+	// of events (tens of thousands at the morning peak), or a day when the
+	// fold is more than two days behind (the first fold after an upgrade,
+	// or after a backfill of old events): each window rewrites the month's
+	// user sets of every school it touches, so a year folded hour by hour
+	// would rewrite them 24 times a day for nothing.
 	Window time.Duration
 }
 
-// foldTypes are the audit events the rollups count (usage.Batch.Add).
-const foldTypes = `('login', 'cas.ticket.issued', 'saml.assertion.issued', 'oidc.code.issued')`
+// catchUp is how far behind the fold folds a day per transaction rather
+// than an hour (FoldOptions.Window).
+const catchUp = 48 * time.Hour
+
+// foldEvents are the audit events the rollups count (usage.Batch.Add):
+// logins, service accesses, and the persona choices that settle a login
+// (not the one every single-persona login writes).
+const foldEvents = `(type IN ('login', 'cas.ticket.issued', 'saml.assertion.issued', 'oidc.code.issued')
+	OR (type = 'persona.chosen' AND details LIKE '%"settles":"login"%'))`
 
 // FoldEvents adds the audit events written since the last fold (and
 // older than the lag) to the rollups, window by window, each in its own
@@ -51,9 +62,6 @@ const foldTypes = `('login', 'cas.ticket.issued', 'saml.assertion.issued', 'oidc
 func (s *Store) FoldEvents(ctx context.Context, now time.Time, o FoldOptions) (int, error) {
 	if o.Lag <= 0 {
 		o.Lag = 2 * time.Minute
-	}
-	if o.Window <= 0 {
-		o.Window = time.Hour
 	}
 	until := now.Add(-o.Lag).UTC()
 	total := 0
@@ -104,7 +112,14 @@ func (s *Store) foldWindow(ctx context.Context, until time.Time, o FoldOptions) 
 	default:
 		from = time.UnixMicro(mark).UTC()
 	}
-	end := from.Add(o.Window)
+	window := o.Window
+	if window <= 0 {
+		window = time.Hour
+		if until.Sub(from) > catchUp {
+			window = 24 * time.Hour
+		}
+	}
+	end := from.Add(window)
 	if !end.Before(until) {
 		end, done = until, true
 	}
@@ -127,7 +142,7 @@ func (s *Store) foldWindow(ctx context.Context, until time.Time, o FoldOptions) 
 
 func (s *Store) foldRange(ctx context.Context, tx *sql.Tx, from, to time.Time, loc *time.Location) (int, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT time, type, account_id, structure_id, profile, service, outcome, details
-		FROM events WHERE type IN `+foldTypes+` AND time >= $1 AND time < $2`, from.UTC(), to.UTC())
+		FROM events WHERE `+foldEvents+` AND time >= $1 AND time < $2`, from.UTC(), to.UTC())
 	if err != nil {
 		return 0, fmt.Errorf("fold events from %s: %w", from.Format(time.RFC3339), err)
 	}
@@ -194,7 +209,8 @@ func (s *Store) ApplyUsage(ctx context.Context, b *usage.Batch) error {
 const countsPerInsert = 200
 
 func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) error {
-	keys := slices.SortedFunc(maps.Keys(b.Counts), func(a, b usage.CountKey) int {
+	counts := b.Counts()
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b usage.CountKey) int {
 		return strings.Compare(a.Structure+"\x00"+a.Dim+"\x00"+a.Day+"\x00"+a.Key, b.Structure+"\x00"+b.Dim+"\x00"+b.Day+"\x00"+b.Key)
 	}) // one order for every writer, so two never deadlock on PostgreSQL
 	const upsert = ` ON CONFLICT (structure_id, dim, day, item) DO UPDATE SET n = stats_counts.n + excluded.n`
@@ -207,7 +223,7 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		}
 		defer st.Close()
 		for _, k := range keys {
-			if _, err := st.ExecContext(ctx, k.Structure, k.Dim, k.Day, k.Key, b.Counts[k]); err != nil {
+			if _, err := st.ExecContext(ctx, k.Structure, k.Dim, k.Day, k.Key, counts[k]); err != nil {
 				return fmt.Errorf("statistics counts %s %s %s %s: %w", k.Day, k.Structure, k.Dim, k.Key, err)
 			}
 		}
@@ -226,7 +242,7 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 			}
 			n := len(args)
 			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, k.Structure, k.Dim, k.Day, k.Key, b.Counts[k])
+			args = append(args, k.Structure, k.Dim, k.Day, k.Key, counts[k])
 		}
 		q.WriteString(upsert)
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
@@ -240,18 +256,23 @@ func (s *Store) applyUsage(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 // sets of the batch's days are read in one query, merged in memory and
 // written back.
 func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) error {
-	if len(b.Users) == 0 {
+	users := b.Users()
+	if len(users) == 0 {
 		return nil
 	}
-	ids := map[string]struct{}{}
-	for _, m := range b.Users {
-		for id := range m {
-			ids[id] = struct{}{}
-		}
-	}
-	ords, err := s.ordinals(ctx, tx, slices.Sorted(maps.Keys(ids)))
+	ords, err := s.ordinals(ctx, tx, slices.Sorted(slices.Values(b.Accounts())))
 	if err != nil {
 		return err
+	}
+	ordOf := make([]uint32, len(b.Accounts())) // by the batch's index
+	for i, id := range b.Accounts() {
+		ordOf[i] = ords[id]
+	}
+	keys := slices.SortedFunc(maps.Keys(users), func(a, b usage.SetKey) int {
+		return strings.Compare(a.Structure+"\x00"+a.Profile+"\x00"+a.Day, b.Structure+"\x00"+b.Profile+"\x00"+b.Day)
+	})
+	if s.d.name == "postgres" {
+		return s.applyUsersChunked(ctx, tx, keys, users, ordOf)
 	}
 	get, err := tx.PrepareContext(ctx, `SELECT members FROM stats_users WHERE structure_id = $1 AND profile = $2 AND day = $3`)
 	if err != nil {
@@ -264,9 +285,6 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		return fmt.Errorf("statistics users: %w", err)
 	}
 	defer st.Close()
-	keys := slices.SortedFunc(maps.Keys(b.Users), func(a, b usage.SetKey) int {
-		return strings.Compare(a.Structure+"\x00"+a.Profile+"\x00"+a.Day, b.Structure+"\x00"+b.Profile+"\x00"+b.Day)
-	})
 	for _, k := range keys {
 		var stored []byte
 		if err := get.QueryRowContext(ctx, k.Structure, k.Profile, k.Day).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -276,11 +294,77 @@ func (s *Store) applyUsers(ctx context.Context, tx *sql.Tx, b *usage.Batch) erro
 		if err != nil {
 			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
 		}
-		for id := range b.Users[k] {
-			set.Add(ords[id])
+		for i := range users[k].All() {
+			set.Add(ordOf[i])
 		}
 		if _, err := st.ExecContext(ctx, k.Structure, k.Profile, k.Day, set.Len(), set.Encode()); err != nil {
 			return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
+		}
+	}
+	return nil
+}
+
+// setsPerQuery bounds the sets one query reads or writes on PostgreSQL.
+const setsPerQuery = 100
+
+// applyUsersChunked is applyUsers on PostgreSQL: a round trip per set,
+// two thousand a day's batch, was most of a fold's time there, so the
+// stored sets are read and written a hundred at a time.
+func (s *Store) applyUsersChunked(ctx context.Context, tx *sql.Tx, keys []usage.SetKey, users map[usage.SetKey]*usage.Set, ordOf []uint32) error {
+	var q strings.Builder
+	for chunk := range slices.Chunk(keys, setsPerQuery) {
+		q.Reset()
+		q.WriteString(`SELECT structure_id, profile, day, members FROM stats_users WHERE `)
+		args := make([]any, 0, 5*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				q.WriteString(" OR ")
+			}
+			fmt.Fprintf(&q, "(structure_id = $%d AND profile = $%d AND day = $%d)", 3*i+1, 3*i+2, 3*i+3)
+			args = append(args, k.Structure, k.Profile, k.Day)
+		}
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("statistics users (%d sets from %s/%s/%s): %w", len(chunk), chunk[0].Structure, chunk[0].Profile, chunk[0].Day, err)
+		}
+		stored := map[usage.SetKey]*usage.Set{}
+		for rows.Next() {
+			var k usage.SetKey
+			var members []byte
+			if err := rows.Scan(&k.Structure, &k.Profile, &k.Day, &members); err != nil {
+				rows.Close()
+				return fmt.Errorf("statistics users: %w", err)
+			}
+			set, err := usage.DecodeSet(members)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("statistics users %s/%s/%s: %w", k.Structure, k.Profile, k.Day, err)
+			}
+			stored[k] = set
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("statistics users: %w", err)
+		}
+		q.Reset()
+		q.WriteString(`INSERT INTO stats_users (structure_id, profile, day, n, members) VALUES `)
+		args = args[:0]
+		for i, k := range chunk {
+			set := stored[k]
+			if set == nil {
+				set = &usage.Set{}
+			}
+			for m := range users[k].All() {
+				set.Add(ordOf[m])
+			}
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2, 5*i+3, 5*i+4, 5*i+5)
+			args = append(args, k.Structure, k.Profile, k.Day, set.Len(), set.Encode())
+		}
+		q.WriteString(` ON CONFLICT (structure_id, profile, day) DO UPDATE SET n = excluded.n, members = excluded.members`)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("statistics users (%d sets from %s/%s/%s): %w", len(chunk), chunk[0].Structure, chunk[0].Profile, chunk[0].Day, err)
 		}
 	}
 	return nil

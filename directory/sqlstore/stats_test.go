@@ -198,7 +198,8 @@ func TestGeneratedRollupsMatchFolding(t *testing.T) {
 	for name, dbURL := range backends() {
 		t.Run(name, func(t *testing.T) {
 			ctx, loc := context.Background(), paris(t)
-			g := usage.Generator{Accounts: 2000, Schools: 7, Logins: 20_000, Days: 45, Location: loc, Seed: 3}
+			// 60 days: the clocks go back on 26 October.
+			g := usage.Generator{Accounts: 2000, Schools: 7, Logins: 20_000, Days: 60, Location: loc, Seed: 3}
 			direct, folded := openStats(t, dbURL(t)), openStats(t, dbURL(t))
 			n1, err := g.Fill(func(b *usage.Batch) error { return direct.ApplyUsage(ctx, b) }, 0, nil)
 			if err != nil {
@@ -216,7 +217,7 @@ func TestGeneratedRollupsMatchFolding(t *testing.T) {
 			if _, err := folded.FoldEvents(ctx, time.Date(2026, 1, 1, 0, 0, 0, 0, loc), sqlstore.FoldOptions{Location: loc}); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []usage.Filter{{From: "2025-09-01", To: "2025-10-15"}, {From: "2025-09-10", To: "2025-10-02", Structure: "gen-school-003"}} {
+			for _, f := range []usage.Filter{{From: "2025-09-01", To: "2025-10-30"}, {From: "2025-09-10", To: "2025-10-02", Structure: "gen-school-003"}} {
 				a, err := usage.Build(ctx, direct, f, usage.Options{Location: loc})
 				if err != nil {
 					t.Fatal(err)
@@ -229,7 +230,8 @@ func TestGeneratedRollupsMatchFolding(t *testing.T) {
 					t.Errorf("%+v: nothing generated: %+v", f, a)
 				}
 				if a.Logins != b.Logins || a.Users != b.Users || a.Visits != b.Visits || !slices.Equal(a.ByProfile, b.ByProfile) ||
-					!slices.Equal(a.ByHour, b.ByHour) || !slices.Equal(a.BySchool, b.BySchool) || !slices.Equal(a.ByDay, b.ByDay) {
+					!slices.Equal(a.ByHour, b.ByHour) || !slices.Equal(a.BySchool, b.BySchool) || !slices.Equal(a.ByDay, b.ByDay) ||
+					!slices.Equal(a.ByUpstream, b.ByUpstream) || !slices.Equal(a.ByService, b.ByService) {
 					t.Errorf("%+v: generated %d logins %d users %+v, folded %d logins %d users %+v", f, a.Logins, a.Users, a.ByProfile,
 						b.Logins, b.Users, b.ByProfile)
 				}

@@ -189,6 +189,9 @@ func rows(m, users map[string]int64, hasUsers bool) []Row {
 	}
 	out := make([]Row, 0, len(keys))
 	for k := range keys {
+		if m[k] == 0 {
+			continue // users without logins: those a later persona choice moved (Batch.Settle)
+		}
 		out = append(out, Row{Key: k, Logins: m[k], Users: users[k], HasUsers: hasUsers})
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math/bits"
 )
 
@@ -27,6 +28,20 @@ func (s *Set) Add(ord uint32) {
 func (s *Set) Has(ord uint32) bool {
 	w := int(ord / 64)
 	return w < len(s.words) && s.words[w]&(1<<(ord%64)) != 0
+}
+
+// All yields the members in increasing order.
+func (s *Set) All() iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		for i, w := range s.words {
+			for w != 0 {
+				if !yield(uint32(i*64 + bits.TrailingZeros64(w))) {
+					return
+				}
+				w &= w - 1
+			}
+		}
+	}
 }
 
 // Len is the number of members.

@@ -33,6 +33,15 @@
 // on PostgreSQL: one instance folds each event once. An event stamped
 // before the watermark when it is written (a restore of old events) is
 // not counted; `enthub stats rebuild` starts again from the raw events.
+// A fold more than two days behind (the first after an upgrade, or after
+// a backfill) folds a day per transaction rather than an hour.
+//
+// A person with several personas (a parent of children in two schools, a
+// teacher in two schools) logs in before choosing one: the login event
+// has no school or profile, and the persona event of the first choice
+// (details settles=login) moves that login under the chosen ones
+// (Batch.Settle). Whoever leaves the persona page stays counted, under no
+// school: the login is not lost, nor counted twice.
 //
 // Days and hours are local to the configured time zone (Europe/Paris by
 // default): the morning peak is at 8 h, not at 7 h UTC.
@@ -42,29 +51,38 @@
 // BenchmarkUsageReport (directory/sqlstore, ENTHUB_STATS_BENCH=1) builds
 // the whole report (a dozen queries: every breakdown, distinct users,
 // availability) over a generated year (Generator: 300,000 accounts, 150
-// schools, 365 days) written into the rollups through Batch, as folding
-// the same activity as audit events would (a test checks they agree).
-// On the project's shared 2-core machine (load average about 20, so the
-// wall times are mostly waiting for a core), with 2 million logins, not
-// 20: generating 20 million costs about 11 CPU-minutes on SQLite (a
-// profile of 4 full-size days), hours of wall time on that machine. What
-// the tenfold changes is said below the table:
+// schools, 365 days, 19,999,746 logins and about 30 million service
+// visits) written into the rollups as folding the same activity as audit
+// events would (TestGeneratedRollupsMatchFolding). On the project's shared
+// 2-core machine (load average 7 to 16, so the wall time is mostly
+// waiting for a core; CPU is this process's, PostgreSQL's server apart),
+// 5 runs of each view:
 //
-//	view                         SQLite wall / CPU     PostgreSQL wall
-//	a year, all schools          177–327 ms / 85 ms    299 ms
-//	the last 30 days             30–41 ms / 33 ms      179 ms
-//	a year, one school           28–52 ms / 15 ms      45 ms
+//	view                              SQLite wall / CPU   PostgreSQL wall / CPU
+//	last 30 days (August)             215 ms / 99 ms      202 ms / 74 ms
+//	last 30 days, one school            8 ms /  9 ms       33 ms /  7 ms
+//	30 school days (5 March–3 April)  219 ms / 157 ms     457 ms / 171 ms
+//	30 school days, one school          9 ms /  9 ms       12 ms /  5 ms
+//	March                              48 ms / 43 ms      184 ms / 48 ms
+//	the year                          235 ms / 155 ms     257 ms / 112 ms
+//	the year, one school              103 ms / 23 ms       73 ms /  9 ms
+//	the year less 10 days each end    403–922 ms / 205–376 ms   425 ms / 171 ms
 //
-// A year reads 12 monthly rows per key whatever the number of logins;
-// what grows with them is the size of the user sets. At 2 million logins
-// 285,638 distinct users over the year (of 300,000) are already in the
-// monthly sets; BenchmarkUnionYear decodes and unions the sets of a
-// full-scale year (12 département bitmaps of 250,000 users, 12 × 150
-// school sets, 4.4 MB) in about 21 ms of CPU. Folding raw audit events
-// runs at about 3,350 events/s on SQLite and on PostgreSQL on that loaded
-// machine (a morning peak writes fewer than 500 a second). Generating the
-// 2 million logins into the rollups took about 10 minutes on SQLite and
-// 14 on PostgreSQL there.
+// The slowest query of every view is the distinct users by school, the
+// union of a set per school and day (or month): 7,650 sets for the year
+// not aligned on months. The rollups hold 2,390,549 count rows and
+// 445,347 user sets (102 MB of sets); with a week of raw events the SQLite
+// file is 720 MB, the PostgreSQL database 946 MB (counts 459 MB, sets
+// 189 MB, 1.25 million events 253 MB).
+//
+// Generating the year into the rollups took 6 min 42 s of CPU (15 min
+// wall) on SQLite and 19 min wall on PostgreSQL, in runs of a few months.
+// A week of raw audit events at the year's intensity (500,874 logins,
+// 1,252,151 events) was written in 44 s on SQLite (28,000 events/s) and
+// 35 s on PostgreSQL (COPY, 36,000 events/s), and folded in 66 s on
+// SQLite (19,000 events/s) and 99 s on PostgreSQL (12,700 events/s): a
+// year of events folds once, after an upgrade or a backfill, in about an
+// hour on that machine; a morning peak writes fewer than 500 a second.
 package usage
 
 import (
@@ -194,16 +212,53 @@ type SetKey struct {
 
 // Batch is events folded in memory, ready for the store to add to its
 // rollups in one transaction.
+//
+// Inside, every string (school, dimension, day, key) is numbered once
+// per event and the counts and sets are keyed by those numbers: hashing
+// four strings per count was most of the cost of folding a year.
 type Batch struct {
-	loc    *time.Location
-	Counts map[CountKey]int64
-	Users  map[SetKey]map[string]struct{} // account ids
+	loc *time.Location
 
-	all, two [2]string // scopes' answers, without an allocation per event
-	keys     []string  // periods' answer, likewise
+	ids    map[string]uint32
+	names  []string
+	counts map[countKey]int64
+	users  map[setKey]*Set
+
+	// The sets' members index accounts: an account is looked up once per
+	// event, not once per set it joins.
+	accounts []string
+	index    map[string]uint32
+	last     string // the last account, and its index
+	lastAt   uint32
+
+	two  [2]uint32 // scopes' answer, without an allocation per event
+	keys []uint32  // periods' answer, likewise
 
 	daily, monthly bool // which rows the batch folds into
+
+	// The keys of the last event's day, which the next event most likely
+	// shares: formatting them is most of the rest.
+	lastYear, lastYearDay int
+	lastDay, lastMonth    uint32
 }
+
+type countKey struct{ structure, dim, day, key uint32 }
+
+type setKey struct{ structure, profile, day uint32 }
+
+// The numbers newBatch gives the strings every batch uses.
+const (
+	idEmpty uint32 = iota
+	idAll
+	idLogins
+	idHour
+	idProfile
+	idSchool
+	idUpstream
+	idService
+	idFailed
+	idHour00 // then the other hours
+)
 
 // NewBatch starts an empty batch whose days are local to loc; it folds
 // into the daily and the monthly rows.
@@ -213,32 +268,73 @@ func newBatch(loc *time.Location, daily, monthly bool) *Batch {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Batch{loc: loc, Counts: map[CountKey]int64{}, Users: map[SetKey]map[string]struct{}{}, all: [2]string{All}, two: [2]string{All},
-		daily: daily, monthly: monthly}
+	b := &Batch{loc: loc, ids: map[string]uint32{}, counts: map[countKey]int64{}, users: map[setKey]*Set{}, index: map[string]uint32{},
+		daily: daily, monthly: monthly, lastYear: -1}
+	for _, s := range append([]string{"", All, DimLogins, DimHour, DimProfile, DimSchool, DimUpstream, DimService, DimFailed}, hours[:]...) {
+		b.id(s)
+	}
+	b.two[0] = idAll
+	return b
 }
 
+// id numbers s.
+func (b *Batch) id(s string) uint32 {
+	i, ok := b.ids[s]
+	if !ok {
+		i = uint32(len(b.names))
+		b.ids[s] = i
+		b.names = append(b.names, s)
+	}
+	return i
+}
+
+// Counts are the batch's counts by row.
+func (b *Batch) Counts() map[CountKey]int64 {
+	out := make(map[CountKey]int64, len(b.counts))
+	for k, n := range b.counts {
+		out[CountKey{b.names[k.structure], b.names[k.dim], b.names[k.day], b.names[k.key]}] = n
+	}
+	return out
+}
+
+// Users are the batch's sets of users by row; their members index
+// Accounts.
+func (b *Batch) Users() map[SetKey]*Set {
+	out := make(map[SetKey]*Set, len(b.users))
+	for k, set := range b.users {
+		out[SetKey{b.names[k.structure], b.names[k.profile], b.names[k.day]}] = set
+	}
+	return out
+}
+
+// Accounts are the account ids the members of Users index.
+func (b *Batch) Accounts() []string { return b.accounts }
+
 // periods are the keys of the rows t counts in.
-func (b *Batch) periods(t time.Time) []string {
+func (b *Batch) periods(t time.Time) []uint32 {
 	lt := t.In(b.loc)
+	if y, yd := lt.Year(), lt.YearDay(); y != b.lastYear || yd != b.lastYearDay {
+		b.lastYear, b.lastYearDay, b.lastDay, b.lastMonth = y, yd, b.id(lt.Format(DayLayout)), b.id(MonthKey(lt))
+	}
 	b.keys = b.keys[:0]
 	if b.daily {
-		b.keys = append(b.keys, lt.Format(DayLayout))
+		b.keys = append(b.keys, b.lastDay)
 	}
 	if b.monthly {
-		b.keys = append(b.keys, MonthKey(lt))
+		b.keys = append(b.keys, b.lastMonth)
 	}
 	return b.keys
 }
 
 // Len is the number of rows the batch touches.
-func (b *Batch) Len() int { return len(b.Counts) + len(b.Users) }
+func (b *Batch) Len() int { return len(b.counts) + len(b.users) }
 
-// Add folds one audit event; events that are neither logins nor service
-// accesses are ignored.
+// Add folds one audit event; events that are neither logins, nor persona
+// choices that settle a login, nor service accesses are ignored.
 func (b *Batch) Add(e directory.Event) {
 	switch {
 	case e.Type == "login" && e.Outcome != "ok":
-		b.count(e.Time, e.StructureID, DimFailed, "", 1)
+		b.count(e.Time, e.StructureID, idFailed, idEmpty)
 	case e.Type == "login":
 		up := e.Details["upstream"]
 		if up == "" {
@@ -248,6 +344,12 @@ func (b *Batch) Add(e directory.Event) {
 		if e.Service != "" {
 			b.Access(e.Time, e.StructureID, e.Service)
 		}
+	case e.Type == "persona.chosen" && e.Outcome == "ok" && e.Details["settles"] == "login":
+		at, err := time.Parse(time.RFC3339Nano, e.Details["login_at"])
+		if err != nil {
+			at = e.Time
+		}
+		b.Settle(at, e.AccountID, e.StructureID, string(e.Profile), e.Details["upstream"])
 	case serviceTypes[e.Type] && e.Outcome == "ok" && e.Details["kind"] != "PT":
 		b.Access(e.Time, e.StructureID, e.Service) // a proxy ticket is a back-end's, not a user's visit
 	}
@@ -255,21 +357,55 @@ func (b *Batch) Add(e directory.Event) {
 
 // Login folds one successful login.
 func (b *Batch) Login(t time.Time, account, structure, profile, upstream string) {
-	hour := hours[t.In(b.loc).Hour()]
+	hour := idHour00 + uint32(t.In(b.loc).Hour())
+	st, pr, up := b.id(structure), b.id(profile), b.id(upstream)
 	for _, day := range b.periods(t) {
-		for _, s := range b.scopes(structure) {
-			b.Counts[CountKey{s, DimLogins, day, ""}]++
-			b.Counts[CountKey{s, DimHour, day, hour}]++
-			b.Counts[CountKey{s, DimProfile, day, profile}]++
-			b.Counts[CountKey{s, DimUpstream, day, upstream}]++
+		for _, s := range b.scopes(st) {
+			b.counts[countKey{s, idLogins, day, idEmpty}]++
+			b.counts[countKey{s, idHour, day, hour}]++
+			b.counts[countKey{s, idProfile, day, pr}]++
+			b.counts[countKey{s, idUpstream, day, up}]++
 		}
-		b.Counts[CountKey{All, DimSchool, day, structure}]++
+		b.counts[countKey{idAll, idSchool, day, st}]++
 		if account == "" {
 			continue
 		}
-		for _, s := range b.scopes(structure) {
-			b.user(SetKey{s, All, day}, account)
-			b.user(SetKey{s, profile, day}, account)
+		for _, s := range b.scopes(st) {
+			b.user(setKey{s, idAll, day}, account)
+			b.user(setKey{s, pr, day}, account)
+		}
+	}
+}
+
+// Settle moves a login counted without a school or profile (a person
+// with several personas logs in, then chooses one: the identity provider
+// audits the login before the choice) under the school and profile
+// chosen, at the login's time t. Whoever leaves without choosing stays
+// counted, under no school and no profile. The user sets cannot forget a
+// member, so the person also stays among the distinct users of "no
+// profile" on that day; Build shows no row without logins.
+func (b *Batch) Settle(t time.Time, account, structure, profile, upstream string) {
+	hour := idHour00 + uint32(t.In(b.loc).Hour())
+	st, pr, up := b.id(structure), b.id(profile), b.id(upstream)
+	own := st != idEmpty && st != idAll
+	for _, day := range b.periods(t) {
+		b.counts[countKey{idAll, idProfile, day, idEmpty}]--
+		b.counts[countKey{idAll, idProfile, day, pr}]++
+		b.counts[countKey{idAll, idSchool, day, idEmpty}]--
+		b.counts[countKey{idAll, idSchool, day, st}]++
+		if own {
+			b.counts[countKey{st, idLogins, day, idEmpty}]++
+			b.counts[countKey{st, idHour, day, hour}]++
+			b.counts[countKey{st, idProfile, day, pr}]++
+			b.counts[countKey{st, idUpstream, day, up}]++
+		}
+		if account == "" {
+			continue
+		}
+		b.user(setKey{idAll, pr, day}, account)
+		if own {
+			b.user(setKey{st, idAll, day}, account)
+			b.user(setKey{st, pr, day}, account)
 		}
 	}
 }
@@ -284,30 +420,40 @@ var hours = func() (h [24]string) {
 
 // Access folds one visit to a service.
 func (b *Batch) Access(t time.Time, structure, service string) {
-	b.count(t, structure, DimService, service, 1)
+	b.count(t, structure, idService, b.id(service))
 }
 
-func (b *Batch) count(t time.Time, structure, dim, key string, n int64) {
+func (b *Batch) count(t time.Time, structure string, dim, key uint32) {
+	st := b.id(structure)
 	for _, day := range b.periods(t) {
-		for _, s := range b.scopes(structure) {
-			b.Counts[CountKey{s, dim, day, key}] += n
+		for _, s := range b.scopes(st) {
+			b.counts[countKey{s, dim, day, key}]++
 		}
 	}
 }
 
-func (b *Batch) user(k SetKey, account string) {
-	m := b.Users[k]
-	if m == nil {
-		m = map[string]struct{}{}
-		b.Users[k] = m
+func (b *Batch) user(k setKey, account string) {
+	if account != b.last || len(b.accounts) == 0 {
+		i, ok := b.index[account]
+		if !ok {
+			i = uint32(len(b.accounts))
+			b.index[account] = i
+			b.accounts = append(b.accounts, account)
+		}
+		b.last, b.lastAt = account, i
 	}
-	m[account] = struct{}{}
+	set := b.users[k]
+	if set == nil {
+		set = &Set{}
+		b.users[k] = set
+	}
+	set.Add(b.lastAt)
 }
 
 // scopes are the structures an event counts under: all, and its own.
-func (b *Batch) scopes(structure string) []string {
-	if structure == "" || structure == All {
-		return b.all[:1]
+func (b *Batch) scopes(structure uint32) []uint32 {
+	if structure == idEmpty || structure == idAll {
+		return b.two[:1]
 	}
 	b.two[1] = structure
 	return b.two[:]

@@ -73,17 +73,18 @@ func TestBatchLogin(t *testing.T) {
 	}
 	b := NewBatch(loc)
 	b.Login(time.Date(2025, 9, 30, 22, 30, 0, 0, time.UTC), "a1", "S1", "eleve", "educonnect") // 00:30 on 1 October in Paris
+	counts, users := b.Counts(), b.Users()
 	for _, k := range []CountKey{{All, DimLogins, "2025-10-01", ""}, {"S1", DimLogins, "M2025-10", ""}, {All, DimHour, "2025-10-01", "00"},
 		{All, DimSchool, "M2025-10", "S1"}, {"S1", DimUpstream, "2025-10-01", "educonnect"}} {
-		if b.Counts[k] != 1 {
-			t.Errorf("count %v = %d, want 1", k, b.Counts[k])
+		if counts[k] != 1 {
+			t.Errorf("count %v = %d, want 1", k, counts[k])
 		}
 	}
-	if _, ok := b.Counts[CountKey{"S1", DimSchool, "2025-10-01", "S1"}]; ok {
+	if _, ok := counts[CountKey{"S1", DimSchool, "2025-10-01", "S1"}]; ok {
 		t.Error("the school breakdown is kept per school too; only under all schools")
 	}
-	if len(b.Users[SetKey{"S1", "eleve", "M2025-10"}]) != 1 || len(b.Users[SetKey{All, All, "2025-10-01"}]) != 1 {
-		t.Errorf("users not recorded: %v", b.Users)
+	if users[SetKey{"S1", "eleve", "M2025-10"}].Len() != 1 || users[SetKey{All, All, "2025-10-01"}].Len() != 1 {
+		t.Errorf("users not recorded: %v", users)
 	}
 }
 

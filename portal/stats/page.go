@@ -124,7 +124,7 @@ const pageTemplate = `{{define "body"}}{{$t := .T}}
 {{end}}`
 
 // page renders the statistics.
-func (h *Handler) page(w http.ResponseWriter, r *http.Request, _ Viewer) (map[string]string, error) {
+func (h *Handler) page(w http.ResponseWriter, r *http.Request, v Viewer) (map[string]string, error) {
 	l := lang(r)
 	c := catalogue(texts[l])
 	rep, form, schools, err := h.report(r, c)
@@ -159,7 +159,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, _ Viewer) (map[st
 	if err := h.tmpl.ExecuteTemplate(&b, "body", d); err != nil {
 		return nil, fmt.Errorf("statistics page: %w", err)
 	}
-	pg := h.pageFrame(r, l, c.t("title"), template.HTML(b.String()))
+	pg := h.pageFrame(r, v, l, c.t("title"), template.HTML(b.String()))
 	pg.Status = status
 	if err := h.o.Layout.Render(w, r, pg); err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ type Page struct {
 	// OtherLang is the link to the page in the other language.
 	OtherLang, OtherLangHref, OtherLangLabel string
 	SkipLabel                                string
+	// User is the viewer's login, for the frame's header: the layout
+	// need not read the account the guard has just read.
+	User string
 }
 
 // Layout renders a page in the console's frame.
@@ -161,7 +164,7 @@ func (h *Handler) guard(event string, next func(w http.ResponseWriter, r *http.R
 		if !allowed {
 			e.Outcome, e.Reason = "refused", "not a collectivité administrator"
 			h.o.Audit(ctx, e)
-			h.forbidden(w, r)
+			h.forbidden(w, r, v)
 			return
 		}
 		details, err := next(w, r, v)
@@ -181,18 +184,18 @@ func (h *Handler) allowed(ctx context.Context, v Viewer) (bool, error) {
 	return h.o.Admins.Allows(ctx, h.o.Store, v.Login, v.PersonID)
 }
 
-func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, v Viewer) {
 	l := lang(r)
 	c := catalogue(texts[l])
 	body := template.HTML("<p>" + template.HTMLEscapeString(c.t("forbidden")) + "</p>")
-	pg := h.pageFrame(r, l, c.t("title"), body)
+	pg := h.pageFrame(r, v, l, c.t("title"), body)
 	pg.Status = http.StatusForbidden
 	if err := h.o.Layout.Render(w, r, pg); err != nil {
 		h.o.Logger.Error("stats page", "err", err)
 	}
 }
 
-func (h *Handler) pageFrame(r *http.Request, l, title string, body template.HTML) Page {
+func (h *Handler) pageFrame(r *http.Request, v Viewer, l, title string, body template.HTML) Page {
 	other := "en"
 	if l == "en" {
 		other = "fr"
@@ -200,7 +203,7 @@ func (h *Handler) pageFrame(r *http.Request, l, title string, body template.HTML
 	q := r.URL.Query()
 	q.Set("lang", other)
 	return Page{Lang: l, Title: title, Body: body, OtherLang: other, OtherLangHref: r.URL.Path + "?" + q.Encode(),
-		OtherLangLabel: texts[l]["lang.other"], SkipLabel: texts[l]["skip"]}
+		OtherLangLabel: texts[l]["lang.other"], SkipLabel: texts[l]["skip"], User: v.Login}
 }
 
 // securityHeaders are the console's: nothing but its own resources, no

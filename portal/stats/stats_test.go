@@ -2,6 +2,7 @@ package stats_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"net/http"
@@ -278,4 +279,54 @@ func equal(a, b [][]string) bool {
 		}
 	}
 	return true
+}
+
+// recordingLayout keeps the pages it is given.
+type recordingLayout struct{ pages []stats.Page }
+
+func (l *recordingLayout) Render(w http.ResponseWriter, _ *http.Request, p stats.Page) error {
+	l.pages = append(l.pages, p)
+	w.WriteHeader(cmp.Or(p.Status, http.StatusOK))
+	return nil
+}
+
+// The frame names the signed-in person from the page: the guard's Viewer
+// has read the account, and the layout reading it again doubled the
+// account reads of every console request.
+func TestLayoutGetsViewer(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/db", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	layout := &recordingLayout{}
+	h, err := stats.New(stats.Options{
+		Store:  s,
+		Layout: layout,
+		Viewer: func(r *http.Request) (stats.Viewer, bool) {
+			return stats.Viewer{AccountID: "acc-" + r.Header.Get("X-Test-User"), Login: r.Header.Get("X-Test-User")}, true
+		},
+		Admins: console.AdminRule{Logins: []string{"admin.cd"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Routes(mux)
+	for _, c := range []struct {
+		user   string
+		status int
+	}{{"admin.cd", http.StatusOK}, {"eleve", http.StatusForbidden}} {
+		r := httptest.NewRequest("GET", "/console/stats?"+period, nil)
+		r.Header.Set("X-Test-User", c.user)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		if w.Code != c.status || len(layout.pages) == 0 {
+			t.Fatalf("%s: %d and %d pages, want %d and a page", c.user, w.Code, len(layout.pages), c.status)
+		}
+		if p := layout.pages[len(layout.pages)-1]; p.User != c.user {
+			t.Errorf("%s: the layout got user %q", c.user, p.User)
+		}
+	}
 }
