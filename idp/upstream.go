@@ -33,6 +33,18 @@ type UpstreamLogin struct {
 	Request string
 	// Details go into the login audit event (rule, connector…).
 	Details map[string]string
+	// Read are the candidate accounts and their personas as the linking
+	// read them while handling this same request: the login uses them
+	// rather than reading them again (an account missing here is read).
+	// Never carried over from another request: rows change between them,
+	// and another instance may have changed them.
+	Read []ReadAccount
+}
+
+// ReadAccount is an account and its personas, read in the current request.
+type ReadAccount struct {
+	Account  directory.Account
+	Personas []directory.Persona
 }
 
 // CompleteUpstreamLogin starts the SSO session of an upstream login and
@@ -45,12 +57,19 @@ func (p *Provider) CompleteUpstreamLogin(w http.ResponseWriter, r *http.Request,
 		p.requestLost(w, r, err)
 		return
 	}
+	read := make(map[string]ReadAccount, len(l.Read))
+	for _, ra := range l.Read {
+		read[ra.Account.ID] = ra
+	}
 	var accs []directory.Account
 	for _, id := range l.Accounts {
-		acc, err := p.deps.Directory.Account(ctx, id)
-		if err != nil {
-			p.log.Error("upstream login: account", "account", id, "err", err)
-			continue
+		acc, ok := read[id].Account, read[id].Account.ID != ""
+		if !ok {
+			var err error
+			if acc, err = p.deps.Directory.Account(ctx, id); err != nil {
+				p.log.Error("upstream login: account", "account", id, "err", err)
+				continue
+			}
 		}
 		if acc.Status == directory.StatusActive {
 			accs = append(accs, acc)
@@ -76,8 +95,13 @@ func (p *Provider) CompleteUpstreamLogin(w http.ResponseWriter, r *http.Request,
 	}
 	// One persona: settled now, so that the login event names its
 	// school and profile (the statistics count logins by them). Several:
-	// the persona event that follows the choice names them.
-	p.personaSettled(r, sess)
+	// the persona event that follows the choice names them. (What
+	// personaSettled does, from the personas already read.)
+	if personas, err := p.personasOf(ctx, sess, read); err == nil && len(personas) == 1 {
+		if err := p.settle(r, sess, personas[0]); err != nil {
+			p.log.Error("record persona", "err", err) // proceed tries again
+		}
+	}
 	e := p.sessionEvent(r, EventLogin, sess, "", "ok", "")
 	e.Details = withUpstream(l.Details, l.Upstream, pend)
 	e.Details["login"] = accs[0].Login
@@ -302,12 +326,24 @@ type candidatePersona struct {
 // sessionPersonas lists the personas of the session's account, or of all
 // its candidate accounts when the upstream login linked several.
 func (p *Provider) sessionPersonas(ctx context.Context, sess *sso.Session) ([]candidatePersona, error) {
+	return p.personasOf(ctx, sess, nil)
+}
+
+// personasOf is sessionPersonas taking the accounts and personas in read
+// (read earlier in the same request) as they are.
+func (p *Provider) personasOf(ctx context.Context, sess *sso.Session, read map[string]ReadAccount) ([]candidatePersona, error) {
 	ids := sess.Accounts
 	if len(ids) == 0 {
 		ids = []string{sess.AccountID}
 	}
 	var out []candidatePersona
 	for _, id := range ids {
+		if ra, ok := read[id]; ok && ra.Account.Status == directory.StatusActive {
+			for _, pa := range ra.Personas {
+				out = append(out, candidatePersona{account: ra.Account, persona: pa})
+			}
+			continue
+		}
 		acc := directory.Account{ID: sess.AccountID, PersonID: sess.PersonID}
 		if len(sess.Accounts) > 0 {
 			a, err := p.deps.Directory.Account(ctx, id)

@@ -36,6 +36,10 @@ type Login struct {
 	Connector string
 	// Accounts are the candidate account ids (at least one).
 	Accounts []string
+	// Candidates are the same accounts with their personas, as the
+	// linking read them in this request (the login need not read them
+	// again).
+	Candidates []link.Candidate
 	// Ref names the upstream session, for the upstream's logout request.
 	Ref string
 	// Logout is the connector's federation.Logout, JSON.
@@ -198,6 +202,7 @@ func (b *Broker) callback(w http.ResponseWriter, r *http.Request) {
 	for _, cand := range d.Candidates {
 		l.Accounts = append(l.Accounts, cand.Account.ID)
 	}
+	l.Candidates = d.Candidates
 	b.Complete(w, r, l)
 }
 
