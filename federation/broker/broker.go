@@ -36,6 +36,10 @@ type Login struct {
 	Connector string
 	// Accounts are the candidate account ids (at least one).
 	Accounts []string
+	// Candidates are the same accounts with their persons and personas,
+	// as the linking read them in this request (the login need not read
+	// them again); nil when it created the account.
+	Candidates []link.Candidate
 	// Ref names the upstream session, for the upstream's logout request.
 	Ref string
 	// Logout is the connector's federation.Logout, JSON.
@@ -197,6 +201,9 @@ func (b *Broker) callback(w http.ResponseWriter, r *http.Request) {
 		Details: map[string]string{"connector": c.ID(), "rule": d.Rule, "subject": id.Subject}}
 	for _, cand := range d.Candidates {
 		l.Accounts = append(l.Accounts, cand.Account.ID)
+	}
+	if !d.Created { // a just-created account is read back as stored
+		l.Candidates = d.Candidates
 	}
 	b.Complete(w, r, l)
 }
