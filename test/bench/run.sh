@@ -8,7 +8,7 @@
 #   sso        test/bench/sso.sh        complete logins: the 8:00 wave, the soak, beside LDAP
 #                                       searches and an AAF import; brokered logins (simulated EduConnect)
 #   lemonldap  test/bench/lemonldap.sh  CAS against Debian's LemonLDAP::NG, alternately
-#   chaos      test/bench/chaos.sh      fault recoveries, when that suite is there
+#   chaos      test/bench/chaos.sh      fault recoveries and attacks (test/chaos, long versions)
 #
 #   test/bench/run.sh [STUDENTS]        default 100000
 #
