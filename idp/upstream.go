@@ -98,7 +98,7 @@ func (p *Provider) CompleteUpstreamLogin(w http.ResponseWriter, r *http.Request,
 	// the persona event that follows the choice names them. (What
 	// personaSettled does, from the personas already read.)
 	if personas, err := p.personasOf(ctx, sess, read); err == nil && len(personas) == 1 {
-		if err := p.settle(r, sess, personas[0]); err != nil {
+		if err := p.settle(r, sess, personas[0], nil); err != nil {
 			p.log.Error("record persona", "err", err) // proceed tries again
 		}
 	}
