@@ -100,9 +100,7 @@ func NewPrincipal(l *Layout, o PrincipalOptions) (*Principal, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Location == nil {
-		if o.Location, err = time.LoadLocation("Europe/Paris"); err != nil {
-			o.Location = time.UTC
-		}
+		o.Location = DefaultLocation()
 	}
 	p := &Principal{o: o, pages: pages, rule: DefaultPrincipalRule}
 	if o.Rule != nil {
@@ -604,4 +602,15 @@ func (p *Principal) activation(w http.ResponseWriter, r *http.Request) {
 		page.Errors = []FieldError{{Field: "code", Key: key}}
 	}
 	p.pages.Render(w, r, "activation.html", page)
+}
+
+// DefaultLocation is the pages' time zone when their wiring gives none:
+// the site's default (config time_zone), Europe/Paris, or UTC on a
+// system without the zone database. The server always passes the
+// configured zone; this serves tests and embedders.
+func DefaultLocation() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Paris"); err == nil {
+		return loc
+	}
+	return time.UTC
 }

@@ -105,9 +105,7 @@ func New(l *console.Layout, o Options) (*Launcher, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Location == nil {
-		if o.Location, err = time.LoadLocation("Europe/Paris"); err != nil {
-			o.Location = time.UTC
-		}
+		o.Location = console.DefaultLocation()
 	}
 	lc := &Launcher{o: o, pages: pages}
 	if u, err := url.Parse(o.PublicURL); err == nil {
