@@ -30,8 +30,16 @@
 # (enthub's memory_limit_mib, default 512 + 20 per 1,000 students, above
 # the unbounded peak measured at 100,000 — a tighter limit makes the
 # collector eat the login rate, see README "Memory"; 0: none),
-# ARGON2 (default|light),
+# ARGON2 (default|light), PROTOCOLS (the relying parties' protocols taken in
+# turn, default cas,oidc,saml; cas alone compares with test/bench/brokered.sh,
+# whose journey ends at a CAS service),
 # SCENARIOS (wave,soak,ldap,import,brokered), KEEP=1 keeps the work folder.
+# PROFILE=FILE writes a CPU profile of enthub during the brokered scenario
+# (PROFILE_SECONDS, default 30, from its 5th second; http.pprof on the
+# metrics listener) and prints its top entries. PG_STATEMENTS=1 loads
+# pg_stat_statements in the throwaway PostgreSQL and prints, after each
+# scenario, its statements by total time (calls, mean ms, rows a call):
+# the statements whose cost grows with the directory stand out.
 # Writes test/bench/out/sso.json (see figures.py) and the loadgen reports
 # in test/bench/out/sso-reports.json.
 # Needs the PostgreSQL server binaries (./test/run.sh installs them).
@@ -49,6 +57,7 @@ mix=${MIX:-60s}
 memory_limit=${MEMORY_LIMIT:-$((512 + students * 20 / 1000))}
 argon2=${ARGON2:-default}
 scenarios=${SCENARIOS:-wave,soak,ldap,import,brokered}
+protocols=${PROTOCOLS:-cas,oidc,saml}
 cd "$(dirname "$0")/../.."
 repo=$PWD
 out=$repo/test/bench/out
@@ -86,9 +95,11 @@ install -d -o postgres "$work/pg" "$work/pgsock"
 runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 --no-locale >/dev/null
 pgport=$(freeport)
 runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" \
-	-o "-p $pgport -k $work/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >/dev/null
+	-o "-p $pgport -k $work/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200${PG_STATEMENTS:+ -c shared_preload_libraries=pg_stat_statements}" -w start >/dev/null
 "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -c 'CREATE DATABASE bench'
 db="postgres://postgres@127.0.0.1:$pgport/bench?sslmode=disable"
+psql_bench() { "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -d bench "$@"; }
+[[ -n "${PG_STATEMENTS:-}" ]] && psql_bench -c 'CREATE EXTENSION pg_stat_statements'
 
 step "generate and import $students students"
 t0=$SECONDS
@@ -155,9 +166,17 @@ lg() { # lg SCENARIO ARGS...: one loadgen run; a failed run is counted, the benc
 	local name=$1
 	shift
 	step "$name"
-	"$work/loadgen" run -url "$url" -users "$work/users.tsv" -pid "$enthub_pid" -scenario "$name" -json "$reports" \
+	[[ -n "${PG_STATEMENTS:-}" ]] && psql_bench -c 'SELECT pg_stat_statements_reset()' >/dev/null
+	"$work/loadgen" run -url "$url" -users "$work/users.tsv" -pid "$enthub_pid" -scenario "$name" -json "$reports" -protocols "$protocols" \
 		-metrics-url "$metrics/metrics" -first-user "$next_user" "$@" || failed=$((failed + 1))
 	next_user=$(/usr/bin/python3 -c "import json; r=json.load(open('$reports'))[-1]; print($next_user + r['journeys'] + r['errors'])")
+	if [[ -n "${PG_STATEMENTS:-}" ]]; then
+		echo "   PostgreSQL statements by total time during $name:"
+		psql_bench -P pager=off -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+			round(rows::numeric / greatest(calls, 1), 1) AS rows_per_call, shared_blks_hit + shared_blks_read AS blocks, left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query
+			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench')
+			ORDER BY total_exec_time DESC LIMIT ${PG_STATEMENTS_TOP:-25}" | sed 's/^/   /'
+	fi
 	kill -0 "$enthub_pid" 2>/dev/null || { echo "sso.sh: enthub died" >&2; tail -30 "$work/enthub.log" >&2; figures note "$out/sso.json" sso "enthub died during $name"; exit 1; }
 }
 for s in ${scenarios//,/ }; do
@@ -193,12 +212,24 @@ for s in ${scenarios//,/ }; do
 		lg "logins + AAF Complet import" -vus "$vus" -duration "$mix" \
 			-beside "import=$enthub aaf import $work/complet --force --db '$db' --log-level warn"
 		;;
-	brokered) lg "brokered logins" -journey brokered -vus "$vus" -duration "$mix" ;;
+	brokered)
+		prof_pid=
+		if [[ -n "${PROFILE:-}" ]]; then
+			(sleep 5 && curl -fs "$metrics/debug/pprof/profile?seconds=${PROFILE_SECONDS:-30}" -o "$PROFILE") &
+			prof_pid=$!
+		fi
+		lg "brokered logins" -journey brokered -vus "$vus" -duration "$mix"
+		if [[ -n "$prof_pid" ]]; then
+			wait "$prof_pid" || echo "sso.sh: no CPU profile (is the run shorter than ${PROFILE_SECONDS:-30} s + 5?)" >&2
+			echo "   CPU profile $PROFILE (go tool pprof -top $PROFILE):"
+			go tool pprof -top -nodecount=25 "$PROFILE" 2>/dev/null | sed 's/^/   /'
+		fi
+		;;
 	*) echo "sso.sh: unknown scenario $s" >&2; exit 2 ;;
 	esac
 done
 figures sso "$out/sso.json" "$reports"
-figures note "$out/sso.json" sso "$students students; password logins, argon2 $argon2; memory_limit_mib $memory_limit; $(nproc) cores shared by loadgen, enthub and PostgreSQL"
+figures note "$out/sso.json" sso "$students students; password logins, argon2 $argon2; relying parties $protocols; memory_limit_mib $memory_limit; $(nproc) cores shared by loadgen, enthub and PostgreSQL"
 ((failed == 0)) || figures note "$out/sso.json" sso "$failed scenario(s) had failed logins (see the error samples)"
 echo "   wrote $out/sso.json"
 ((failed == 0))
