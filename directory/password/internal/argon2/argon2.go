@@ -32,6 +32,28 @@
 // recommends time=3, memory=64*1024 KiB (64 MiB), and threads=4 as the second
 // recommended option.
 //
+// # enthub's fork
+//
+// This is golang.org/x/crypto/argon2 at v0.58.0, forked so that the block
+// memory (19 MiB for a default password check) can come from the caller
+// ([IDKeyBlocks]) instead of a fresh allocation per call: at the morning
+// login wave that garbage (~440 MB/s) made the collector run every second
+// over the whole heap. It lives under directory/password/internal so that
+// only the password package, which pools the memory, uses it; everything
+// else in enthub keeps importing x/crypto. To re-sync, copy the upstream
+// files over these and re-apply the changes, all marked "enthub:":
+//   - blocks.go (new): Blocks, NewBlocks, IDKeyBlocks; blocks_test.go;
+//     LICENSE is x/crypto's, copied beside the files it covers;
+//   - deriveKey is split: deriveKeyBlocks takes the memory, deriveKey
+//     passes nil (the upstream tests call deriveKey unchanged);
+//   - initBlocks takes the memory and allocates only when it is nil or
+//     too short;
+//   - processSegment overwrites blocks in the first pass (processBlock)
+//     instead of XORing into them (processBlockXOR): upstream relies on
+//     make's zeroed memory, a reused buffer holds the last derivation.
+//     Overwriting in pass 0 is what RFC 9106 section 3.2 specifies (and
+//     the reference C implementation does), so the output is the same.
+//
 // [argon2-specs.pdf]: https://github.com/P-H-C/phc-winner-argon2/blob/master/argon2-specs.pdf
 // [RFC 9106 Section 4]: https://www.rfc-editor.org/rfc/rfc9106.html#section-4
 // [RFC 9106 Section 7.3]: https://www.rfc-editor.org/rfc/rfc9106.html#section-7.3
@@ -103,6 +125,11 @@ func IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uin
 }
 
 func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	return deriveKeyBlocks(nil, mode, password, salt, secret, data, time, memory, threads, keyLen) // enthub: see deriveKeyBlocks
+}
+
+// deriveKeyBlocks is upstream's deriveKey working in B (enthub).
+func deriveKeyBlocks(B []block, mode int, password, salt, secret, data []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	if time < 1 {
 		panic("argon2: number of rounds too small")
 	}
@@ -115,7 +142,7 @@ func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint3
 	if memory < 2*syncPoints*uint32(threads) {
 		memory = 2 * syncPoints * uint32(threads)
 	}
-	B := initBlocks(&h0, memory, uint32(threads))
+	B = initBlocks(B, &h0, memory, uint32(threads)) // enthub: B from the caller
 	processBlocks(B, time, memory, uint32(threads), mode)
 	return extractKey(B, memory, uint32(threads), keyLen)
 }
@@ -158,9 +185,14 @@ func initHash(password, salt, key, data []byte, time, memory, threads, keyLen ui
 	return h0
 }
 
-func initBlocks(h0 *[blake2b.Size + 8]byte, memory, threads uint32) []block {
+func initBlocks(B []block, h0 *[blake2b.Size + 8]byte, memory, threads uint32) []block {
 	var block0 [1024]byte
-	B := make([]block, memory)
+	// enthub: B is reused when long enough; its content does not matter
+	// (processSegment overwrites every block in the first pass).
+	if len(B) < int(memory) {
+		B = make([]block, memory)
+	}
+	B = B[:memory]
 	for lane := uint32(0); lane < threads; lane++ {
 		j := lane * (memory / threads)
 		binary.LittleEndian.PutUint32(h0[blake2b.Size+4:], lane)
@@ -223,7 +255,13 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 				random = B[prev][0]
 			}
 			newOffset := indexAlpha(random, lanes, segments, threads, n, slice, lane, index)
-			processBlockXOR(&B[offset], &B[prev], &B[newOffset])
+			// enthub: the first pass overwrites (RFC 9106 section 3.2),
+			// so that a reused B gives the same result as a zeroed one.
+			if n == 0 {
+				processBlock(&B[offset], &B[prev], &B[newOffset])
+			} else {
+				processBlockXOR(&B[offset], &B[prev], &B[newOffset])
+			}
 			index, offset = index+1, offset+1
 		}
 		wg.Done()
