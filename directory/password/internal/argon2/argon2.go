@@ -53,6 +53,8 @@
 //     make's zeroed memory, a reused buffer holds the last derivation.
 //     Overwriting in pass 0 is what RFC 9106 section 3.2 specifies (and
 //     the reference C implementation does), so the output is the same.
+//   - blamka_generic.go: a lint:ignore for staticcheck, which checks the
+//     amd64 build where processBlockGeneric is unused.
 //
 // [argon2-specs.pdf]: https://github.com/P-H-C/phc-winner-argon2/blob/master/argon2-specs.pdf
 // [RFC 9106 Section 4]: https://www.rfc-editor.org/rfc/rfc9106.html#section-4

@@ -10,6 +10,7 @@ var useSSE4 bool
 // used. It is set from cpu.Loong64.HasLSX in blamka_loong64.go's init().
 var useLSX bool
 
+//lint:ignore U1000 enthub: used off amd64 (blamka_ref.go, blamka_loong64.go)
 func processBlockGeneric(out, in1, in2 *block, xor bool) {
 	var t block
 	for i := range t {
