@@ -1,6 +1,7 @@
 package password
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory/password/internal/argon2"
+	upstream "golang.org/x/crypto/argon2"
 )
 
 // A Checker accepts what Verify accepts: argon2id at the default cost
@@ -125,6 +127,30 @@ func TestCheckerGivesUpWithTheContext(t *testing.T) {
 	}
 	if NewChecker(0).Concurrency() != 1 {
 		t.Error("NewChecker(0) must still allow one check")
+	}
+}
+
+// Not one bit of a hash changed with the fork: hashes x/crypto made are
+// accepted (pooled twice, so the second runs in reused memory, and
+// unpooled), and Hash's keys are x/crypto's.
+func TestHashesAreXCryptos(t *testing.T) {
+	c := NewChecker(1)
+	for _, p := range []Params{Default, {Memory: 1001, Time: 3, Threads: 3, KeyLen: 20, SaltLen: 9}} {
+		salt := []byte("sel-de-mer-1234567")[:p.SaltLen]
+		key := upstream.IDKey([]byte("s3cret é"), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+		h := formatArgon2id(argonParams{m: p.Memory, t: p.Time, p: p.Threads, salt: salt, hash: key})
+		for range 2 {
+			if ok, err := c.Verify(context.Background(), h, "s3cret é"); !ok || err != nil {
+				t.Errorf("Checker.Verify(x/crypto's %s) = %v, %v", h, ok, err)
+			}
+		}
+		if ok, err := Verify(h, "s3cret é"); !ok || err != nil {
+			t.Errorf("Verify(x/crypto's %s) = %v, %v", h, ok, err)
+		}
+		mine, err := Hash("s3cret é", bytes.NewReader(salt), p)
+		if err != nil || mine != h {
+			t.Errorf("Hash with x/crypto's salt = %s, %v; want %s", mine, err, h)
+		}
 	}
 }
 
