@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
 )
 
@@ -132,7 +133,7 @@ func newFixtureAt(t testing.TB, dbURL string, mutate ...func(*Config)) *fixture 
 
 func (f *fixture) seed(ctx context.Context) {
 	t := f.t
-	hash, err := HashPassword(testPassword, rand.Reader, Argon2Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
+	hash, err := password.Hash(testPassword, rand.Reader, password.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
 	if err != nil {
 		t.Fatal(err)
 	}

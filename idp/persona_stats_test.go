@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/directory/usage"
 )
@@ -20,7 +21,7 @@ import (
 func TestPersonaChoiceCountsLoginUnderChosenSchool(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	hash, err := HashPassword(testPassword, rand.Reader, Argon2Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
+	hash, err := password.Hash(testPassword, rand.Reader, password.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/idp/sso"
 )
 
@@ -64,24 +65,21 @@ type Deps struct {
 
 // Provider is the identity provider: mount it with Routes.
 type Provider struct {
-	// hashing bounds the password checks running at once to the cores:
-	// each argon2id check holds 19 MiB and a core for tens of
-	// milliseconds, so a burst of logins (a class at 8:00, a credential
-	// stuffing run) queues here instead of growing the heap by 19 MiB a
-	// request and slowing every check down together.
-	hashing chan struct{}
-	// verify checks a password against a stored hash (VerifyPassword;
-	// tests count the checks in flight).
-	verify   func(phc, pw string) (bool, error)
-	cfg      Config
-	deps     Deps
-	now      func() time.Time
-	rand     io.Reader
-	log      *slog.Logger
-	pages    Pages
-	keys     *keyManager
-	secure   bool
-	basePath string // path of PublicURL, "" at the root
+	// passwords runs the password checks, as many at once as there are
+	// cores: each argon2id check holds 19 MiB (reused from its pool) and
+	// a core for tens of milliseconds, so a burst of logins (a class at
+	// 8:00, a credential stuffing run) queues there instead of slowing
+	// every check down together.
+	passwords *password.Checker
+	cfg       Config
+	deps      Deps
+	now       func() time.Time
+	rand      io.Reader
+	log       *slog.Logger
+	pages     Pages
+	keys      *keyManager
+	secure    bool
+	basePath  string // path of PublicURL, "" at the root
 	// services is the registry in use, swapped whole when the store's
 	// registrations change (see ReloadServices).
 	services atomic.Pointer[registry]
@@ -131,7 +129,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 		deps.After = time.After
 	}
 	p := &Provider{cfg: cfg, deps: deps, now: deps.Now, rand: deps.Rand, log: deps.Logger, pages: deps.Pages,
-		logins: &loginCache{dir: deps.Directory}, verify: VerifyPassword, hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		logins: &loginCache{dir: deps.Directory}, passwords: password.NewChecker(runtime.GOMAXPROCS(0))}
 	if p.pages == nil {
 		p.pages = plainPages{}
 	}

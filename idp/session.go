@@ -394,18 +394,6 @@ func truncate(s string, n int) string {
 // dummyHash makes an unknown login cost as much as a wrong password.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vM2zq5J3Tt3xUqhh6WY7lsbyY0dNJ1G1E3HvQ8d0qU"
 
-// checkHash runs one password check when a core is free for it (see
-// Provider.hashing); a request given up while it waits checks nothing.
-func (p *Provider) checkHash(ctx context.Context, phc, password string) (bool, error) {
-	select {
-	case p.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-p.hashing }()
-	return p.verify(phc, password)
-}
-
 // checkPassword returns the account, or a reason for the audit log (the
 // user is only ever told "wrong login or password"), or the directory's
 // failure to look the login up.
@@ -413,16 +401,16 @@ func (p *Provider) checkPassword(ctx context.Context, login, password string) (d
 	acc, err := p.deps.Directory.AccountByLogin(ctx, login)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			_, _ = p.checkHash(ctx, dummyHash, password)
+			_, _ = p.passwords.VerifyArgon2id(ctx, dummyHash, password)
 			return directory.Account{}, "unknown login", nil
 		}
 		return directory.Account{}, "", fmt.Errorf("account %q: %w", truncate(login, 64), err)
 	}
 	if acc.PasswordHash == "" {
-		_, _ = p.checkHash(ctx, dummyHash, password)
+		_, _ = p.passwords.VerifyArgon2id(ctx, dummyHash, password)
 		return acc, "no local password", nil
 	}
-	ok, err := p.checkHash(ctx, acc.PasswordHash, password)
+	ok, err := p.passwords.VerifyArgon2id(ctx, acc.PasswordHash, password)
 	if err != nil {
 		return acc, "stored hash unusable: " + err.Error(), nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/enthub/enthub/config"
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/ldap"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/idp"
 	"github.com/spf13/cobra"
@@ -260,7 +261,7 @@ func (a *app) hashPasswordCommand() *cobra.Command {
 			if len(pw) == 0 {
 				return usageErr("empty password")
 			}
-			hash, err := idp.HashPassword(string(pw), rand.Reader, idp.DefaultArgon2)
+			hash, err := password.Hash(string(pw), rand.Reader, password.Default)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 )
 
 // Server is the LDAPv3 front over the directory. It is read-only: it serves
@@ -33,10 +34,10 @@ type Server struct {
 	swapMu   sync.Mutex
 	swapped  chan struct{} // closed at the next model swap (see modelSwapped)
 
-	throttle *throttle
-	creds    *credCache
-	hashSem  chan struct{}
-	connSem  chan struct{}
+	throttle  *throttle
+	creds     *credCache
+	passwords *password.Checker // bounded by Limits.MaxConcurrentHashes
+	connSem   chan struct{}
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -116,7 +117,7 @@ func NewServer(cfg Config, store directory.Reader, opts ...Option) (*Server, err
 	l := cfg.Limits
 	s.throttle = newThrottle(s.now, l.BindBackoff, l.MaxBindBackoff, 100000)
 	s.creds = newCredCache(10000)
-	s.hashSem = make(chan struct{}, l.MaxConcurrentHashes)
+	s.passwords = password.NewChecker(l.MaxConcurrentHashes)
 	s.connSem = make(chan struct{}, l.MaxConnections)
 	return s, nil
 }
@@ -886,14 +887,10 @@ func (c *conn) bind(ctx context.Context, msgID int64, op []byte) error {
 		if s.creds.ok(norm, hash, pw) {
 			okPw = true
 		} else {
-			select {
-			case s.hashSem <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			good, err := verifyPassword(hash, pw)
-			<-s.hashSem
-			if err != nil {
+			good, err := s.passwords.Verify(ctx, hash, pw)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err() // the connection is closing: no check ran
+			} else if err != nil {
 				c.log.WarnContext(ctx, "ldap: unusable password hash", "dn", name, "err", err)
 				reason = "unusable password hash"
 			} else if good {

@@ -1,7 +1,9 @@
 // Package password holds the password hashes of enthub: the argon2id PHC
 // strings stored for guests and service accounts, and the salted SHA family
 // OpenLDAP administrators already have ({SSHA}…). One implementation serves
-// the login page, the LDAP binds and the command line.
+// the login page, the LDAP binds and the command line. Servers check
+// through a [Checker], which bounds the checks running at once and reuses
+// their argon2id memory; [Verify] and [Hash] allocate it per call.
 package password
 
 import (
@@ -17,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/enthub/enthub/directory/password/internal/argon2"
 )
 
 // Params are the argon2id cost parameters.
@@ -40,9 +42,14 @@ func Hash(pw string, rnd io.Reader, p Params) (string, error) {
 	if _, err := io.ReadFull(rnd, salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+	key := argon2.IDKeyBlocks(nil, []byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return formatArgon2id(argonParams{m: p.Memory, t: p.Time, p: p.Threads, salt: salt, hash: key}), nil
+}
+
+// formatArgon2id writes a as a PHC string, as parseArgon2id reads it.
+func formatArgon2id(a argonParams) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, a.m, a.t, a.p,
+		base64.RawStdEncoding.EncodeToString(a.salt), base64.RawStdEncoding.EncodeToString(a.hash))
 }
 
 // Hashes accepted for service accounts and persons' local
@@ -155,16 +162,45 @@ func Check(h string) error {
 	return fmt.Errorf("%w: want an argon2id PHC string ($argon2id$…) or {SSHA}/{SSHA256}/{SSHA512}", ErrFormat)
 }
 
-// Verify checks pw against h, argon2id or salted SHA, in constant time.
+// Verify checks pw against h, argon2id or salted SHA, in constant time,
+// allocating the argon2id memory (19 MiB by default): for the command
+// line and tests; servers use a Checker.
 func Verify(h, pw string) (bool, error) {
+	return verify(h, pw, func(a argonParams) (bool, error) { return a.matches(argon2.IDKeyBlocks, nil, pw), nil })
+}
+
+// VerifyArgon2id is Verify restricted to argon2id: local passwords set
+// through enthub are never salted SHA.
+func VerifyArgon2id(h, pw string) (bool, error) {
+	if err := isArgon2id(h); err != nil {
+		return false, err
+	}
+	return Verify(h, pw)
+}
+
+func isArgon2id(h string) error {
+	if !strings.HasPrefix(h, "$argon2id$") {
+		return fmt.Errorf("%w: not an argon2id PHC string", ErrFormat)
+	}
+	return nil
+}
+
+// matches derives the key of pw with a's parameters in B (see
+// argon2.IDKeyBlocks) and compares it with a's in constant time.
+func (a argonParams) matches(idKey func(argon2.Blocks, []byte, []byte, uint32, uint32, uint8, uint32) []byte, B argon2.Blocks, pw string) bool {
+	got := idKey(B, []byte(pw), a.salt, a.t, a.m, a.p, uint32(len(a.hash)))
+	return subtle.ConstantTimeCompare(got, a.hash) == 1
+}
+
+// verify checks pw against h; argon checks the argon2id hashes.
+func verify(h, pw string, argon func(argonParams) (bool, error)) (bool, error) {
 	switch {
 	case strings.HasPrefix(h, "$argon2id$"), strings.HasPrefix(h, "{ARGON2}"):
 		a, err := parseArgon2id(h)
 		if err != nil {
 			return false, err
 		}
-		got := argon2.IDKey([]byte(pw), a.salt, a.t, a.m, a.p, uint32(len(a.hash)))
-		return subtle.ConstantTimeCompare(got, a.hash) == 1, nil
+		return argon(a)
 	case strings.HasPrefix(h, "{SSHA"):
 		newHash, digest, salt, err := parseSSHA(h)
 		if err != nil {
@@ -176,13 +212,4 @@ func Verify(h, pw string) (bool, error) {
 		return subtle.ConstantTimeCompare(x.Sum(nil), digest) == 1, nil
 	}
 	return false, ErrFormat
-}
-
-// VerifyArgon2id is Verify restricted to argon2id: local passwords set
-// through enthub are never salted SHA.
-func VerifyArgon2id(h, pw string) (bool, error) {
-	if !strings.HasPrefix(h, "$argon2id$") {
-		return false, fmt.Errorf("%w: not an argon2id PHC string", ErrFormat)
-	}
-	return Verify(h, pw)
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
-	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/directory/password"
 )
 
 // Guest login and password of the demo (printed at start, demo only).
@@ -20,7 +20,7 @@ const (
 // SeedGuest creates (or refreshes) the demo guest account, valid one
 // year, with an "invite" persona in a school; run only by `enthub demo`.
 func SeedGuest(ctx context.Context, store directory.Store, now time.Time) error {
-	hash, err := idp.HashPassword(GuestPassword, rand.Reader, idp.DefaultArgon2)
+	hash, err := password.Hash(GuestPassword, rand.Reader, password.Default)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	pwhash "github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
 	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/portal/loginui"
@@ -42,7 +43,7 @@ func startHub(t *testing.T, ln net.Listener, services []idp.Service, mount ...fu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	hash, err := idp.HashPassword(password, rand.Reader, idp.DefaultArgon2)
+	hash, err := pwhash.Hash(password, rand.Reader, pwhash.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
-	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/test/peer"
 	_ "github.com/lib/pq" // the admin connections to the test's own clusters
 )
@@ -274,7 +274,7 @@ var (
 func seedGuests(t testing.TB, db string, n int) []string {
 	t.Helper()
 	hashOnce.Do(func() {
-		h, err := idp.HashPassword(guestPassword, rand.Reader, idp.DefaultArgon2)
+		h, err := password.Hash(guestPassword, rand.Reader, password.Default)
 		if err != nil {
 			panic(err)
 		}

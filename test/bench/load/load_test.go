@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/test/peer"
 )
 
@@ -48,7 +48,7 @@ func TestMixedLoginsUnderLoad(t *testing.T) {
 	run(t, bin, "aaf", "import", filepath.Join(dir, "complet"), "--db", db, "--log-level", "warn")
 	// enthub's own argon2id cost: the password check is most of a login's
 	// CPU and must hold under concurrency too.
-	users, err := SetPasswords(ctx, db, 0, students, "Banc-d-essai-2026!", idp.DefaultArgon2)
+	users, err := SetPasswords(ctx, db, 0, students, "Banc-d-essai-2026!", password.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

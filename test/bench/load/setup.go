@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/directory/sqlstore"
-	"github.com/enthub/enthub/idp"
 )
 
 // SetPasswords gives up to n active student accounts of the store at dbURL
@@ -25,13 +25,13 @@ import (
 //
 // skip leaves out the first students (in the store's person order), so
 // that two calls give two distinct sets of accounts.
-func SetPasswords(ctx context.Context, dbURL string, skip, n int, pw string, params idp.Argon2Params) ([]User, error) {
+func SetPasswords(ctx context.Context, dbURL string, skip, n int, pw string, params password.Params) ([]User, error) {
 	store, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{Existing: true})
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	hash, err := idp.HashPassword(pw, rand.Reader, params)
+	hash, err := password.Hash(pw, rand.Reader, params)
 	if err != nil {
 		return nil, err
 	}

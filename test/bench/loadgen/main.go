@@ -40,7 +40,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/directory/password"
 	"github.com/enthub/enthub/test/bench/load"
 )
 
@@ -84,11 +84,11 @@ func setup(ctx context.Context, args []string) error {
 	usersPath := fs.String("users", "users.tsv", "where to write the logins and AAF ids")
 	services := fs.String("services", "", "where to write the services file (none if empty)")
 	fs.Parse(args)
-	params := idp.DefaultArgon2
+	params := password.Default
 	switch *cost {
 	case "default":
 	case "light":
-		params = idp.Argon2Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+		params = password.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
 	default:
 		return fmt.Errorf("-argon2 %q: default or light", *cost)
 	}
