@@ -12,6 +12,17 @@ import (
 // names are the JSON Lines keys and the CSV column headers, in this order.
 // They are separate from the domain types so that a rename inside enthub
 // does not silently change a published format.
+//
+// "My data" (package portal/mydata) also turns a Person and its Account
+// into a document, with its own types on purpose: it is one person's view
+// for that person to read (school and relative names instead of ids, no
+// password hash nor checksum, audit events added), free to change with
+// the page, whereas these records are whole tables for a machine to
+// re-import, frozen by the format version. Sharing them would tie either
+// to the other. What must be kept in step is coverage: records_test.go
+// fails when a field of Person or Account is not carried here, and
+// mydata's fields_test.go when it is neither shown there nor listed as
+// left out, with why.
 
 type structureRec struct {
 	ID           string              `json:"id"`

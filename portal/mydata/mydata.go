@@ -140,6 +140,22 @@ func remote(r *http.Request) string {
 }
 
 // Export is everything enthub holds about one person.
+//
+// It is deliberately not built from the directory export's records
+// (package directory/dirdump), though both turn a directory.Person and
+// its Account into a document. dirdump writes whole tables for a machine
+// to re-import: rows keyed by ids, the AAF family and checksum, the
+// password hash with --with-secrets, its JSON names frozen by a format
+// version. This is one person's view for that person to read (RGPD art.
+// 15): ids resolved into school and relative names, the hash replaced by
+// whether there is one, the AAF attributes under "aaf_attributes", and
+// their audit events, which dirdump does not carry. Sharing one record
+// type would tie the page to a versioned format, so that improving the
+// one changes the other. What must stay in step is coverage: every field
+// of directory.Person and Account is shown here or listed, with why, in
+// fields_test.go; dirdump's records_test.go checks that every field is
+// exported. A field added to the model fails both tests until it is
+// placed.
 type Export struct {
 	GeneratedAt time.Time        `json:"generated_at"`
 	Identity    Identity         `json:"identity"`
@@ -235,6 +251,24 @@ type Event struct {
 	Via     string    `json:"upstream,omitempty"`
 }
 
+// identityOf is the person as "my data" shows it: every field of
+// directory.Person but the AAF family and the checksum (fields_test.go
+// lists what is left out, and why).
+func identityOf(per directory.Person) Identity {
+	return Identity{ID: per.ID, AAFID: per.AAFID, Source: string(per.Source), Title: per.Title, LastName: per.LastName,
+		FirstName: per.FirstName, BirthName: per.BirthName, OtherNames: per.OtherNames, BirthDate: per.BirthDate, INE: per.INE,
+		Email: per.Email, PersonalEmail: per.PersonalEmail, Phone: per.Phone, Mobile: per.Mobile, Address: per.Address,
+		PostalCode: per.PostalCode, City: per.City, Country: per.Country, MEF: per.MEF, Subjects: per.Subjects,
+		AsDelivered: per.Extra, CreatedAt: per.CreatedAt, UpdatedAt: per.UpdatedAt}
+}
+
+// accountOf is the account as "my data" shows it: whether there is a local
+// password, never its hash.
+func accountOf(acc directory.Account) Account {
+	return Account{ID: acc.ID, Login: acc.Login, Status: string(acc.Status), Source: string(acc.Source), ValidFrom: acc.ValidFrom,
+		ValidUntil: acc.ValidUntil, HasPassword: acc.PasswordHash != "", CreatedAt: acc.CreatedAt}
+}
+
 // maxEvents bounds the events of one export: a year of logins of the
 // busiest user is a few thousand.
 const maxEvents = 20000
@@ -251,13 +285,7 @@ func Collect(ctx context.Context, dir directory.Reader, accountID string, now ti
 		return ex, fmt.Errorf("person %s: %w", acc.PersonID, err)
 	}
 	ex.GeneratedAt, ex.Person, ex.EventsSince = now.UTC(), per, now.Add(-period).UTC()
-	ex.Identity = Identity{ID: per.ID, AAFID: per.AAFID, Source: string(per.Source), Title: per.Title, LastName: per.LastName,
-		FirstName: per.FirstName, BirthName: per.BirthName, OtherNames: per.OtherNames, BirthDate: per.BirthDate, INE: per.INE,
-		Email: per.Email, PersonalEmail: per.PersonalEmail, Phone: per.Phone, Mobile: per.Mobile, Address: per.Address,
-		PostalCode: per.PostalCode, City: per.City, Country: per.Country, MEF: per.MEF, Subjects: per.Subjects,
-		AsDelivered: per.Extra, CreatedAt: per.CreatedAt, UpdatedAt: per.UpdatedAt}
-	ex.Account = Account{ID: acc.ID, Login: acc.Login, Status: string(acc.Status), Source: string(acc.Source), ValidFrom: acc.ValidFrom,
-		ValidUntil: acc.ValidUntil, HasPassword: acc.PasswordHash != "", CreatedAt: acc.CreatedAt}
+	ex.Identity, ex.Account = identityOf(per), accountOf(acc)
 	structures := map[string]directory.Structure{}
 	structure := func(id string) directory.Structure {
 		if s, ok := structures[id]; ok {
