@@ -286,26 +286,35 @@ func BenchmarkModelBuild(b *testing.B) {
 // model adds.
 func BenchmarkModelGC(b *testing.B) {
 	st := benchStore(b)
-	ctx := context.Background()
-	scan := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
-	runtime.GC()
-	metrics.Read(scan)
-	before := scan[0].Value.Uint64()
-	m, err := buildModel(ctx, st, buildOptions{base: "dc=enthub", jointure: "AAF", now: time.Now()})
-	if err != nil {
-		b.Fatal(err)
+	gcModel.once.Do(func() {
+		// Built once per process: a large model takes minutes, and the
+		// benchmark function runs several times (b.N ramp-up, -count).
+		scan := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+		runtime.GC()
+		metrics.Read(scan)
+		before := scan[0].Value.Uint64()
+		gcModel.m, gcModel.err = buildModel(context.Background(), st, buildOptions{base: "dc=enthub", jointure: "AAF", now: time.Now()})
+		runtime.GC()
+		metrics.Read(scan)
+		gcModel.scanMB = (float64(scan[0].Value.Uint64()) - float64(before)) / 1e6
+	})
+	if gcModel.err != nil {
+		b.Fatal(gcModel.err)
 	}
-	runtime.GC()
-	metrics.Read(scan)
-	after := scan[0].Value.Uint64()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
 	}
 	b.StopTimer()
-	b.ReportMetric((float64(after)-float64(before))/1e6, "scan-MB")
-	b.ReportMetric(float64(len(m.persons)), "persons")
-	runtime.KeepAlive(m)
+	b.ReportMetric(gcModel.scanMB, "scan-MB")
+	b.ReportMetric(float64(len(gcModel.m.persons)), "persons")
+}
+
+var gcModel struct {
+	once   sync.Once
+	m      *model
+	err    error
+	scanMB float64
 }
 
 var _ directory.Reader = (*sqlstore.Store)(nil)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -596,7 +597,15 @@ func buildModel(ctx context.Context, r directory.Reader, o buildOptions) (*model
 	m.refs = flatten(m.persons, profGroups, func(p *person, s span) { p.profGroups = s })
 	n := uint32(len(m.refs))
 	m.refs = append(m.refs, flatten(m.persons, children, func(p *person, s span) { p.children = span{n + s.off, s.n} })...)
-	m.slab = b.b // complete: from here on, m.str reads it
+	// Complete: from here on, m.str reads the slab. The arrays grown by
+	// append are copied to their length, which the model keeps for as
+	// long as it serves (append leaves up to half of them spare).
+	m.slab = slices.Clone(b.b)
+	m.persons = slices.Clone(m.persons)
+	m.mores = slices.Clone(m.mores)
+	m.funcs = slices.Clone(m.funcs)
+	m.strs = slices.Clone(m.strs)
+	m.extras = slices.Clone(m.extras)
 
 	// Group names, DNs and sorted member lists.
 	for gi := range m.groups {
