@@ -124,7 +124,7 @@ const (
 )
 
 // personIndex maps a lower-case key to persons: an open-addressing table
-// (linear probing, at most half full) of slots holding the key's hash in
+// (linear probing, at most two thirds full) of slots holding the key's hash in
 // the high 32 bits and the person index + 1 in the low ones, 0 when free.
 // The key itself is not stored: a candidate whose hash matches is checked
 // against the person's string in the slab.
@@ -200,7 +200,7 @@ func isASCII(s string) bool {
 // b. A later person replaces an earlier one with the same key (as a map
 // assignment would), except for mail, which keeps them all.
 func (b *slabBuilder) index(m *model, n int, k ixKind) personIndex {
-	size := 1 << bits.Len(uint(2*n)) // at most half full
+	size := 1 << bits.Len(uint(n+n/2)) // at most two thirds full
 	ix := personIndex{seed: maphash.MakeSeed(), slots: make([]uint64, size)}
 	mask := uint64(size - 1)
 	for i := 0; i < n; i++ {
