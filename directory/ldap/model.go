@@ -25,9 +25,15 @@ import (
 //	ouGroups     ou=groups          …          classes, groups, profile groups, then spaces
 //	ouPeople     ou=people          …          persons, in id order
 //
-// Person entries keep only what is served, with rarely filled fields behind
-// one pointer, so 300,000 accounts stay within a few hundred MB (see
-// BenchmarkModelBuild for the measured heap).
+// Person entries keep only what is served, and no pointers: their strings
+// are (offset, length) pairs into one byte slab, their lists runs of flat
+// arrays shared by all persons, the uid/login/jointure/mail indexes tables
+// of integers (slab.go). The collector marks every live pointer on every
+// cycle: with the synthetic directory of 100,000 students (266,667
+// persons, gen_test.go), the model was 228 MB in 2.5 million objects, 162
+// MB of them to scan, and a forced collection took about 1 s of a loaded
+// 2-core machine; it is now 100 MB in 32,000 objects, under 1 MB to scan,
+// and the collection 8 ms (BenchmarkModelBuild, BenchmarkModelGC).
 
 // national describes one national profile (SDET "Profils de l'accédant").
 type national struct {
