@@ -312,7 +312,7 @@ func (m *model) resolve(rdns []rdn) (ord uint32, matched int, ok bool) {
 		}
 	case 2:
 		if leaf.typ == "uid" {
-			if i, ok := m.byUID[key]; ok {
+			if i, ok := m.personByUID(key); ok {
 				return m.personOrd(i), nb + 2, true
 			}
 		}

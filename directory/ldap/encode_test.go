@@ -3,6 +3,7 @@ package ldap
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,7 +30,7 @@ func TestEncodeMatchesValues(t *testing.T) {
 		ids[sa.DN] = &identity{dn: sa.DN, svc: sa, display: sa.DN}
 	}
 	ids["default access"] = &identity{dn: "cn=x", svc: &ServiceAccount{DN: "cn=x"}, display: "x"}
-	ids["person eleve1"] = &identity{dn: m.personDN(m.byUID["eleve1"]), person: "eleve1", display: "eleve1"}
+	ids["person eleve1"] = &identity{dn: m.personDN(uidIndex(m, "eleve1")), person: "eleve1", display: "eleve1"}
 	ords := []uint32{ordRootDSE, ordSubschema}
 	for o := uint32(0); o < m.total; o++ {
 		ords = append(ords, o)
@@ -153,4 +154,11 @@ func FuzzDN(f *testing.F) {
 			t.Fatalf("%q: fast %#v, %v; general %#v, %v", s, a, errA, b, errB)
 		}
 	})
+}
+
+// uidIndex is the index of the person with id in m (0 when none, as the
+// map the model had before returned).
+func uidIndex(m *model, id string) int32 {
+	i, _ := m.personByUID(strings.ToLower(id))
+	return i
 }

@@ -66,7 +66,7 @@ func (v *view) personVisible(pi int32) bool {
 	if v.acc.structs != nil {
 		p := &v.m.persons[pi]
 		ok := false
-		for _, ps := range p.personas {
+		for _, ps := range at(v.m.personas, p.personas) {
 			if containsInt32(v.acc.structs, ps.str) {
 				ok = true
 				break
@@ -143,7 +143,7 @@ func (v *view) dn(ord uint32) string {
 }
 
 func (m *model) personDN(i int32) string {
-	return "uid=" + escapeRDNValue(m.persons[i].id) + "," + m.peopleDN
+	return "uid=" + escapeRDNValue(m.str(m.persons[i].id)) + "," + m.peopleDN
 }
 
 // appendPersonDN appends personDN(i) to b without building the string,
@@ -192,7 +192,7 @@ func (v *view) objectClassesOf(ord uint32, buf []ocID) []ocID {
 		p := &m.persons[i]
 		out := append(buf, ocTop, ocPerson, ocOrganizationalPerson, ocInetOrgPerson, ocENTPerson)
 		var aux [numOCs]bool
-		for _, ps := range p.personas {
+		for _, ps := range at(v.m.personas, p.personas) {
 			aux[nationals[ps.profile].aux] = true
 		}
 		if aux[ocENTEleve] {
@@ -203,7 +203,7 @@ func (v *view) objectClassesOf(ord uint32, buf []ocID) []ocID {
 				out = append(out, oc)
 			}
 		}
-		if len(p.members) > 0 || len(p.profGroups) > 0 {
+		if p.members.n > 0 || p.profGroups.n > 0 {
 			out = append(out, ocEduMember)
 		}
 		return out
@@ -320,9 +320,9 @@ var classOfPersonAttr = func() (out [numAttrs]ocID) {
 // personHasClass reports whether objectClassesOf gives p the class oc.
 func (m *model) personHasClass(p *person, oc ocID) bool {
 	if oc == ocEduMember {
-		return len(p.members) > 0 || len(p.profGroups) > 0
+		return p.members.n > 0 || p.profGroups.n > 0
 	}
-	for _, ps := range p.personas {
+	for _, ps := range at(m.personas, p.personas) {
 		if nationals[ps.profile].aux == oc {
 			return true
 		}
@@ -457,48 +457,46 @@ func (m *model) structPrefix(si int32) string { return m.structs[si].dn + "$" }
 func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 	m := v.m
 	p := &m.persons[pi]
-	mr := p.more
-	if mr == nil {
-		mr = &emptyMore
-	}
+	mr := m.more(p)
+	sn, givenName, login := m.str(p.sn), m.str(p.givenName), m.str(p.login)
 	switch a {
 	case aUID:
-		return append(dst, p.id)
+		return append(dst, m.str(p.id))
 	case aCN, aDisplayName:
 		switch {
-		case p.givenName != "" && p.sn != "":
-			return append(dst, p.givenName+" "+p.sn)
-		case p.sn != "":
-			return append(dst, p.sn)
-		case p.givenName != "":
-			return append(dst, p.givenName)
+		case givenName != "" && sn != "":
+			return append(dst, givenName+" "+sn)
+		case sn != "":
+			return append(dst, sn)
+		case givenName != "":
+			return append(dst, givenName)
 		}
-		return append(dst, p.login)
+		return append(dst, login)
 	case aSN:
-		if p.sn == "" {
-			return append(dst, p.login) // sn is required by person
+		if sn == "" {
+			return append(dst, login) // sn is required by person
 		}
-		return append(dst, p.sn)
+		return append(dst, sn)
 	case aGivenName:
-		return appendNonEmpty(dst, p.givenName)
+		return appendNonEmpty(dst, givenName)
 	case aMail:
-		return appendNonEmpty(dst, p.mail)
+		return appendNonEmpty(dst, m.str(p.mail))
 	case aPersonalTitle:
-		return appendNonEmpty(dst, mr.title)
+		return appendNonEmpty(dst, m.str(mr.title))
 	case aTelephoneNumber:
-		return appendNonEmpty(dst, mr.phone)
+		return appendNonEmpty(dst, m.str(mr.phone))
 	case aMobile:
-		return appendNonEmpty(dst, mr.mobile)
+		return appendNonEmpty(dst, m.str(mr.mobile))
 	case aStreet, aENTPersonAdresse:
-		return appendNonEmpty(dst, mr.address)
+		return appendNonEmpty(dst, m.str(mr.address))
 	case aPostalCode, aENTPersonCodePostal:
-		return appendNonEmpty(dst, mr.postalCode)
+		return appendNonEmpty(dst, m.str(mr.postalCode))
 	case aL, aENTPersonVille:
-		return appendNonEmpty(dst, mr.city)
+		return appendNonEmpty(dst, m.str(mr.city))
 	case aENTPersonPays:
-		return appendNonEmpty(dst, mr.country)
+		return appendNonEmpty(dst, m.str(mr.country))
 	case aENTPersonLogin:
-		return appendNonEmpty(dst, p.login)
+		return appendNonEmpty(dst, login)
 	case aENTPersonJointure:
 		return append(dst, m.jointureOf(p))
 	case aENTPersonStructRattach:
@@ -508,7 +506,7 @@ func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 		return dst
 	case aENTPersonProfils:
 		var seen [16]bool
-		for _, ps := range p.personas {
+		for _, ps := range at(v.m.personas, p.personas) {
 			if seen[ps.profile] {
 				continue
 			}
@@ -521,23 +519,24 @@ func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 		}
 		return dst
 	case aENTPersonFonctions:
-		for _, ps := range p.personas {
-			for _, f := range ps.functions {
-				dst = append(dst, m.structPrefix(ps.str)+f.Code+"$"+f.Label+"$"+f.DisciplineCode+"$"+f.DisciplineLabel)
+		for _, ps := range at(v.m.personas, p.personas) {
+			for _, f := range at(m.funcs, ps.functions) {
+				dst = append(dst, m.structPrefix(ps.str)+m.str(f.code)+"$"+m.str(f.label)+"$"+m.str(f.disciplineCode)+"$"+
+					m.str(f.disciplineLabel))
 			}
 		}
 		return dst
 	case aENTPersonDateNaissance:
-		if d := mr.birthDate; len(d) == 10 && d[4] == '-' && d[7] == '-' {
+		if d := m.str(mr.birthDate); len(d) == 10 && d[4] == '-' && d[7] == '-' {
 			return append(dst, d[8:10]+"/"+d[5:7]+"/"+d[0:4])
 		}
-		return appendNonEmpty(dst, mr.birthDate)
+		return appendNonEmpty(dst, m.str(mr.birthDate))
 	case aENTPersonNomPatro:
-		return appendNonEmpty(dst, mr.birthName)
+		return appendNonEmpty(dst, m.str(mr.birthName))
 	case aENTPersonAutresPrenoms:
-		return append(dst, mr.otherNames...)
+		return m.appendStrs(dst, at(m.strs, mr.otherNames))
 	case aENTPersonAutresMails:
-		return appendNonEmpty(dst, mr.personalEmail)
+		return appendNonEmpty(dst, m.str(mr.personalEmail))
 	case aENTEleveClasses, aENTEleveGroupes, aENTAuxEnsClasses, aENTAuxEnsGroupes, aENTAuxEnsClassesPrincipal:
 		wantKind, teacher := groupClass, false
 		switch a {
@@ -548,7 +547,7 @@ func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 		case aENTAuxEnsGroupes:
 			wantKind, teacher = groupGroup, true
 		}
-		for _, ms := range p.members {
+		for _, ms := range at(m.members, p.members) {
 			g := &m.groups[ms.group]
 			if g.kind != wantKind || ms.teacher != teacher || (a == aENTAuxEnsClassesPrincipal && !ms.head) {
 				continue
@@ -561,44 +560,44 @@ func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 		if a == aENTAuxEnsGroupesMatieres {
 			wantKind = groupGroup
 		}
-		for _, ms := range p.members {
+		for _, ms := range at(m.members, p.members) {
 			g := &m.groups[ms.group]
 			if g.kind != wantKind || !ms.teacher {
 				continue
 			}
-			for _, s := range ms.subjects {
-				dst = append(dst, m.structPrefix(g.str)+g.code+"$"+s)
+			for _, s := range at(m.strs, ms.subjects) {
+				dst = append(dst, m.structPrefix(g.str)+g.code+"$"+m.str(s))
 			}
 		}
 		return dst
 	case aENTEleveMEF:
 		if v.isStudent(p) {
-			dst = appendNonEmpty(dst, mr.mef)
+			dst = appendNonEmpty(dst, m.str(mr.mef))
 		}
 		return dst
 	case aENTEleveLibelleMEF:
 		if v.isStudent(p) {
-			dst = appendNonEmpty(dst, mr.mefLabel)
+			dst = appendNonEmpty(dst, m.str(mr.mefLabel))
 		}
 		return dst
 	case aENTEleveINE:
-		return appendNonEmpty(dst, mr.ine)
+		return appendNonEmpty(dst, m.str(mr.ine))
 	case aENTElevePersRelEleve:
-		for _, r := range p.rels {
+		for _, r := range at(m.rels, p.rels) {
 			parent := &m.persons[r.parent]
-			key := parent.aafID
+			key := m.str(parent.aafID)
 			if key == "" {
-				key = parent.id
+				key = m.str(parent.id)
 			}
-			dst = append(dst, key+"$"+r.lien+"$"+b01(r.fin)+"$"+strconv.Itoa(int(r.legal))+"$"+b01(r.contact)+"$"+b01(r.paiement))
+			dst = append(dst, key+"$"+m.str(r.lien)+"$"+b01(r.fin)+"$"+strconv.Itoa(int(r.legal))+"$"+b01(r.contact)+"$"+b01(r.paiement))
 		}
 		return dst
 	case aENTEleveMajeur:
-		if vs := extraValues(mr, a); len(vs) > 0 {
-			return append(dst, vs...)
+		if vs := m.extraValues(mr, a); len(vs) > 0 {
+			return m.appendStrs(dst, vs)
 		}
 		if v.isStudent(p) {
-			if adult, ok := isAdult(mr.birthDate, v.now); ok {
+			if adult, ok := isAdult(m.str(mr.birthDate), v.now); ok {
 				if adult {
 					return append(dst, "O")
 				}
@@ -607,22 +606,22 @@ func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 		}
 		return dst
 	case aENTAuxPersRelEleveEleve:
-		for _, c := range p.children {
+		for _, c := range at(m.refs, p.children) {
 			if v.personVisible(c) {
 				dst = append(dst, m.personDN(c))
 			}
 		}
 		return dst
 	case aIsMemberOf, aMemberOf:
-		for _, ms := range p.members {
+		for _, ms := range at(m.members, p.members) {
 			dst = append(dst, m.groups[ms.group].dn)
 		}
-		for _, g := range p.profGroups {
+		for _, g := range at(m.refs, p.profGroups) {
 			dst = append(dst, m.groups[g].dn)
 		}
 		return dst
 	case aEntryUUID:
-		return append(dst, uuidFor("person", p.id))
+		return append(dst, uuidFor("person", m.str(p.id)))
 	case aCreateTimestamp:
 		if p.created > 0 {
 			dst = append(dst, genTime(p.created))
@@ -635,27 +634,32 @@ func (v *view) personValues(dst []string, pi int32, a attrID) []string {
 		return dst
 	}
 	if attrTypes[a].extra {
-		vs := extraValues(mr, a)
+		vs := m.extraValues(mr, a)
 		if attrTypes[a].structPrefixed {
 			for _, x := range vs {
-				dst = append(dst, m.prefixStruct(x))
+				dst = append(dst, m.prefixStruct(m.str(x)))
 			}
 			return dst
 		}
-		return append(dst, vs...)
+		return m.appendStrs(dst, vs)
 	}
 	return dst
 }
 
-var emptyMore personMore
-
-func extraValues(mr *personMore, a attrID) []string {
-	for _, e := range mr.extra {
+func (m *model) extraValues(mr *personMore, a attrID) []sref {
+	for _, e := range at(m.extras, mr.extra) {
 		if e.attr == a {
-			return e.vals
+			return at(m.strs, e.vals)
 		}
 	}
 	return nil
+}
+
+func (m *model) appendStrs(dst []string, rs []sref) []string {
+	for _, r := range rs {
+		dst = append(dst, m.str(r))
+	}
+	return dst
 }
 
 // prefixStruct turns the AAF form "<structure AAF id>$rest" into the SDET
@@ -672,12 +676,12 @@ func (m *model) prefixStruct(x string) string {
 }
 
 func (v *view) isStudent(p *person) bool {
-	for _, ps := range p.personas {
+	for _, ps := range at(v.m.personas, p.personas) {
 		if nationals[ps.profile].profile == directory.ProfileEleve {
 			return true
 		}
 	}
-	return len(p.personas) == 0
+	return p.personas.n == 0
 }
 
 func b01(b bool) string {

@@ -465,12 +465,12 @@ func (v *view) refEqual(f *filter, ord uint32) (tri, bool) {
 			return tFalse, true
 		}
 		p := &m.persons[i]
-		for _, ms := range p.members {
+		for _, ms := range at(m.members, p.members) {
 			if ms.group == ri {
 				return tTrue, true
 			}
 		}
-		for _, g := range p.profGroups {
+		for _, g := range at(m.refs, p.profGroups) {
 			if g == ri {
 				return tTrue, true
 			}
@@ -482,7 +482,7 @@ func (v *view) refEqual(f *filter, ord uint32) (tri, bool) {
 		if rk != kPerson || !v.personVisible(ri) {
 			return tFalse, true
 		}
-		for _, c := range m.persons[i].children {
+		for _, c := range at(m.refs, m.persons[i].children) {
 			if c == ri {
 				return tTrue, true
 			}
@@ -711,26 +711,22 @@ func (v *view) plan(f *filter) ([]uint32, bool) {
 		key := f.norm
 		switch f.at.id {
 		case aUID:
-			if i, ok := m.byUID[key]; ok {
+			if i, ok := m.personByUID(key); ok {
 				return []uint32{m.personOrd(i)}, true
 			}
 			return nil, true
 		case aENTPersonLogin:
-			if i, ok := m.byLogin[key]; ok {
+			if i, ok := m.personByLogin(key); ok {
 				return []uint32{m.personOrd(i)}, true
 			}
 			return nil, true
 		case aENTPersonJointure:
-			if i, ok := m.byJointure[key]; ok {
+			if i, ok := m.personByJointure(key); ok {
 				return []uint32{m.personOrd(i)}, true
 			}
 			return nil, true
 		case aMail:
-			var out []uint32
-			for _, i := range m.byMail[key] {
-				out = append(out, m.personOrd(i))
-			}
-			return out, true
+			return m.byMail.findAll(m, ixMail, key, nil), true
 		case aENTStructureUAI:
 			if i, ok := m.byUAI[key]; ok {
 				return []uint32{m.structOrd(i)}, true
@@ -746,11 +742,11 @@ func (v *view) plan(f *filter) ([]uint32, bool) {
 			}
 			if k, i := m.locate(uint32(f.ref)); k == kPerson {
 				p := &m.persons[i]
-				out := make([]uint32, 0, len(p.members)+len(p.profGroups))
-				for _, ms := range p.members {
+				out := make([]uint32, 0, p.members.n+p.profGroups.n)
+				for _, ms := range at(m.members, p.members) {
 					out = append(out, m.groupOrd(ms.group))
 				}
-				for _, g := range p.profGroups {
+				for _, g := range at(m.refs, p.profGroups) {
 					out = append(out, m.groupOrd(g))
 				}
 				return sortOrds(out), true
@@ -788,7 +784,7 @@ func (v *view) plan(f *filter) ([]uint32, bool) {
 			}
 			if k, i := m.locate(uint32(f.ref)); k == kPerson {
 				var out []uint32
-				for _, r := range m.persons[i].rels {
+				for _, r := range at(m.rels, m.persons[i].rels) {
 					out = append(out, m.personOrd(r.parent))
 				}
 				return sortOrds(out), true

@@ -122,7 +122,7 @@ func TestPush(t *testing.T) {
 			}
 		}()
 		m := srv.cur.Load()
-		id := m.persons[len(m.persons)/2].id
+		id := m.str(m.persons[len(m.persons)/2].id)
 		err := st.Update(ctx, func(tx directory.Tx) error {
 			per, err := st.Person(ctx, id)
 			if err != nil {
@@ -144,7 +144,7 @@ func TestPush(t *testing.T) {
 			}
 		}
 		sameTrees(t, addr, remote, p)
-		r, err := remote.Conn().Search(goldap.NewSearchRequest(m.personDN(m.byUID[strings.ToLower(id)]), goldap.ScopeBaseObject,
+		r, err := remote.Conn().Search(goldap.NewSearchRequest(m.personDN(uidIndex(m, id)), goldap.ScopeBaseObject,
 			0, 0, 0, false, "(objectClass=*)", []string{"givenName"}, nil))
 		if err != nil || r.Entries[0].GetAttributeValue("givenName") != "Renommé" {
 			t.Fatalf("the renamed person was not pushed: %v, %v", r, err)

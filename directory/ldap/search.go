@@ -730,17 +730,18 @@ func (v *view) encodeDirect(w *berWriter, k kind, i int32, id attrID, name strin
 		return true
 	case k == kPerson && (id == aCN || id == aDisplayName):
 		p := &m.persons[i]
-		if p.givenName == "" || p.sn == "" {
+		givenName, sn := m.str(p.givenName), m.str(p.sn)
+		if givenName == "" || sn == "" {
 			return false
 		}
 		a := w.begin(tagSequence)
 		w.str(tagOctetString, name)
 		set := w.begin(tagSet)
 		if !typesOnly {
-			w.header(tagOctetString, len(p.givenName)+1+len(p.sn))
-			w.b = append(w.b, p.givenName...)
+			w.header(tagOctetString, len(givenName)+1+len(sn))
+			w.b = append(w.b, givenName...)
 			w.b = append(w.b, ' ')
-			w.b = append(w.b, p.sn...)
+			w.b = append(w.b, sn...)
 		}
 		w.end(set)
 		w.end(a)

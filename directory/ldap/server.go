@@ -386,7 +386,7 @@ func (s *Server) accessFor(id *identity, m *model) *access {
 	a := &access{self: -1, model: m, dn: id.dn, name: id.display}
 	switch {
 	case id.person != "":
-		i, ok := m.byUID[strings.ToLower(id.person)]
+		i, ok := m.personByUID(strings.ToLower(id.person))
 		if !ok {
 			return a
 		}
@@ -940,14 +940,18 @@ func (c *conn) lookupCredentials(norm, name string) (*identity, string, string) 
 		return nil, "", "not a bindable entry"
 	}
 	p := &m.persons[i]
-	if p.more == nil || p.more.passwordHash == "" {
+	hash := m.str(m.more(p).passwordHash)
+	if hash == "" {
 		return nil, "", "account has no local password"
 	}
 	v := view{m: m, now: s.now().Unix()}
 	if !v.active(p) {
 		return nil, "", "account disabled or expired"
 	}
-	return &identity{dn: m.personDN(i), person: p.id, display: "person " + p.id}, p.more.passwordHash, ""
+	// Copies: an identity outlives the model, and a string of its slab
+	// would keep all of it alive.
+	id := strings.Clone(m.str(p.id))
+	return &identity{dn: m.personDN(i), person: id, display: "person " + id}, strings.Clone(hash), ""
 }
 
 func (c *conn) auditFail(ctx context.Context, dn, reason string) {
