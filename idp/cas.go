@@ -96,6 +96,13 @@ func (p *Provider) casResume(w http.ResponseWriter, r *http.Request, id string) 
 		p.requestLost(w, r, err)
 		return
 	}
+	p.casAnswer(w, r, sess, pend, pd)
+}
+
+// casAnswer answers the parked CAS request pend, which sess completed:
+// after the resume redirect, or straight from an upstream login's request
+// that settled the session (CompleteUpstreamLogin).
+func (p *Provider) casAnswer(w http.ResponseWriter, r *http.Request, sess *sso.Session, pend sso.Pending, pd pendingData) {
 	_ = p.deps.SSO.DeletePending(r.Context(), pend.ID)
 	var cp casPending
 	if err := jsonUnmarshal(pd.Data, &cp); err != nil {
