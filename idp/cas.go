@@ -103,7 +103,13 @@ func (p *Provider) casResume(w http.ResponseWriter, r *http.Request, id string) 
 // after the resume redirect, or straight from an upstream login's request
 // that settled the session (CompleteUpstreamLogin).
 func (p *Provider) casAnswer(w http.ResponseWriter, r *http.Request, sess *sso.Session, pend sso.Pending, pd pendingData) {
-	_ = p.deps.SSO.DeletePending(r.Context(), pend.ID)
+	// Taking the request out is what answers it: when two logins complete
+	// it at the same instant (two tabs, a resume replayed), the one that
+	// loses is told the request already served, and gets no ticket.
+	if err := p.deps.SSO.DeletePending(r.Context(), pend.ID); err != nil {
+		p.requestLost(w, r, err)
+		return
+	}
 	var cp casPending
 	if err := jsonUnmarshal(pd.Data, &cp); err != nil {
 		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
