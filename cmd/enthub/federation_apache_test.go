@@ -92,6 +92,9 @@ ScriptAlias /cas/whoami %[1]s/whoami
   AuthType Mellon
   Require valid-user
 </Location>
+# mod_auth_cas's reasoning (MAS debug) in the error log, which a failure prints
+LogLevel warn auth_cas:debug
+CASDebug On
 CASCookiePath %[6]s/
 CASLoginURL %[7]s/cas/login
 CASValidateURL %[7]s/cas/serviceValidate
