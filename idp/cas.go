@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -96,7 +97,20 @@ func (p *Provider) casResume(w http.ResponseWriter, r *http.Request, id string) 
 		p.requestLost(w, r, err)
 		return
 	}
-	_ = p.deps.SSO.DeletePending(r.Context(), pend.ID)
+	p.casAnswer(w, r, sess, pend, pd)
+}
+
+// casAnswer answers the parked CAS request pend, which sess completed:
+// after the resume redirect, or straight from an upstream login's request
+// that settled the session (CompleteUpstreamLogin).
+func (p *Provider) casAnswer(w http.ResponseWriter, r *http.Request, sess *sso.Session, pend sso.Pending, pd pendingData) {
+	// Taking the request out is what answers it: when two logins complete
+	// it at the same instant (two tabs, a resume replayed), the one that
+	// loses is told the request already served, and gets no ticket.
+	if err := p.deps.SSO.DeletePending(r.Context(), pend.ID); err != nil {
+		p.requestLost(w, r, err)
+		return
+	}
 	var cp casPending
 	if err := jsonUnmarshal(pd.Data, &cp); err != nil {
 		p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})
@@ -159,7 +173,7 @@ func (p *Provider) issueServiceTicket(ctx context.Context, sess *sso.Session, sv
 	if !sess.ExpiresAt.IsZero() && sess.ExpiresAt.Before(exp) {
 		exp = sess.ExpiresAt
 	}
-	t := sso.Ticket{ID: "ST-" + p.randomToken(32), Kind: "ST", ServiceID: svc.ID, Service: service, SessionID: sess.ID,
+	t := sso.Ticket{ID: p.casTicketID("ST-"), Kind: "ST", ServiceID: svc.ID, Service: service, SessionID: sess.ID,
 		AccountID: sess.AccountID, PersonaID: sess.PersonaID, Renewed: renewed, Released: released, CreatedAt: now, ExpiresAt: exp}
 	if err := p.deps.SSO.PutTicket(ctx, t); err != nil {
 		return t, fmt.Errorf("store CAS ticket: %w", err)
@@ -209,6 +223,18 @@ func (p *Provider) casReleasedFor(svc *Service, sub *Subject, sess sso.Session) 
 		rel.Attributes = append(rel.Attributes, casAttribute{Name: a.Rule.Name, Values: a.Values})
 	}
 	return rel
+}
+
+// casTicketID is a new CAS ticket id: prefix (ST-, PT-, PGT-, PGTIOU-)
+// and 256 random bits written with A-Z and 2-7 (base32). The CAS
+// specification (§3.7) allows only A-Z, a-z, 0-9 and '-' in tickets, and
+// clients hold to it: mod_auth_cas takes a ticket with any other
+// character for no ticket at all, leaves it in its URL and sends the
+// browser back to /cas/login with that URL as service, where the next
+// ticket is appended to it. randomToken's base64url has '_', in about
+// half the tickets of 43 characters.
+func (p *Provider) casTicketID(prefix string) string {
+	return prefix + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(p.randomBytes(32))
 }
 
 // withParam adds name=value to a URL's query, before any fragment.
@@ -405,9 +431,9 @@ func (p *Provider) casProxyGranting(ctx context.Context, r *http.Request, t sso.
 		return ""
 	}
 	now := p.now().UTC()
-	pgt := sso.Ticket{ID: "PGT-" + p.randomToken(32), Kind: "PGT", ServiceID: svc.ID, Service: t.Service, SessionID: t.SessionID,
+	pgt := sso.Ticket{ID: p.casTicketID("PGT-"), Kind: "PGT", ServiceID: svc.ID, Service: t.Service, SessionID: t.SessionID,
 		AccountID: t.AccountID, PersonaID: t.PersonaID, PGTURL: cb, Proxies: t.Proxies, CreatedAt: now, ExpiresAt: now.Add(p.cfg.SessionMax)}
-	iou := "PGTIOU-" + p.randomToken(32)
+	iou := p.casTicketID("PGTIOU-")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, withParam(withParam(cb, "pgtIou", iou), "pgtId", pgt.ID), nil)
 	if err != nil {
 		return ""
@@ -451,7 +477,7 @@ func (p *Provider) casProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.now().UTC()
-	pt := sso.Ticket{ID: "PT-" + p.randomToken(32), Kind: "PT", ServiceID: svc.ID, Service: target, SessionID: pgt.SessionID,
+	pt := sso.Ticket{ID: p.casTicketID("PT-"), Kind: "PT", ServiceID: svc.ID, Service: target, SessionID: pgt.SessionID,
 		AccountID: pgt.AccountID, PersonaID: pgt.PersonaID, Proxies: append([]string{pgt.PGTURL}, pgt.Proxies...),
 		CreatedAt: now, ExpiresAt: now.Add(p.cfg.TicketTTL)}
 	sess, sub, err := p.ticketSubject(ctx, pt, svc)

@@ -2,11 +2,14 @@ package idp
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -304,7 +307,43 @@ func (f *fixture) casTicketNoLogin(c *http.Client) string {
 	return u.Query().Get("ticket")
 }
 
+// onesRand gives random bytes that are all ones but for a counter in the
+// last eight of each read (so that tokens still differ): in base64url,
+// mostly '_'.
+type onesRand struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+func (r *onesRand) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range b {
+		b[i] = 0xff
+	}
+	r.n++
+	if len(b) >= 8 {
+		binary.BigEndian.PutUint64(b[len(b)-8:], r.n)
+	}
+	return len(b), nil
+}
+
+// casTicketRE is what the CAS specification (§3.7) allows in a ticket.
+var casTicketRE = regexp.MustCompile(`^(ST|PT|PGT|PGTIOU)-[A-Za-z0-9-]+$`)
+
+// Every ticket (ST, PGTIOU, PGT, PT) holds only the specification's
+// characters, whatever the random bytes: mod_auth_cas ignores a ticket
+// with a '_' and sends the browser back to /cas/login, again and again.
 func TestCASProxyTicketFlow(t *testing.T) {
+	for _, rnd := range []struct {
+		name string
+		r    io.Reader
+	}{{"crypto/rand", rand.Reader}, {"bytes of ones", &onesRand{}}} {
+		t.Run(rnd.name, func(t *testing.T) { testCASProxyTicketFlow(t, rnd.r) })
+	}
+}
+
+func testCASProxyTicketFlow(t *testing.T, rnd io.Reader) {
 	pgts := make(chan url.Values, 1)
 	cb := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { pgts <- r.URL.Query() }))
 	defer cb.Close()
@@ -315,7 +354,11 @@ func TestCASProxyTicketFlow(t *testing.T) {
 			CAS: CASService{ServicePatterns: []string{`^https://backend\.example\.org/.*$`}}})
 	})
 	f.p.deps.HTTPClient = cb.Client()
+	f.p.rand = rnd
 	tk := f.casTicket(f.browser(), pronoteURL, "")
+	if !casTicketRE.MatchString(tk) {
+		t.Errorf("service ticket %q: characters outside A-Z a-z 0-9 -", tk)
+	}
 	// A pgtUrl outside the allowed patterns gets no PGT.
 	cr := f.validate("/cas/serviceValidate", pronoteURL, tk, "&pgtUrl="+url.QueryEscape(cb.URL+"/other"))
 	if cr.Success == nil || cr.Success.PGT != "" {
@@ -330,6 +373,11 @@ func TestCASProxyTicketFlow(t *testing.T) {
 	if q.Get("pgtIou") != cr.Success.PGT {
 		t.Fatal("callback IOU differs")
 	}
+	for _, tk := range []string{q.Get("pgtIou"), q.Get("pgtId")} {
+		if !casTicketRE.MatchString(tk) {
+			t.Errorf("ticket %q: characters outside A-Z a-z 0-9 -", tk)
+		}
+	}
 	resp, err := http.Get(f.base + "/cas/proxy?pgt=" + url.QueryEscape(q.Get("pgtId")) + "&targetService=" + url.QueryEscape("https://backend.example.org/api"))
 	if err != nil {
 		t.Fatal(err)
@@ -341,6 +389,9 @@ func TestCASProxyTicketFlow(t *testing.T) {
 	xml.Unmarshal(b, &pr)
 	if !strings.HasPrefix(pr.Ticket, "PT-") {
 		t.Fatalf("proxy: %s", b)
+	}
+	if !casTicketRE.MatchString(pr.Ticket) {
+		t.Errorf("proxy ticket %q: characters outside A-Z a-z 0-9 -", pr.Ticket)
 	}
 	if cr := f.validate("/cas/serviceValidate", "https://backend.example.org/api", pr.Ticket, ""); cr.Failure == nil || cr.Failure.Code != "INVALID_TICKET_SPEC" {
 		t.Fatalf("PT at serviceValidate: %+v", cr)

@@ -487,8 +487,14 @@ func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.Auth
 	return ar, nil
 }
 
+// DeleteAuthRequest forgets the request once its tokens are made. Gone
+// already is fine: the code's single use (ConsumeCode) is what keeps a
+// request from being answered twice here.
 func (s *opStorage) DeleteAuthRequest(ctx context.Context, id string) error {
-	return s.prov().deps.SSO.DeletePending(ctx, id)
+	if err := s.prov().deps.SSO.DeletePending(ctx, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // tokenOf extracts what a token request stands for.

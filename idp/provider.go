@@ -252,11 +252,15 @@ func (p *Provider) url(path string) string { return p.cfg.PublicURL + path }
 
 // randomToken returns n random bytes, base64url.
 func (p *Provider) randomToken(n int) string {
+	return base64.RawURLEncoding.EncodeToString(p.randomBytes(n))
+}
+
+func (p *Provider) randomBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(p.rand, b); err != nil {
 		panic(fmt.Sprintf("randomness failed: %v", err)) // crypto/rand does not fail on Linux
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
 }
 
 func hashToken(v string) string {

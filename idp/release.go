@@ -162,13 +162,19 @@ func (p *Provider) loadSubject(ctx context.Context, s sso.Session, need ...subje
 		n = need[0]
 	}
 	d := p.deps.Directory
-	acc, err := d.Account(ctx, s.AccountID)
-	if err != nil {
-		return nil, fmt.Errorf("subject of session: account %s: %w", s.AccountID, err)
-	}
-	per, err := d.Person(ctx, acc.PersonID)
-	if err != nil {
-		return nil, fmt.Errorf("subject of session: person %s: %w", acc.PersonID, err)
+	// An upstream login answering the relying party in its own request
+	// has these rows from its linking (readOf).
+	ra, read := readOf(ctx, s.AccountID)
+	read = read && ra.Person.ID != "" && ra.Person.ID == ra.Account.PersonID
+	acc, per := ra.Account, ra.Person
+	if !read {
+		var err error
+		if acc, err = d.Account(ctx, s.AccountID); err != nil {
+			return nil, fmt.Errorf("subject of session: account %s: %w", s.AccountID, err)
+		}
+		if per, err = d.Person(ctx, acc.PersonID); err != nil {
+			return nil, fmt.Errorf("subject of session: person %s: %w", acc.PersonID, err)
+		}
 	}
 	sub := &Subject{Account: acc, Person: per, Structures: map[string]directory.Structure{}, Upstream: s.Upstream, AuthTime: s.AuthTime}
 	if p.cfg.GAR.enabled() {
@@ -186,9 +192,12 @@ func (p *Provider) loadSubject(ctx context.Context, s sso.Session, need ...subje
 	if !n.personas {
 		return sub, nil
 	}
-	personas, err := d.Personas(ctx, per.ID)
-	if err != nil {
-		return nil, fmt.Errorf("subject of session: personas of %s: %w", per.ID, err)
+	personas := ra.Personas
+	if !read {
+		var err error
+		if personas, err = d.Personas(ctx, per.ID); err != nil {
+			return nil, fmt.Errorf("subject of session: personas of %s: %w", per.ID, err)
+		}
 	}
 	sub.Personas = personas
 	for _, pa := range personas {

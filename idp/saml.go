@@ -439,7 +439,12 @@ func (f *samlFront) resume(w http.ResponseWriter, r *http.Request, id string) {
 		f.p.requestLost(w, r, err)
 		return
 	}
-	_ = f.p.deps.SSO.DeletePending(r.Context(), pend.ID)
+	// One assertion per request, as casAnswer: the loser of a race for
+	// the parked request is told it already served.
+	if err := f.p.deps.SSO.DeletePending(r.Context(), pend.ID); err != nil {
+		f.p.requestLost(w, r, err)
+		return
+	}
 	var sp samlPending
 	if err := json.Unmarshal(pd.Data, &sp); err != nil {
 		f.p.message(w, r, MessageView{Status: http.StatusBadRequest, Code: MsgRequestExpired})

@@ -33,18 +33,33 @@ type UpstreamLogin struct {
 	Request string
 	// Details go into the login audit event (rule, connector…).
 	Details map[string]string
-	// Read are the candidate accounts and their personas as the linking
-	// read them while handling this same request: the login uses them
-	// rather than reading them again (an account missing here is read).
-	// Never carried over from another request: rows change between them,
-	// and another instance may have changed them.
+	// Read are the candidate accounts, their persons and personas as the
+	// linking read them while handling this same request: the login, and
+	// the answer to the relying party when it is given in this response,
+	// use them rather than reading them again (an account missing here is
+	// read). Never carried over to another request: rows change between
+	// requests, and another instance may change them.
 	Read []ReadAccount
 }
 
-// ReadAccount is an account and its personas, read in the current request.
+// ReadAccount is an account with all its personas and (when Person.ID is
+// set) its person, read in the current request.
 type ReadAccount struct {
 	Account  directory.Account
+	Person   directory.Person
 	Personas []directory.Persona
+}
+
+// readsKey holds, in the context of an upstream login's request, the rows
+// its linking read (map[string]ReadAccount by account id): a memo that
+// lives as long as the request, read by sessionPersonas and loadSubject.
+type readsKey struct{}
+
+// readOf is account id as read earlier in this request, if it was.
+func readOf(ctx context.Context, id string) (ReadAccount, bool) {
+	read, _ := ctx.Value(readsKey{}).(map[string]ReadAccount)
+	ra, ok := read[id]
+	return ra, ok
 }
 
 // CompleteUpstreamLogin starts the SSO session of an upstream login and
@@ -52,18 +67,23 @@ type ReadAccount struct {
 // are several, then the parked request.
 func (p *Provider) CompleteUpstreamLogin(w http.ResponseWriter, r *http.Request, l UpstreamLogin) {
 	ctx := r.Context()
-	pend, _, err := p.pendingFor(r, l.Request)
+	pend, pd, err := p.pendingFor(r, l.Request)
 	if err != nil {
 		p.requestLost(w, r, err)
 		return
 	}
-	read := make(map[string]ReadAccount, len(l.Read))
-	for _, ra := range l.Read {
-		read[ra.Account.ID] = ra
+	if len(l.Read) > 0 {
+		read := make(map[string]ReadAccount, len(l.Read))
+		for _, ra := range l.Read {
+			read[ra.Account.ID] = ra
+		}
+		r = r.WithContext(context.WithValue(ctx, readsKey{}, read))
+		ctx = r.Context()
 	}
 	var accs []directory.Account
 	for _, id := range l.Accounts {
-		acc, ok := read[id].Account, read[id].Account.ID != ""
+		ra, ok := readOf(ctx, id)
+		acc := ra.Account
 		if !ok {
 			var err error
 			if acc, err = p.deps.Directory.Account(ctx, id); err != nil {
@@ -95,18 +115,23 @@ func (p *Provider) CompleteUpstreamLogin(w http.ResponseWriter, r *http.Request,
 	}
 	// One persona: settled now, so that the login event names its
 	// school and profile (the statistics count logins by them). Several:
-	// the persona event that follows the choice names them. (What
-	// personaSettled does, from the personas already read.)
-	if personas, err := p.personasOf(ctx, sess, read); err == nil && len(personas) == 1 {
-		if err := p.settle(r, sess, personas[0], nil); err != nil {
-			p.log.Error("record persona", "err", err) // proceed tries again
-		}
-	}
+	// the persona event that follows the choice names them.
+	p.personaSettled(r, sess)
 	e := p.sessionEvent(r, EventLogin, sess, "", "ok", "")
 	e.Details = withUpstream(l.Details, l.Upstream, pend)
 	e.Details["login"] = accs[0].Login
 	e.Details["candidates"] = fmt.Sprint(len(accs))
 	p.audit(ctx, e)
+	if pend != nil && pend.Kind == "cas" && sess.PersonaID != "" {
+		// Settled: the CAS service gets its ticket from this response,
+		// not after a redirect to /cas/login?resume=, whose request would
+		// only read back the parked request and the session this request
+		// holds. What that request checks holds here by construction: the
+		// session is the one just started for this browser (the broker
+		// checked its binding cookie), and it completes the request now.
+		p.casAnswer(w, r, sess, *pend, pd)
+		return
+	}
 	p.proceed(w, r, sess, pend)
 }
 
@@ -326,19 +351,13 @@ type candidatePersona struct {
 // sessionPersonas lists the personas of the session's account, or of all
 // its candidate accounts when the upstream login linked several.
 func (p *Provider) sessionPersonas(ctx context.Context, sess *sso.Session) ([]candidatePersona, error) {
-	return p.personasOf(ctx, sess, nil)
-}
-
-// personasOf is sessionPersonas taking the accounts and personas in read
-// (read earlier in the same request) as they are.
-func (p *Provider) personasOf(ctx context.Context, sess *sso.Session, read map[string]ReadAccount) ([]candidatePersona, error) {
 	ids := sess.Accounts
 	if len(ids) == 0 {
 		ids = []string{sess.AccountID}
 	}
 	var out []candidatePersona
 	for _, id := range ids {
-		if ra, ok := read[id]; ok && ra.Account.Status == directory.StatusActive {
+		if ra, ok := readOf(ctx, id); ok && ra.Account.Status == directory.StatusActive {
 			for _, pa := range ra.Personas {
 				out = append(out, candidatePersona{account: ra.Account, persona: pa})
 			}

@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,6 +46,11 @@ func (d countingDirectory) Account(ctx context.Context, id string) (directory.Ac
 	return d.Store.Account(ctx, id)
 }
 
+func (d countingDirectory) Person(ctx context.Context, id string) (directory.Person, error) {
+	d.c.add("person")
+	return d.Store.Person(ctx, id)
+}
+
 func (d countingDirectory) Personas(ctx context.Context, personID string) ([]directory.Persona, error) {
 	d.c.add("personas")
 	return d.Store.Personas(ctx, personID)
@@ -65,23 +71,30 @@ func (s countingSSO) Session(ctx context.Context, id string, now time.Time) (sso
 	return s.Store.Session(ctx, id, now)
 }
 
-// The upstream login's own request (the broker's ACS) reads again neither
-// the account nor its personas when the linking hands over what it read in
-// that request; without them, it reads them itself. Either way the CAS
-// service gets its ticket, for the account's one persona.
+// A settled upstream login (one persona) answers the parked CAS request in
+// its own response: the service gets its ticket without a detour through
+// /cas/login?resume=, with the same audit events. That request (the
+// broker's ACS) reads again neither the account, its person nor its
+// personas when the linking hands over what it read in that request;
+// without them, it reads them itself.
 func TestUpstreamLoginUsesTheLinkingsReads(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		handOver bool
 		want     map[string]int // reads of the ACS request
 	}{
-		{"linking's reads handed over", true, map[string]int{"pending": 1, "session": 0, "account": 0, "personas": 0}},
-		{"nothing handed over", false, map[string]int{"pending": 1, "session": 0, "account": 1, "personas": 1}},
+		{"linking's reads handed over", true, map[string]int{"pending": 1, "session": 0, "account": 0, "person": 0, "personas": 0}},
+		// The login's account and persona, then the ticket's release.
+		{"nothing handed over", false, map[string]int{"pending": 1, "session": 0, "account": 2, "person": 1, "personas": 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
 			acc, err := f.store.Account(ctx, f.ids["eleve.account"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			per, err := f.store.Person(ctx, acc.PersonID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +107,7 @@ func TestUpstreamLoginUsesTheLinkingsReads(t *testing.T) {
 			f.p.deps.SSO = countingSSO{f.store, count}
 			var read []ReadAccount
 			if tc.handOver {
-				read = []ReadAccount{{Account: acc, Personas: ps}}
+				read = []ReadAccount{{Account: acc, Person: per, Personas: ps}}
 			}
 			f.srv.Config.Handler.(*http.ServeMux).HandleFunc("/test/upstream", func(w http.ResponseWriter, r *http.Request) {
 				f.p.CompleteUpstreamLogin(w, r, UpstreamLogin{Upstream: "educonnect", Accounts: []string{acc.ID}, Ref: "educonnect|x",
@@ -111,13 +124,12 @@ func TestUpstreamLoginUsesTheLinkingsReads(t *testing.T) {
 				t.Errorf("reads of the upstream login's request: %v, want %v", got, tc.want)
 			}
 			loc := resp.Header.Get("Location")
-			for strings.HasPrefix(loc, f.base) {
-				resp, _ = f.get(&once, loc)
-				loc = resp.Header.Get("Location")
-			}
 			u, _ := url.Parse(loc)
-			if !strings.HasPrefix(loc, pronoteURL) || u.Query().Get("ticket") == "" {
-				t.Fatalf("not back at the service with a ticket: %d %q", resp.StatusCode, loc)
+			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, pronoteURL) || u.Query().Get("ticket") == "" {
+				t.Fatalf("not sent straight back to the service with a ticket: %d %q", resp.StatusCode, loc)
+			}
+			if _, err := f.store.Pending(ctx, req, f.clock.Now()); !errors.Is(err, sso.ErrNotFound) {
+				t.Errorf("the parked request outlives its answer: %v", err)
 			}
 			cr := f.validate("/cas/serviceValidate", pronoteURL, u.Query().Get("ticket"), "")
 			if cr.Success == nil || cr.Success.User != acc.Login {
@@ -126,6 +138,13 @@ func TestUpstreamLoginUsesTheLinkingsReads(t *testing.T) {
 			logins := f.events(EventLogin)
 			if len(logins) != 1 || logins[0].StructureID != ps[0].StructureID || logins[0].Profile != ps[0].Profile {
 				t.Fatalf("login events: %+v, want one naming the school and profile of %+v", logins, ps[0])
+			}
+			if issued := f.events(EventTicketIssued); len(issued) != 1 || issued[0].Service != "pronote" || issued[0].AccountID != acc.ID {
+				t.Fatalf("ticket events: %+v", issued)
+			}
+			// The session is this browser's: the next service needs no login.
+			if tk := f.casTicketNoLogin(c); tk == "" {
+				t.Error("no ticket for the session's browser afterwards")
 			}
 		})
 	}

@@ -179,7 +179,7 @@ func wireBroker(fs *federationSetup, p *idp.Provider, pages *loginui.Pages, mux 
 	b.Complete = func(w http.ResponseWriter, r *http.Request, l broker.Login) {
 		read := make([]idp.ReadAccount, len(l.Candidates))
 		for i, c := range l.Candidates {
-			read[i] = idp.ReadAccount{Account: c.Account, Personas: c.Personas}
+			read[i] = idp.ReadAccount{Account: c.Account, Person: c.Person, Personas: c.Personas}
 		}
 		p.CompleteUpstreamLogin(w, r, idp.UpstreamLogin{Upstream: l.Connector, Accounts: l.Accounts, Ref: l.Ref, Logout: l.Logout,
 			Request: l.Request, Details: l.Details, Read: read})

@@ -92,6 +92,9 @@ ScriptAlias /cas/whoami %[1]s/whoami
   AuthType Mellon
   Require valid-user
 </Location>
+# mod_auth_cas's reasoning (MAS debug) in the error log, which a failure prints
+LogLevel warn auth_cas:debug
+CASDebug On
 CASCookiePath %[6]s/
 CASLoginURL %[7]s/cas/login
 CASValidateURL %[7]s/cas/serviceValidate
@@ -110,6 +113,11 @@ CASAttributePrefix CAS-
 		b.get(apacheURL + "/cas/whoami").follow("un élève").method("EduConnect")
 		b.submit(w.cast.Student.Person.LastName, nil).submit("", nil)
 		b.expect("REMOTE_USER="+w.cast.Student.Account.Login, "HTTP_CAS_PROFIL=eleve", "HTTP_CAS_UAI="+w.cast.Student.UAIs[0])
+		// mod_auth_cas took the first ticket: a ticket it does not
+		// recognise stays in its URL, and a later one got it there.
+		if b.url != apacheURL+"/cas/whoami" {
+			t.Errorf("mod_auth_cas ended at %s, want %s/cas/whoami", b.url, apacheURL)
+		}
 	})
 
 	t.Run("teacher via agents portal at mod_auth_mellon, then switches school", func(t *testing.T) {

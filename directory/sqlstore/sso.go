@@ -406,10 +406,10 @@ func (s *Store) CompletePending(ctx context.Context, id, sessionID string) error
 	return s.execOne(ctx, "pending request", `UPDATE sso_pending SET session_id = $2 WHERE id = $1`, id, sessionID)
 }
 
-// DeletePending forgets a parked request.
+// DeletePending takes a parked request out; sso.ErrNotFound when it was
+// gone already (another request took it: the row count says who won).
 func (s *Store) DeletePending(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, `DELETE FROM sso_pending WHERE id = $1`, id)
-	return err
+	return s.execOne(ctx, "pending request "+id, `DELETE FROM sso_pending WHERE id = $1`, id)
 }
 
 // --- CAS tickets --------------------------------------------------------------

@@ -36,9 +36,9 @@ type Login struct {
 	Connector string
 	// Accounts are the candidate account ids (at least one).
 	Accounts []string
-	// Candidates are the same accounts with their personas, as the
-	// linking read them in this request (the login need not read them
-	// again).
+	// Candidates are the same accounts with their persons and personas,
+	// as the linking read them in this request (the login need not read
+	// them again); nil when it created the account.
 	Candidates []link.Candidate
 	// Ref names the upstream session, for the upstream's logout request.
 	Ref string
@@ -202,7 +202,9 @@ func (b *Broker) callback(w http.ResponseWriter, r *http.Request) {
 	for _, cand := range d.Candidates {
 		l.Accounts = append(l.Accounts, cand.Account.ID)
 	}
-	l.Candidates = d.Candidates
+	if !d.Created { // a just-created account is read back as stored
+		l.Candidates = d.Candidates
+	}
 	b.Complete(w, r, l)
 }
 

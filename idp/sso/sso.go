@@ -207,6 +207,10 @@ type PendingStore interface {
 	PutPending(ctx context.Context, p Pending) error
 	Pending(ctx context.Context, id string, now time.Time) (Pending, error)
 	CompletePending(ctx context.Context, id, sessionID string) error
+	// DeletePending takes the parked request out, which is what answers
+	// it: of callers racing for the same request exactly one gets nil,
+	// the others (and any later caller) ErrNotFound, so that a request is
+	// answered once however many logins complete it at the same time.
 	DeletePending(ctx context.Context, id string) error
 }
 

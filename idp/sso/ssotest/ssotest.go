@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) sso.Store) {
 		{"SessionExpiredIsNotFound", testSessionExpired},
 		{"SessionBrokered", testSessionBrokered},
 		{"PendingLifecycle", testPending},
+		{"PendingConcurrentDeleteOneWinner", testPendingConcurrent},
 		{"TicketSingleUse", testTicketSingleUse},
 		{"TicketConcurrentConsumeOneWinner", testTicketConcurrent},
 		{"TicketExpiredRefused", testTicketExpired},
@@ -132,8 +133,42 @@ func testPending(t *testing.T, s sso.Store) {
 	if _, err := s.Pending(ctx, "p1", T0); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("deleted pending: %v", err)
 	}
+	if err := s.DeletePending(ctx, "p1"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("second delete of a pending request: %v, want ErrNotFound", err)
+	}
 	if err := s.PutPending(ctx, sso.Pending{ID: "p2", Kind: "saml", CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two logins completing one parked request at the same instant: taking
+// it out tells exactly one of them that it answers the request.
+func testPendingConcurrent(t *testing.T, s sso.Store) {
+	ctx := context.Background()
+	must(t, s.PutPending(ctx, sso.Pending{ID: "p-race", Kind: "cas", ServiceID: "pronote", CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)}))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, lost := 0, 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.DeletePending(ctx, "p-race")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, sso.ErrNotFound):
+				lost++
+			default:
+				t.Errorf("delete pending: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || lost != 7 {
+		t.Fatalf("%d callers took the same parked request, %d were told it was gone; want 1 and 7", wins, lost)
 	}
 }
 
