@@ -226,14 +226,10 @@ func (s *Spaces) newForm(w http.ResponseWriter, r *http.Request, a admin) {
 // spaceErrors turns the service's refusals into the page's; ok is false
 // for an error that is no refusal of the input.
 func spaceErrors(err error) ([]FieldError, bool) {
-	var fe spaces.FieldErrors
-	switch {
-	case errors.As(err, &fe):
-		out := make([]FieldError, 0, len(fe))
-		for _, e := range fe {
-			out = append(out, FieldError{Field: e.Field, Key: "err." + e.Field + "." + e.Code})
-		}
+	if out, ok := fieldErrors(err); ok {
 		return out, true
+	}
+	switch {
 	case errors.Is(err, spaces.ErrExists):
 		return []FieldError{{Field: "code", Key: "err.code.exists"}}, true
 	case errors.Is(err, spaces.ErrMember):

@@ -77,7 +77,9 @@ func TestSpacesConsole(t *testing.T) {
 	// A bad code comes back with its error tied to the field, nothing made.
 	st, body, _ := b.post("/console/spaces", url.Values{"code": {"Espace ATI"}, "name": {""}})
 	if st != http.StatusBadRequest || !strings.Contains(body, `id="code-error"`) || !strings.Contains(body, `id="name-error"`) ||
-		!strings.Contains(body, `aria-describedby="code-hint code-error"`) {
+		!strings.Contains(body, `aria-describedby="code-hint code-error"`) ||
+		!strings.Contains(body, `<p class="field-error" id="code-error">Le code ne peut contenir que des lettres minuscules sans accent`) ||
+		!strings.Contains(body, `<p class="field-error" id="name-error">Indiquez le nom de l&#39;espace.</p>`) {
 		t.Fatalf("refused creation: %d\n%s", st, body)
 	}
 	st, _, h := b.post("/console/spaces", url.Values{"code": {"espace-ati"}, "name": {"Espace ATI"}, "description": {"Techniciens des collèges"}})
