@@ -97,6 +97,10 @@ func TestSpacesConsole(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(body, `name="account" value="`+agent+`"`) || !strings.Contains(body, "Théo Technicien (agent.ati)") {
 		t.Fatalf("search: %d\n%s", st, body)
 	}
+	// Typed without the accent, in capitals: the same agent.
+	if _, body, _ := b.get("/console/spaces/espace-ati?q=THEO+TECHNICIEN"); !strings.Contains(body, "Théo Technicien (agent.ati)") {
+		t.Errorf("search without accents finds nothing:\n%s", body)
+	}
 	if st, _, h := b.post("/console/spaces/espace-ati/members", url.Values{"account": {agent}}); st != http.StatusSeeOther ||
 		!strings.HasSuffix(h.Get("Location"), "?done=added") {
 		t.Fatalf("add member: %d %s", st, h.Get("Location"))
