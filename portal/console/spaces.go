@@ -30,8 +30,10 @@ type SpacesOptions struct {
 	Admins AdminRule
 	// PublicURL is enthub's public address, the base of the routes.
 	PublicURL string
-	Location  *time.Location
-	Logger    *slog.Logger
+	// Location dates the members (default DefaultLocation, as the
+	// principal's console).
+	Location *time.Location
+	Logger   *slog.Logger
 }
 
 // Spaces is the console page of the profile spaces.
@@ -54,7 +56,7 @@ func NewSpaces(l *Layout, o SpacesOptions) (*Spaces, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Location == nil {
-		o.Location = time.UTC
+		o.Location = DefaultLocation()
 	}
 	s := &Spaces{o: o, pages: pages}
 	if u, err := url.Parse(o.PublicURL); err == nil {

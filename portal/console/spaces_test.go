@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/spaces"
@@ -194,5 +195,30 @@ func TestSpacesConsoleRefusals(t *testing.T) {
 	}
 	if _, err := s.store.Space(ctx, "admins"); err != nil || len(s.events("console.csrf")) != 1 {
 		t.Errorf("the forged form deleted the space (%v) or was not audited", err)
+	}
+}
+
+// Wired without a zone, the page dates as the principal's console does, in
+// the site's default zone (Europe/Paris), not UTC: a member added at
+// 22:30 UTC on 7 September was added on the 8th in Paris.
+func TestSpacesDefaultZone(t *testing.T) {
+	if _, err := time.LoadLocation("Europe/Paris"); err != nil {
+		t.Skipf("no zone database: %v", err)
+	}
+	s := newSite(t, "sqlite:"+t.TempDir()+"/e.db", false).withSpaces()
+	s.clock.Set(time.Date(2026, 9, 7, 22, 30, 0, 0, time.UTC))
+	b := s.signIn("admin.cd")
+	b.get("/console/spaces/new")
+	if st, _, _ := b.post("/console/spaces", url.Values{"code": {"espace-ati"}, "name": {"Espace ATI"}}); st != http.StatusSeeOther {
+		t.Fatalf("creation: %d", st)
+	}
+	b.get("/console/spaces/espace-ati")
+	if st, _, _ := b.post("/console/spaces/espace-ati/members", url.Values{"account": {s.accountID("agent.ati")}}); st != http.StatusSeeOther {
+		t.Fatalf("add member: %d", st)
+	}
+	for lang, want := range map[string]string{"fr": ">08/09/2026</td>", "en": ">2026-09-08</td>"} {
+		if _, body, _ := b.get("/console/spaces/espace-ati?lang=" + lang); !strings.Contains(body, want) {
+			t.Errorf("%s: the member's date is not %s in Paris:\n%s", lang, want, body)
+		}
 	}
 }
