@@ -31,28 +31,8 @@ func LoginBase(pattern, firstName, lastName string) string {
 func slug(s string) string {
 	var b strings.Builder
 	lastHyphen := true
-	s = strings.ToLower(strings.TrimSpace(s))
-	// Most names are plain ASCII; decomposing them would change nothing
-	// and costs more than the rest of the login (300,000 in a first import).
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			s = norm.NFD.String(s)
-			break
-		}
-	}
-	for _, r := range s {
+	for _, r := range FoldName(strings.TrimSpace(s)) {
 		switch {
-		case unicode.Is(unicode.Mn, r):
-			// combining accent: dropped
-		case r == 'æ':
-			b.WriteString("ae")
-			lastHyphen = false
-		case r == 'œ':
-			b.WriteString("oe")
-			lastHyphen = false
-		case r == 'ß':
-			b.WriteString("ss")
-			lastHyphen = false
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			b.WriteRune(r)
 			lastHyphen = false
@@ -64,6 +44,45 @@ func slug(s string) string {
 		}
 	}
 	return strings.TrimRight(b.String(), "-")
+}
+
+// FoldName is how names compare when a person searches for one: lower
+// case, accents dropped, æ, œ and ß spelled out; everything else is kept.
+// "Lætitia LEFÈVRE" gives "laetitia lefevre", so an administrator finds
+// her typing "laetitia lefevre", "Lefèvre" or "LEFEVRE". It is computed
+// here rather than by the database: SQLite lowers ASCII only and neither
+// store drops accents, and one Go function folds alike on both.
+func FoldName(s string) string {
+	s = strings.ToLower(s)
+	// Most names are plain ASCII; decomposing them would change nothing
+	// and costs more than the rest (300,000 names in a first import).
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			// combining accent: dropped
+		case r == 'æ':
+			b.WriteString("ae")
+		case r == 'œ':
+			b.WriteString("oe")
+		case r == 'ß':
+			b.WriteString("ss")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // UniqueLogin returns base, or base followed by the smallest number ≥ 2 that

@@ -41,3 +41,19 @@ func TestLoginAllocatorSkipsTakenAndKeepsCounting(t *testing.T) {
 		t.Errorf("allocated %v, want marie.martin2, 4, 5", got)
 	}
 }
+
+func TestFoldName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Martin":            "martin",
+		"Théo LEFÈVRE":      "theo lefevre",
+		"ÉLODIE":            "elodie",
+		"Lætitia Cœur":      "laetitia coeur",
+		"Strauß":            "strauss",
+		"Noël D'Aubigné":    "noel d'aubigne",
+		"agent_b (cuisine)": "agent_b (cuisine)",
+	} {
+		if got := FoldName(in); got != want {
+			t.Errorf("FoldName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -74,8 +74,10 @@ type SpaceStore interface {
 	// LDAP front serves it.
 	UpdateSpaces(ctx context.Context, fn func(tx SpaceTx) error) error
 	// SearchAccounts finds at most limit accounts whose login starts with
-	// q, or whose first or last name contains it (case-insensitive), by
-	// login: how an administrator picks a member.
+	// q, or whose first or last name contains it, by login: how an
+	// administrator picks a member. Case and accents are ignored on both
+	// sides ("theo" finds "Théo", "élodie" finds "ÉLODIE"), as
+	// FoldName folds them.
 	SearchAccounts(ctx context.Context, q string, limit int) ([]AccountHit, error)
 }
 

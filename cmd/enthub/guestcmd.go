@@ -208,7 +208,7 @@ func (a *app) guestID(ctx context.Context, svc *guests.Service, login string) (s
 // guestRefusal prints why the service refused, naming the flag or the
 // guest, and turns it into exit status 1.
 func (a *app) guestRefusal(err error, what string) error {
-	var fe guests.FieldErrors
+	var fe directory.FieldErrors
 	switch {
 	case err == nil:
 		return nil

@@ -235,7 +235,7 @@ func (a *app) listSpaceMembers(ctx context.Context, st spaces.Store, code string
 // spaceRefusal prints why the service refused, naming the argument, and
 // turns it into exit status 1.
 func (a *app) spaceRefusal(err error, code, login string) error {
-	var fe spaces.FieldErrors
+	var fe directory.FieldErrors
 	switch {
 	case err == nil:
 		return nil

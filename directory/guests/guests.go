@@ -48,7 +48,10 @@ const (
 	EventList     = "guest.list"
 )
 
-// Errors callers tell apart (wrapped; test with errors.Is).
+// Errors callers tell apart (wrapped; test with errors.Is). Refused input
+// is a directory.FieldErrors instead (errors.As), its codes: required,
+// too_long, email, date_order, until_past, too_long_period, password_short,
+// password_mismatch.
 var (
 	// ErrNotFound: no guest with this id in the actor's school.
 	ErrNotFound = directory.ErrNotFound
@@ -61,27 +64,6 @@ var (
 	// ErrGuestExpired: the guest's end date has passed.
 	ErrGuestExpired = errors.New("guest account expired")
 )
-
-// FieldError is a refused input, naming the form field (or command-line
-// flag) and a catalogue code: required, too_long, email, date_order,
-// until_past, too_long_period, password_short, password_mismatch.
-type FieldError struct {
-	Field string
-	Code  string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Code }
-
-// FieldErrors is every refused field of one request, in form order.
-type FieldErrors []*FieldError
-
-func (es FieldErrors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return "invalid guest: " + strings.Join(parts, ", ")
-}
 
 // Service runs the guest operations.
 type Service struct {
@@ -195,28 +177,28 @@ func (s *Service) maxPeriod() time.Duration {
 
 const maxField = 128
 
-func checkText(errs FieldErrors, field, v string, required bool) FieldErrors {
+func checkText(errs directory.FieldErrors, field, v string, required bool) directory.FieldErrors {
 	switch {
 	case required && strings.TrimSpace(v) == "":
-		return append(errs, &FieldError{field, "required"})
+		return append(errs, directory.FieldError{Field: field, Code: "required"})
 	case utf8.RuneCountInString(v) > maxField:
-		return append(errs, &FieldError{field, "too_long"})
+		return append(errs, directory.FieldError{Field: field, Code: "too_long"})
 	}
 	return errs
 }
 
 // checkPeriod checks an end date (and a start date when from is not zero).
-func (s *Service) checkPeriod(errs FieldErrors, from, until time.Time) FieldErrors {
+func (s *Service) checkPeriod(errs directory.FieldErrors, from, until time.Time) directory.FieldErrors {
 	now := s.now()
 	switch {
 	case until.IsZero():
-		errs = append(errs, &FieldError{"until", "required"})
+		errs = append(errs, directory.FieldError{Field: "until", Code: "required"})
 	case !until.After(now):
-		errs = append(errs, &FieldError{"until", "until_past"})
+		errs = append(errs, directory.FieldError{Field: "until", Code: "until_past"})
 	case !from.IsZero() && !until.After(from):
-		errs = append(errs, &FieldError{"until", "date_order"})
+		errs = append(errs, directory.FieldError{Field: "until", Code: "date_order"})
 	case until.Sub(now) > s.maxPeriod():
-		errs = append(errs, &FieldError{"until", "too_long_period"})
+		errs = append(errs, directory.FieldError{Field: "until", Code: "too_long_period"})
 	}
 	return errs
 }
@@ -226,22 +208,22 @@ func (s *Service) checkPeriod(errs FieldErrors, from, until time.Time) FieldErro
 func (s *Service) Create(ctx context.Context, a Actor, n NewGuest) (Issued, error) {
 	n.FirstName, n.LastName = strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName)
 	n.Email, n.Role = strings.TrimSpace(n.Email), strings.TrimSpace(n.Role)
-	var errs FieldErrors
+	var errs directory.FieldErrors
 	errs = checkText(errs, "first_name", n.FirstName, true)
 	errs = checkText(errs, "last_name", n.LastName, true)
 	errs = checkText(errs, "email", n.Email, false)
 	if n.Email != "" && utf8.RuneCountInString(n.Email) <= maxField {
 		if addr, err := mail.ParseAddress(n.Email); err != nil || addr.Address != n.Email {
-			errs = append(errs, &FieldError{"email", "email"})
+			errs = append(errs, directory.FieldError{Field: "email", Code: "email"})
 		}
 	}
 	errs = checkText(errs, "role", n.Role, true)
 	if n.From.IsZero() {
-		errs = append(errs, &FieldError{"from", "required"})
+		errs = append(errs, directory.FieldError{Field: "from", Code: "required"})
 	}
 	errs = s.checkPeriod(errs, n.From, n.Until)
-	if len(errs) > 0 {
-		return Issued{}, errs
+	if err := errs.Err("guest"); err != nil {
+		return Issued{}, err
 	}
 	if a.StructureID == "" {
 		return Issued{}, errors.New("create guest: no school to create it in")
@@ -401,8 +383,8 @@ func (s *Service) Extend(ctx context.Context, a Actor, accountID string, until t
 		if acc.ValidFrom != nil {
 			from = *acc.ValidFrom
 		}
-		if errs := s.checkPeriod(nil, from, until); len(errs) > 0 {
-			return errs
+		if err := s.checkPeriod(nil, from, until).Err("guest"); err != nil {
+			return err
 		}
 		u := until.UTC()
 		acc.ValidUntil, acc.Status = &u, directory.StatusActive
@@ -413,7 +395,7 @@ func (s *Service) Extend(ctx context.Context, a Actor, accountID string, until t
 		return tx.AppendEvents(ctx, s.event(a, EventExtend, g, "ok", "", map[string]string{"until": u.Format(time.RFC3339)}))
 	})
 	if err != nil {
-		var fe FieldErrors
+		var fe directory.FieldErrors
 		if errors.As(err, &fe) {
 			return g, err
 		}
@@ -496,24 +478,24 @@ func (s *Service) Reissue(ctx context.Context, a Actor, accountID string) (Issue
 // Activate sets the guest's password with a one-time code. The password
 // is checked before the code is consumed, so a typo does not burn it.
 func (s *Service) Activate(ctx context.Context, code, pw, confirm, remote string) (Guest, error) {
-	var errs FieldErrors
+	var errs directory.FieldErrors
 	minLen := s.MinPassword
 	if minLen <= 0 {
 		minLen = 10
 	}
 	if strings.TrimSpace(code) == "" {
-		errs = append(errs, &FieldError{"code", "required"})
+		errs = append(errs, directory.FieldError{Field: "code", Code: "required"})
 	}
 	switch {
 	case utf8.RuneCountInString(pw) < minLen:
-		errs = append(errs, &FieldError{"password", "password_short"})
+		errs = append(errs, directory.FieldError{Field: "password", Code: "password_short"})
 	case len(pw) > 1024:
-		errs = append(errs, &FieldError{"password", "too_long"})
+		errs = append(errs, directory.FieldError{Field: "password", Code: "too_long"})
 	case pw != confirm:
-		errs = append(errs, &FieldError{"confirm", "password_mismatch"})
+		errs = append(errs, directory.FieldError{Field: "confirm", Code: "password_mismatch"})
 	}
-	if len(errs) > 0 {
-		return Guest{}, errs
+	if err := errs.Err("guest"); err != nil {
+		return Guest{}, err
 	}
 	params := password.Default
 	if s.Argon2 != nil {

@@ -165,7 +165,7 @@ func TestGuestLife(t *testing.T) {
 }
 
 func isField(err error, field, code string) bool {
-	var fe guests.FieldErrors
+	var fe directory.FieldErrors
 	if !errors.As(err, &fe) {
 		return false
 	}
@@ -247,6 +247,10 @@ func TestCreateRefusesBadInput(t *testing.T) {
 			_, err := f.svc.Create(context.Background(), f.schoolA, n)
 			if !isField(err, tt.field, tt.code) {
 				t.Errorf("Create = %v, want %s %s", err, tt.field, tt.code)
+			}
+			// What the command line and the logs show when nothing translates it.
+			if want := "invalid guest: " + tt.field + ": " + tt.code; err == nil || err.Error() != want {
+				t.Errorf("message %v, want %q", err, want)
 			}
 		})
 	}

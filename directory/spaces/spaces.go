@@ -36,7 +36,8 @@ const (
 	EventMemberRemove = "space.member.remove"
 )
 
-// Refusals besides FieldErrors.
+// Refusals besides refused input, which is a directory.FieldErrors
+// (errors.As) with the codes required, too_long and code.
 var (
 	// ErrNotFound: no such space, or the account is not a member.
 	ErrNotFound = errors.New("no such space")
@@ -47,26 +48,6 @@ var (
 	// ErrMember: the account is a member already.
 	ErrMember = errors.New("already a member of the space")
 )
-
-// FieldError is a refused input, naming the form field (or command-line
-// argument) and a catalogue code: required, too_long, code.
-type FieldError struct {
-	Field string
-	Code  string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Code }
-
-// FieldErrors is every refused field of one request, in form order.
-type FieldErrors []*FieldError
-
-func (es FieldErrors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return "invalid space: " + strings.Join(parts, ", ")
-}
 
 // Service runs the operations.
 type Service struct {
@@ -102,30 +83,27 @@ func (s *Service) now() time.Time {
 
 // check validates a space's fields; code is checked only when new.
 func check(code, name, desc string, newCode bool) error {
-	var fe FieldErrors
+	var fe directory.FieldErrors
 	if newCode {
 		switch {
 		case code == "":
-			fe = append(fe, &FieldError{"code", "required"})
+			fe = append(fe, directory.FieldError{Field: "code", Code: "required"})
 		case len(code) > maxCode:
-			fe = append(fe, &FieldError{"code", "too_long"})
+			fe = append(fe, directory.FieldError{Field: "code", Code: "too_long"})
 		case !codeRE.MatchString(code):
-			fe = append(fe, &FieldError{"code", "code"})
+			fe = append(fe, directory.FieldError{Field: "code", Code: "code"})
 		}
 	}
 	switch {
 	case strings.TrimSpace(name) == "":
-		fe = append(fe, &FieldError{"name", "required"})
+		fe = append(fe, directory.FieldError{Field: "name", Code: "required"})
 	case utf8.RuneCountInString(name) > maxName:
-		fe = append(fe, &FieldError{"name", "too_long"})
+		fe = append(fe, directory.FieldError{Field: "name", Code: "too_long"})
 	}
 	if utf8.RuneCountInString(desc) > maxDesc {
-		fe = append(fe, &FieldError{"description", "too_long"})
+		fe = append(fe, directory.FieldError{Field: "description", Code: "too_long"})
 	}
-	if len(fe) > 0 {
-		return fe
-	}
-	return nil
+	return fe.Err("space")
 }
 
 func (s *Service) event(a Actor, typ, space string, details map[string]string) directory.Event {

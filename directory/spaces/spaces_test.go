@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func TestCreateRefusesBadFields(t *testing.T) {
 		{"long name", "espace-ati", long, "", []string{"name: too_long"}},
 	} {
 		_, err := svc.Create(ctx, spaces.Actor{ID: "cli:t"}, tc.code, tc.title, tc.desc)
-		var fe spaces.FieldErrors
+		var fe directory.FieldErrors
 		if !errors.As(err, &fe) || len(fe) != len(tc.want) {
 			t.Errorf("%s: Create = %v, want %v", tc.name, err, tc.want)
 			continue
@@ -62,6 +63,10 @@ func TestCreateRefusesBadFields(t *testing.T) {
 			if fe[i].Error() != w {
 				t.Errorf("%s: error %d = %s, want %s", tc.name, i, fe[i], w)
 			}
+		}
+		// What the command line and the logs show when nothing translates it.
+		if want := "invalid space: " + strings.Join(tc.want, ", "); err.Error() != want {
+			t.Errorf("%s: message %q, want %q", tc.name, err, want)
 		}
 	}
 	if all, _ := st.Spaces(ctx); len(all) != 0 {

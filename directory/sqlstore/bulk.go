@@ -25,7 +25,7 @@ CREATE TEMP TABLE stg_structures (new_id TEXT, aaf_id TEXT, uai TEXT, name TEXT,
 CREATE TEMP TABLE stg_persons (new_id TEXT, aaf_id TEXT, aaf_family TEXT, last_name TEXT, first_name TEXT,
 	birth_name TEXT, other_names TEXT, title TEXT, birth_date TEXT, ine TEXT, email TEXT, phone TEXT, mobile TEXT,
 	address TEXT, postal_code TEXT, city TEXT, country TEXT, mef TEXT, subjects TEXT, extra TEXT, checksum TEXT,
-	create_account INTEGER);
+	create_account INTEGER, search_name TEXT);
 CREATE TEMP TABLE stg_personas (new_id TEXT, person_aaf TEXT, struct_aaf TEXT, profile TEXT, functions TEXT);
 CREATE TEMP TABLE stg_groups (new_id TEXT, struct_aaf TEXT, kind TEXT, code TEXT);
 CREATE TEMP TABLE stg_members (person_aaf TEXT, struct_aaf TEXT, kind TEXT, code TEXT, role TEXT, subjects TEXT,
@@ -39,7 +39,7 @@ CREATE TEMP TABLE stg_pid (id TEXT, aaf_id TEXT, aaf_family TEXT, create_account
 
 var stagingColumns = map[string][]string{
 	"stg_structures": {"new_id", "aaf_id", "uai", "name", "type", "type_code", "city", "postal_code", "contract", "bassin", "academie", "academie_code", "attached", "extra", "checksum"},
-	"stg_persons":    {"new_id", "aaf_id", "aaf_family", "last_name", "first_name", "birth_name", "other_names", "title", "birth_date", "ine", "email", "phone", "mobile", "address", "postal_code", "city", "country", "mef", "subjects", "extra", "checksum", "create_account"},
+	"stg_persons":    {"new_id", "aaf_id", "aaf_family", "last_name", "first_name", "birth_name", "other_names", "title", "birth_date", "ine", "email", "phone", "mobile", "address", "postal_code", "city", "country", "mef", "subjects", "extra", "checksum", "create_account", "search_name"},
 	"stg_personas":   {"new_id", "person_aaf", "struct_aaf", "profile", "functions"},
 	"stg_groups":     {"new_id", "struct_aaf", "kind", "code"},
 	"stg_members":    {"person_aaf", "struct_aaf", "kind", "code", "role", "subjects", "head_teacher"},
@@ -55,7 +55,7 @@ var stagingColumns = map[string][]string{
 var directColumns = map[string][]string{
 	"persons": {"id", "aaf_id", "aaf_family", "source", "last_name", "first_name", "birth_name", "other_names",
 		"title", "birth_date", "ine", "email", "phone", "mobile", "address", "postal_code", "city", "country", "mef",
-		"subjects", "extra", "checksum", "created_at", "updated_at"},
+		"subjects", "extra", "checksum", "created_at", "updated_at", "search_name"},
 	"accounts":    {"id", "person_id", "login", "status", "source", "created_at", "updated_at"},
 	"personas":    {"id", "person_id", "structure_id", "profile", "functions", "source"},
 	"groups":      {"id", "structure_id", "kind", "code", "name", "source"},
@@ -333,7 +333,7 @@ func (t *importTx) writePerson(ctx context.Context, id string, p directory.Perso
 	return t.stage(ctx, "persons", id, p.AAFID, p.AAFFamily, string(directory.SourceAAF), p.LastName,
 		p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email,
 		p.Phone, p.Mobile, p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)),
-		marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now)
+		marshalCol(orEmpty(p.Extra)), p.Checksum, t.opts.Now, t.opts.Now, searchName(p.FirstName, p.LastName))
 }
 
 func (t *importTx) PutSubject(ctx context.Context, s directory.Subject) (directory.Change, error) {
@@ -400,7 +400,7 @@ func (t *importTx) PutPerson(ctx context.Context, b directory.BulkPerson) error 
 	} else if err := t.stage(ctx, "stg_persons", t.s.opts.NewID(), p.AAFID, p.AAFFamily, p.LastName, p.FirstName,
 		p.BirthName, marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email, p.Phone, p.Mobile,
 		p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(orEmpty(p.Extra)),
-		p.Checksum, boolInt(b.CreateAccount)); err != nil {
+		p.Checksum, boolInt(b.CreateAccount), searchName(p.FirstName, p.LastName)); err != nil {
 		return err
 	}
 	for _, ps := range b.Personas {
@@ -612,17 +612,17 @@ func (t *importTx) merge(ctx context.Context, f directory.FinishOptions, counts 
 		{"structures", mergeStructures},
 		{"persons", `INSERT INTO persons (id, aaf_id, aaf_family, source, last_name, first_name, birth_name,
 			other_names, title, birth_date, ine, email, phone, mobile, address, postal_code, city, country, mef,
-			subjects, extra, checksum, created_at, updated_at)
+			subjects, extra, checksum, created_at, updated_at, search_name)
 			SELECT new_id, aaf_id, aaf_family, 'aaf', last_name, first_name, birth_name, other_names, title,
 			birth_date, ine, email, phone, mobile, address, postal_code, city, country, mef, subjects, extra,
-			checksum, $1, $1 FROM stg_persons WHERE true
+			checksum, $1, $1, search_name FROM stg_persons WHERE true
 			ON CONFLICT (aaf_id) DO UPDATE SET aaf_family = excluded.aaf_family, last_name = excluded.last_name,
 			first_name = excluded.first_name, birth_name = excluded.birth_name, other_names = excluded.other_names,
 			title = excluded.title, birth_date = excluded.birth_date, ine = excluded.ine, email = excluded.email,
 			phone = excluded.phone, mobile = excluded.mobile, address = excluded.address,
 			postal_code = excluded.postal_code, city = excluded.city, country = excluded.country,
 			mef = excluded.mef, subjects = excluded.subjects, extra = excluded.extra,
-			checksum = excluded.checksum, updated_at = excluded.updated_at`},
+			checksum = excluded.checksum, updated_at = excluded.updated_at, search_name = excluded.search_name`},
 		{"resolve persons", `INSERT INTO stg_pid (id, aaf_id, aaf_family, create_account)
 			SELECT p.id, p.aaf_id, s.aaf_family, s.create_account FROM persons p JOIN stg_persons s ON s.aaf_id = p.aaf_id`},
 		{"index resolved", `CREATE INDEX stg_pid_id ON stg_pid (id)`},

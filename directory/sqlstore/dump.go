@@ -263,7 +263,7 @@ var (
 		"bassin", "academie", "academie_code", "attached", "extra", "source", "checksum", "created_at", "updated_at"}
 	personRestoreCols = []string{"id", "aaf_id", "aaf_family", "source", "last_name", "first_name", "birth_name",
 		"other_names", "title", "birth_date", "ine", "email", "personal_email", "phone", "mobile", "address",
-		"postal_code", "city", "country", "mef", "subjects", "extra", "checksum", "created_at", "updated_at"}
+		"postal_code", "city", "country", "mef", "subjects", "extra", "checksum", "created_at", "updated_at", "search_name"}
 	accountRestoreCols = []string{"id", "person_id", "login", "status", "source", "valid_from", "valid_until",
 		"disappeared_at", "password_hash", "created_at", "updated_at"}
 )
@@ -280,7 +280,7 @@ func (t *restoreTx) RestorePerson(ctx context.Context, p directory.Person) error
 		p.ID, nullable(p.AAFID), p.AAFFamily, p.Source, p.LastName, p.FirstName, p.BirthName,
 		marshalCol(nonNil(p.OtherNames)), p.Title, p.BirthDate, p.INE, p.Email, p.PersonalEmail, p.Phone, p.Mobile,
 		p.Address, p.PostalCode, p.City, p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(nonNilMap(p.Extra)),
-		p.Checksum, p.CreatedAt.UTC(), p.UpdatedAt.UTC())
+		p.Checksum, p.CreatedAt.UTC(), p.UpdatedAt.UTC(), searchName(p.FirstName, p.LastName))
 }
 
 func (t *restoreTx) RestoreAccount(ctx context.Context, a directory.Account) error {

@@ -206,7 +206,7 @@ CREATE INDEX imports_scope ON imports (scope, started_at);
 // (migrations_sso.go, migrations_federation.go) so the parts of the schema
 // can evolve side by side; versions must not collide.
 func allMigrations() []migration {
-	all := slices.Concat(coreMigrations, ssoMigrations, federationMigrations, brokerMigrations, garMigrations, guestMigrations, statsMigrations, portalMigrations, spaceMigrations)
+	all := slices.Concat(coreMigrations, ssoMigrations, federationMigrations, brokerMigrations, garMigrations, guestMigrations, statsMigrations, portalMigrations, spaceMigrations, searchMigrations)
 	slices.SortFunc(all, func(a, b migration) int { return a.version - b.version })
 	return all
 }

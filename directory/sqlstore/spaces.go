@@ -94,18 +94,20 @@ func (r reader) EachSpaceMember(ctx context.Context, fn func(directory.SpaceMemb
 // not a wildcard).
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchAccounts matches on LOWER() of both sides; SQLite lowers ASCII
-// only, so there an accented capital must be typed as stored.
+// SearchAccounts matches the folded query (directory.FoldName: no case,
+// no accents) against persons.search_name, folded the same way when the
+// person was written (see searchMigrations), and against the login's
+// start; logins are lower-case ASCII (directory.LoginBase), which LOWER()
+// folds alike on both stores.
 func (s *Store) SearchAccounts(ctx context.Context, q string, limit int) ([]directory.AccountHit, error) {
-	q = strings.ToLower(strings.TrimSpace(q))
+	q = directory.FoldName(strings.TrimSpace(q))
 	if q == "" || limit <= 0 {
 		return nil, nil
 	}
 	e := likeEscaper.Replace(q)
 	rows, err := s.db.QueryContext(ctx, `SELECT a.id, a.person_id, a.login, p.first_name, p.last_name, a.status
 		FROM accounts a JOIN persons p ON p.id = a.person_id
-		WHERE LOWER(a.login) LIKE $1 ESCAPE '\' OR LOWER(p.last_name) LIKE $2 ESCAPE '\'
-			OR LOWER(p.first_name) LIKE $2 ESCAPE '\' OR LOWER(p.first_name || ' ' || p.last_name) LIKE $2 ESCAPE '\'
+		WHERE LOWER(a.login) LIKE $1 ESCAPE '\' OR p.search_name LIKE $2 ESCAPE '\'
 		ORDER BY a.login LIMIT $3`, e+"%", "%"+e+"%", limit)
 	if err != nil {
 		return nil, fmt.Errorf("search accounts %q: %w", q, err)

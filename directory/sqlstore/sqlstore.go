@@ -387,6 +387,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("migrate: step %d (%s): %w", m.version, m.name, err)
 		}
+		if fill := dataStep(m.version); fill != nil {
+			if err := fill(ctx, tx, s.d); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate: step %d (%s): %w", m.version, m.name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 			m.version, m.name, s.opts.Now().UTC()); err != nil {
 			tx.Rollback()

@@ -119,8 +119,8 @@ func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
 	}
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO persons (id, aaf_id, aaf_family, source, last_name, first_name, birth_name,
 		other_names, title, birth_date, ine, email, personal_email, phone, mobile, address, postal_code, city,
-		country, mef, subjects, extra, checksum, created_at, updated_at)
-		VALUES ($1, $2, $25, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+		country, mef, subjects, extra, checksum, created_at, updated_at, search_name)
+		VALUES ($1, $2, $25, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $26)
 		ON CONFLICT (id) DO UPDATE SET aaf_id = excluded.aaf_id, aaf_family = excluded.aaf_family, source = excluded.source,
 		last_name = excluded.last_name, first_name = excluded.first_name, birth_name = excluded.birth_name,
 		other_names = excluded.other_names, title = excluded.title, birth_date = excluded.birth_date,
@@ -128,10 +128,11 @@ func (t *tx) PutPerson(ctx context.Context, p *directory.Person) error {
 		phone = excluded.phone, mobile = excluded.mobile, address = excluded.address,
 		postal_code = excluded.postal_code, city = excluded.city, country = excluded.country, mef = excluded.mef,
 		subjects = excluded.subjects, extra = excluded.extra, checksum = excluded.checksum,
-		updated_at = excluded.updated_at`,
+		updated_at = excluded.updated_at, search_name = excluded.search_name`,
 		p.ID, nullable(p.AAFID), p.Source, p.LastName, p.FirstName, p.BirthName, marshalCol(nonNil(p.OtherNames)),
 		p.Title, p.BirthDate, p.INE, p.Email, p.PersonalEmail, p.Phone, p.Mobile, p.Address, p.PostalCode, p.City,
-		p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(extra), p.Checksum, p.CreatedAt.UTC(), now, p.AAFFamily)
+		p.Country, p.MEF, marshalCol(nonNil(p.Subjects)), marshalCol(extra), p.Checksum, p.CreatedAt.UTC(), now, p.AAFFamily,
+		searchName(p.FirstName, p.LastName))
 	return conflict(err, "person "+p.ID+" (AAF id "+p.AAFID+")")
 }
 

@@ -288,9 +288,11 @@ func (p *Principal) parseDay(v string, end bool) (time.Time, string) {
 	return time.Time{}, "bad_date"
 }
 
-// fieldErrors turns the service's refusals into the page's.
+// fieldErrors turns a service's refused fields (guests', spaces') into the
+// page's, each keyed "err.<field>.<code>" in the page's catalogue; ok is
+// false for an error that refuses no field.
 func fieldErrors(err error) ([]FieldError, bool) {
-	var fe guests.FieldErrors
+	var fe directory.FieldErrors
 	if !errors.As(err, &fe) {
 		return nil, false
 	}

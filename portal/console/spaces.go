@@ -30,8 +30,10 @@ type SpacesOptions struct {
 	Admins AdminRule
 	// PublicURL is enthub's public address, the base of the routes.
 	PublicURL string
-	Location  *time.Location
-	Logger    *slog.Logger
+	// Location dates the members (default DefaultLocation, as the
+	// principal's console).
+	Location *time.Location
+	Logger   *slog.Logger
 }
 
 // Spaces is the console page of the profile spaces.
@@ -54,7 +56,7 @@ func NewSpaces(l *Layout, o SpacesOptions) (*Spaces, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Location == nil {
-		o.Location = time.UTC
+		o.Location = DefaultLocation()
 	}
 	s := &Spaces{o: o, pages: pages}
 	if u, err := url.Parse(o.PublicURL); err == nil {
@@ -226,14 +228,10 @@ func (s *Spaces) newForm(w http.ResponseWriter, r *http.Request, a admin) {
 // spaceErrors turns the service's refusals into the page's; ok is false
 // for an error that is no refusal of the input.
 func spaceErrors(err error) ([]FieldError, bool) {
-	var fe spaces.FieldErrors
-	switch {
-	case errors.As(err, &fe):
-		out := make([]FieldError, 0, len(fe))
-		for _, e := range fe {
-			out = append(out, FieldError{Field: e.Field, Key: "err." + e.Field + "." + e.Code})
-		}
+	if out, ok := fieldErrors(err); ok {
 		return out, true
+	}
+	switch {
 	case errors.Is(err, spaces.ErrExists):
 		return []FieldError{{Field: "code", Key: "err.code.exists"}}, true
 	case errors.Is(err, spaces.ErrMember):

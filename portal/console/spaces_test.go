@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/spaces"
@@ -77,7 +78,9 @@ func TestSpacesConsole(t *testing.T) {
 	// A bad code comes back with its error tied to the field, nothing made.
 	st, body, _ := b.post("/console/spaces", url.Values{"code": {"Espace ATI"}, "name": {""}})
 	if st != http.StatusBadRequest || !strings.Contains(body, `id="code-error"`) || !strings.Contains(body, `id="name-error"`) ||
-		!strings.Contains(body, `aria-describedby="code-hint code-error"`) {
+		!strings.Contains(body, `aria-describedby="code-hint code-error"`) ||
+		!strings.Contains(body, `<p class="field-error" id="code-error">Le code ne peut contenir que des lettres minuscules sans accent`) ||
+		!strings.Contains(body, `<p class="field-error" id="name-error">Indiquez le nom de l&#39;espace.</p>`) {
 		t.Fatalf("refused creation: %d\n%s", st, body)
 	}
 	st, _, h := b.post("/console/spaces", url.Values{"code": {"espace-ati"}, "name": {"Espace ATI"}, "description": {"Techniciens des collèges"}})
@@ -94,6 +97,10 @@ func TestSpacesConsole(t *testing.T) {
 	agent := s.accountID("agent.ati")
 	if st != http.StatusOK || !strings.Contains(body, `name="account" value="`+agent+`"`) || !strings.Contains(body, "Théo Technicien (agent.ati)") {
 		t.Fatalf("search: %d\n%s", st, body)
+	}
+	// Typed without the accent, in capitals: the same agent.
+	if _, body, _ := b.get("/console/spaces/espace-ati?q=THEO+TECHNICIEN"); !strings.Contains(body, "Théo Technicien (agent.ati)") {
+		t.Errorf("search without accents finds nothing:\n%s", body)
 	}
 	if st, _, h := b.post("/console/spaces/espace-ati/members", url.Values{"account": {agent}}); st != http.StatusSeeOther ||
 		!strings.HasSuffix(h.Get("Location"), "?done=added") {
@@ -188,5 +195,30 @@ func TestSpacesConsoleRefusals(t *testing.T) {
 	}
 	if _, err := s.store.Space(ctx, "admins"); err != nil || len(s.events("console.csrf")) != 1 {
 		t.Errorf("the forged form deleted the space (%v) or was not audited", err)
+	}
+}
+
+// Wired without a zone, the page dates as the principal's console does, in
+// the site's default zone (Europe/Paris), not UTC: a member added at
+// 22:30 UTC on 7 September was added on the 8th in Paris.
+func TestSpacesDefaultZone(t *testing.T) {
+	if _, err := time.LoadLocation("Europe/Paris"); err != nil {
+		t.Skipf("no zone database: %v", err)
+	}
+	s := newSite(t, "sqlite:"+t.TempDir()+"/e.db", false).withSpaces()
+	s.clock.Set(time.Date(2026, 9, 7, 22, 30, 0, 0, time.UTC))
+	b := s.signIn("admin.cd")
+	b.get("/console/spaces/new")
+	if st, _, _ := b.post("/console/spaces", url.Values{"code": {"espace-ati"}, "name": {"Espace ATI"}}); st != http.StatusSeeOther {
+		t.Fatalf("creation: %d", st)
+	}
+	b.get("/console/spaces/espace-ati")
+	if st, _, _ := b.post("/console/spaces/espace-ati/members", url.Values{"account": {s.accountID("agent.ati")}}); st != http.StatusSeeOther {
+		t.Fatalf("add member: %d", st)
+	}
+	for lang, want := range map[string]string{"fr": ">08/09/2026</td>", "en": ">2026-09-08</td>"} {
+		if _, body, _ := b.get("/console/spaces/espace-ati?lang=" + lang); !strings.Contains(body, want) {
+			t.Errorf("%s: the member's date is not %s in Paris:\n%s", lang, want, body)
+		}
 	}
 }

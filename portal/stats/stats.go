@@ -79,6 +79,8 @@ type Options struct {
 	// LoginURL is where an anonymous visitor is sent (default /login).
 	LoginURL string
 	Layout   Layout
+	// Location is the zone of the days counted and shown (default
+	// console.DefaultLocation, as the other console pages).
 	Location *time.Location
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -101,7 +103,7 @@ func New(o Options) (*Handler, error) {
 		o.Layout = BasicLayout{}
 	}
 	if o.Location == nil {
-		o.Location = time.UTC
+		o.Location = console.DefaultLocation()
 	}
 	if o.Now == nil {
 		o.Now = time.Now

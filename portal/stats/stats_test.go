@@ -330,3 +330,35 @@ func TestLayoutGetsViewer(t *testing.T) {
 		}
 	}
 }
+
+// Wired without a zone, the pages count days as the other console pages
+// do, in the site's default zone (Europe/Paris), not UTC: at 22:30 UTC on
+// 2 September it is the 3rd in Paris, the default period's last day.
+func TestDefaultZone(t *testing.T) {
+	if _, err := time.LoadLocation("Europe/Paris"); err != nil {
+		t.Skipf("no zone database: %v", err)
+	}
+	s, err := sqlstore.Open(context.Background(), "sqlite:"+t.TempDir()+"/db", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h, err := stats.New(stats.Options{
+		Store: s,
+		Viewer: func(r *http.Request) (stats.Viewer, bool) {
+			return stats.Viewer{AccountID: "acc-admin", Login: "admin.cd"}, true
+		},
+		Admins: console.AdminRule{Logins: []string{"admin.cd"}},
+		Now:    func() time.Time { return time.Date(2025, 9, 2, 22, 30, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Routes(mux)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/console/stats", nil))
+	if body := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(body, `name="to" type="date" value="2025-09-03"`) {
+		t.Errorf("%d, want the period to end on 2025-09-03:\n%s", w.Code, body)
+	}
+}
