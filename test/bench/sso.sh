@@ -50,10 +50,10 @@ vus=${VUS:-32}
 soak=${SOAK:-10m}
 soak_vus=${SOAK_VUS:-8}
 mix=${MIX:-60s}
-# About twice enthub's live heap, measured at 20,000 students (LDAP read
-# model ~4.3 kB a student with their parents and staff, two password hashes
-# of 19 MiB in flight): the resident size then follows the live heap, not
-# the high-water mark of the hashes (README, "Memory").
+# A ceiling above the peak measured at 100,000 students (~1 GB while an
+# AAF Complet is applied and the LDAP read model is rebuilt beside the old
+# one; 511–550 MB otherwise), so that it only catches a runaway: a tighter
+# limit makes the collector eat the login rate (README, "Memory").
 memory_limit=${MEMORY_LIMIT:-$((512 + students * 20 / 1000))}
 argon2=${ARGON2:-default}
 scenarios=${SCENARIOS:-wave,soak,ldap,import,brokered}
