@@ -205,7 +205,11 @@ type Account struct {
 	ValidFrom   *time.Time `json:"valid_from,omitempty"`
 	ValidUntil  *time.Time `json:"valid_until,omitempty"`
 	HasPassword bool       `json:"has_local_password"`
-	CreatedAt   time.Time  `json:"created_at"`
+	// AbsentFromAAFSince is the first AAF Complet the person was missing
+	// from: the account is disabled, then purged, counting from it.
+	AbsentFromAAFSince *time.Time `json:"absent_from_aaf_since,omitempty"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
 // Persona is a profile in a structure.
@@ -266,7 +270,8 @@ func identityOf(per directory.Person) Identity {
 // password, never its hash.
 func accountOf(acc directory.Account) Account {
 	return Account{ID: acc.ID, Login: acc.Login, Status: string(acc.Status), Source: string(acc.Source), ValidFrom: acc.ValidFrom,
-		ValidUntil: acc.ValidUntil, HasPassword: acc.PasswordHash != "", CreatedAt: acc.CreatedAt}
+		ValidUntil: acc.ValidUntil, HasPassword: acc.PasswordHash != "", AbsentFromAAFSince: acc.DisappearedAt,
+		CreatedAt: acc.CreatedAt, UpdatedAt: acc.UpdatedAt}
 }
 
 // maxEvents bounds the events of one export: a year of logins of the
@@ -313,6 +318,17 @@ func Collect(ctx context.Context, dir directory.Reader, accountID string, now ti
 			continue // a group deleted meanwhile
 		}
 		ex.Groups = append(ex.Groups, Group{Kind: string(g.Kind), Code: g.Code, Name: g.Name, Role: string(m.Role), Structure: structure(g.StructureID).Name})
+	}
+	// Profile spaces are groups of the account across schools; both stores
+	// hold them, a Reader without them (a test double) has none to show.
+	if sr, ok := dir.(directory.SpaceReader); ok {
+		sps, err := sr.AccountSpaces(ctx, acc.ID)
+		if err != nil {
+			return ex, fmt.Errorf("spaces of %s: %w", acc.ID, err)
+		}
+		for _, sp := range sps {
+			ex.Groups = append(ex.Groups, Group{Kind: "space", Code: sp.ID, Name: sp.Name, Role: "member"})
+		}
 	}
 	rels, err := dir.Relations(ctx, per.ID)
 	if err != nil {
@@ -451,6 +467,9 @@ func (h *Handler) writePDF(buf *bytes.Buffer, ex Export, t map[string]string) er
 	if a.ValidUntil != nil {
 		line(t["mydata.f.valid_until"], a.ValidUntil.Format(time.DateOnly))
 	}
+	if a.AbsentFromAAFSince != nil {
+		line(t["mydata.f.absent_since"], a.AbsentFromAAFSince.Format(time.DateOnly))
+	}
 	yes := t["mydata.no"]
 	if a.HasPassword {
 		yes = t["mydata.yes"]
@@ -464,7 +483,11 @@ func (h *Handler) writePDF(buf *bytes.Buffer, ex Export, t map[string]string) er
 	heading("mydata.groups")
 	none(len(ex.Groups))
 	for _, g := range ex.Groups {
-		line(g.Code, g.Name+" — "+g.Structure)
+		name := g.Name
+		if g.Structure != "" { // a profile space belongs to no school
+			name += " — " + g.Structure
+		}
+		line(g.Code, name)
 	}
 	heading("mydata.relations")
 	none(len(ex.Relations))

@@ -67,8 +67,9 @@ func newSite(t *testing.T, dbURL string) *site {
 				return err
 			}
 		}
+		absent := now.AddDate(0, 0, -3)
 		acc := &directory.Account{PersonID: parent.ID, Login: "helene.dupre", Status: directory.StatusActive, Source: directory.SourceAAF,
-			PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"}
+			PasswordHash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", DisappearedAt: &absent}
 		if err := tx.PutAccount(ctx, acc); err != nil {
 			return err
 		}
@@ -91,6 +92,15 @@ func newSite(t *testing.T, dbURL string) *site {
 		}
 		es = append(es, directory.Event{Time: now.Add(-time.Hour), Type: "login", AccountID: "someone-else", Outcome: "ok"})
 		return tx.AppendEvents(ctx, es...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.UpdateSpaces(ctx, func(tx directory.SpaceTx) error {
+		if err := tx.PutSpace(ctx, directory.Space{ID: "espace-parents", Name: "Espace Parents délégués", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		return tx.AddSpaceMember(ctx, directory.SpaceMember{SpaceID: "espace-parents", AccountID: st.account, AddedBy: "cli:test", AddedAt: now})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +204,14 @@ func checkZIP(t *testing.T, s *site) {
 	}
 	if c := string(files["compte.json"]); !strings.Contains(c, `"login": "helene.dupre"`) || !strings.Contains(c, `"has_local_password": true`) || strings.Contains(c, "argon2") {
 		t.Errorf("compte.json = %s", c)
+	}
+	// The date the person went missing from the AAF starts the account's
+	// disabling and purge: it is theirs to know. So is a profile space.
+	if c := string(files["compte.json"]); !strings.Contains(c, `"absent_from_aaf_since": "2026-09-04T08:00:00Z"`) {
+		t.Errorf("compte.json does not say since when the person is absent from the AAF: %s", c)
+	}
+	if c := string(files["groupes.json"]); !strings.Contains(c, `"kind": "space"`) || !strings.Contains(c, `"code": "espace-parents"`) || !strings.Contains(c, "Espace Parents délégués") {
+		t.Errorf("groupes.json does not list the profile space: %s", c)
 	}
 	if c := string(files["profils.json"]); !strings.Contains(c, `"profile": "parent"`) || !strings.Contains(c, "Collège Émile Zola") {
 		t.Errorf("profils.json = %s", c)
