@@ -34,12 +34,6 @@ func HashPassword(pw string) (string, error) {
 	return password.Hash(pw, rand.Reader, password.Params{Memory: 64 * 1024, Time: 3, Threads: 2, KeyLen: 32, SaltLen: 16})
 }
 
-// verifyPassword and checkHash are the shared password checks.
-var (
-	verifyPassword = password.Verify
-	checkHash      = password.Check
-)
-
 // credCache remembers, per DN and hash, a keyed digest of the last
 // password that verified, so that applications binding on every request
 // (GRR, SPIP) do not pay argon2id each time. The key is random per process;

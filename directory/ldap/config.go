@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/enthub/enthub/directory/password"
 )
 
 // Config configures the LDAP front. The zero value plus a listen address is
@@ -181,7 +183,7 @@ func (c Config) Validate() error {
 		}
 		if sa.PasswordHash == "" {
 			bad(f+".password_hash", "is empty (make one with `enthub ldap hash` or ldap.HashPassword)")
-		} else if herr := checkHash(sa.PasswordHash); herr != nil {
+		} else if herr := password.Check(sa.PasswordHash); herr != nil {
 			bad(f+".password_hash", "%v", herr)
 		}
 		errs = append(errs, validateAccess(f, sa.Access, base)...)

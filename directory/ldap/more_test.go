@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/enthub/enthub/directory"
+	"github.com/enthub/enthub/directory/password"
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
@@ -480,15 +481,15 @@ func TestHashPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkHash(h); err != nil {
-		t.Fatalf("checkHash(%q): %v", h, err)
+	if err := password.Check(h); err != nil {
+		t.Fatalf("password.Check(%q): %v", h, err)
 	}
 	for pw, want := range map[string]bool{"s3cret": true, "S3cret": false, "": false} {
-		if ok, err := verifyPassword(h, pw); ok != want || err != nil {
+		if ok, err := password.Verify(h, pw); ok != want || err != nil {
 			t.Errorf("verify %q = %v, %v", pw, ok, err)
 		}
 	}
-	if ok, _ := verifyPassword("{ARGON2}"+cheapArgon("x"), "x"); !ok {
+	if ok, _ := password.Verify("{ARGON2}"+cheapArgon("x"), "x"); !ok {
 		t.Error("{ARGON2} prefix not accepted")
 	}
 }
