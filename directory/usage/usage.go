@@ -361,10 +361,7 @@ func (b *Batch) Login(t time.Time, account, structure, profile, upstream string)
 	st, pr, up := b.id(structure), b.id(profile), b.id(upstream)
 	for _, day := range b.periods(t) {
 		for _, s := range b.scopes(st) {
-			b.counts[countKey{s, idLogins, day, idEmpty}]++
-			b.counts[countKey{s, idHour, day, hour}]++
-			b.counts[countKey{s, idProfile, day, pr}]++
-			b.counts[countKey{s, idUpstream, day, up}]++
+			b.countLogin(s, day, hour, pr, up)
 		}
 		b.counts[countKey{idAll, idSchool, day, st}]++
 		if account == "" {
@@ -375,6 +372,15 @@ func (b *Batch) Login(t time.Time, account, structure, profile, upstream string)
 			b.user(setKey{s, pr, day}, account)
 		}
 	}
+}
+
+// countLogin counts one login in scope s (a school, or everything): in
+// the day's total, its hour, its profile and its upstream.
+func (b *Batch) countLogin(s, day, hour, profile, upstream uint32) {
+	b.counts[countKey{s, idLogins, day, idEmpty}]++
+	b.counts[countKey{s, idHour, day, hour}]++
+	b.counts[countKey{s, idProfile, day, profile}]++
+	b.counts[countKey{s, idUpstream, day, upstream}]++
 }
 
 // Settle moves a login counted without a school or profile (a person
@@ -394,10 +400,7 @@ func (b *Batch) Settle(t time.Time, account, structure, profile, upstream string
 		b.counts[countKey{idAll, idSchool, day, idEmpty}]--
 		b.counts[countKey{idAll, idSchool, day, st}]++
 		if own {
-			b.counts[countKey{st, idLogins, day, idEmpty}]++
-			b.counts[countKey{st, idHour, day, hour}]++
-			b.counts[countKey{st, idProfile, day, pr}]++
-			b.counts[countKey{st, idUpstream, day, up}]++
+			b.countLogin(st, day, hour, pr, up)
 		}
 		if account == "" {
 			continue
