@@ -30,11 +30,24 @@ import (
 //go:embed templates/*.html
 var files embed.FS
 
+// Reader is what Collect reads: the person's records and the profile
+// spaces of their account.
+type Reader interface {
+	directory.Reader
+	directory.SpaceReader
+}
+
+// Store is a Reader that also takes the audit event of each download.
+type Store interface {
+	directory.Store
+	directory.SpaceReader
+}
+
 // Options wire the page.
 type Options struct {
 	// Directory gives the person's records and takes the audit event of
 	// each download.
-	Directory directory.Store
+	Directory Store
 	Sessions  console.Sessions
 	SiteName  string
 	// Period is how far back events go (default one year).
@@ -279,7 +292,7 @@ func accountOf(acc directory.Account) Account {
 const maxEvents = 20000
 
 // Collect reads everything held about the account's person.
-func Collect(ctx context.Context, dir directory.Reader, accountID string, now time.Time, period time.Duration) (Export, error) {
+func Collect(ctx context.Context, dir Reader, accountID string, now time.Time, period time.Duration) (Export, error) {
 	var ex Export
 	acc, err := dir.Account(ctx, accountID)
 	if err != nil {
@@ -319,16 +332,13 @@ func Collect(ctx context.Context, dir directory.Reader, accountID string, now ti
 		}
 		ex.Groups = append(ex.Groups, Group{Kind: string(g.Kind), Code: g.Code, Name: g.Name, Role: string(m.Role), Structure: structure(g.StructureID).Name})
 	}
-	// Profile spaces are groups of the account across schools; both stores
-	// hold them, a Reader without them (a test double) has none to show.
-	if sr, ok := dir.(directory.SpaceReader); ok {
-		sps, err := sr.AccountSpaces(ctx, acc.ID)
-		if err != nil {
-			return ex, fmt.Errorf("spaces of %s: %w", acc.ID, err)
-		}
-		for _, sp := range sps {
-			ex.Groups = append(ex.Groups, Group{Kind: "space", Code: sp.ID, Name: sp.Name, Role: "member"})
-		}
+	// Profile spaces are the account's groups across schools.
+	sps, err := dir.AccountSpaces(ctx, acc.ID)
+	if err != nil {
+		return ex, fmt.Errorf("spaces of %s: %w", acc.ID, err)
+	}
+	for _, sp := range sps {
+		ex.Groups = append(ex.Groups, Group{Kind: "space", Code: sp.ID, Name: sp.Name, Role: "member"})
 	}
 	rels, err := dir.Relations(ctx, per.ID)
 	if err != nil {
