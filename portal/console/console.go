@@ -267,6 +267,22 @@ func Lang(r *http.Request) string {
 	return "fr"
 }
 
+// rememberLang keeps a language chosen with ?lang= in the enthub_lang
+// cookie: the language link carries the parameter on one address only,
+// so without it the next page, and the answer to a form posted from this
+// one, would be in French again.
+func rememberLang(w http.ResponseWriter, r *http.Request) {
+	l := r.URL.Query().Get("lang")
+	if l != "en" && l != "fr" {
+		return
+	}
+	if c, err := r.Cookie("enthub_lang"); err == nil && c.Value == l {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: "enthub_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+}
+
 // Text returns the text of key in the request's language, for handlers
 // that need a word outside a template (a mail, a file name).
 func (ps *Pages) Text(r *http.Request, key string) string {
@@ -297,6 +313,7 @@ func (ps *Pages) Render(w http.ResponseWriter, r *http.Request, name string, pg 
 		return
 	}
 	lang := Lang(r)
+	rememberLang(w, r)
 	other, label := "en", "English"
 	if lang == "en" {
 		other, label = "fr", "Français"

@@ -551,6 +551,15 @@ func TestCreateFormErrors(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "Create a guest account") {
 		t.Errorf("English page: %d\n%s", st, body)
 	}
+	// The choice holds on the next page, which the link gives without
+	// ?lang=, and back in French once chosen.
+	if _, body, _ = pa.get("/console/guests"); !strings.Contains(body, `<html lang="en">`) {
+		t.Errorf("the page after choosing English is not in English:\n%s", body)
+	}
+	pa.get("/console/guests?lang=fr")
+	if _, body, _ = pa.get("/console/guests/new"); !strings.Contains(body, `<html lang="fr">`) {
+		t.Errorf("the page after choosing French is not in French:\n%s", body)
+	}
 }
 
 func TestActivationMailed(t *testing.T) {
