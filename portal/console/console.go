@@ -46,6 +46,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/enthub/enthub/portal/lang"
 )
 
 //go:embed templates/layout.html templates/frame.html
@@ -252,41 +254,10 @@ func (v View) Field(name, typ, value string, required bool) FieldView {
 	return f
 }
 
-// Lang picks French unless the request asks for English (?lang=en, the
-// enthub_lang cookie, or a browser preferring English).
-func Lang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
-		return l
-	}
-	if c, err := r.Cookie("enthub_lang"); err == nil && (c.Value == "en" || c.Value == "fr") {
-		return c.Value
-	}
-	if strings.HasPrefix(strings.ToLower(r.Header.Get("Accept-Language")), "en") {
-		return "en"
-	}
-	return "fr"
-}
-
-// rememberLang keeps a language chosen with ?lang= in the enthub_lang
-// cookie: the language link carries the parameter on one address only,
-// so without it the next page, and the answer to a form posted from this
-// one, would be in French again.
-func rememberLang(w http.ResponseWriter, r *http.Request) {
-	l := r.URL.Query().Get("lang")
-	if l != "en" && l != "fr" {
-		return
-	}
-	if c, err := r.Cookie("enthub_lang"); err == nil && c.Value == l {
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: "enthub_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-}
-
 // Text returns the text of key in the request's language, for handlers
 // that need a word outside a template (a mail, a file name).
 func (ps *Pages) Text(r *http.Request, key string) string {
-	return View{texts: ps.texts[Lang(r)]}.T(key)
+	return View{texts: ps.texts[lang.Of(r)]}.T(key)
 }
 
 // securityHeaders are set on every console response.
@@ -312,16 +283,16 @@ func (ps *Pages) Render(w http.ResponseWriter, r *http.Request, name string, pg 
 		http.Error(w, "page error", http.StatusInternalServerError)
 		return
 	}
-	lang := Lang(r)
-	rememberLang(w, r)
+	l := lang.Of(r)
+	lang.Remember(w, r)
 	other, label := "en", "English"
-	if lang == "en" {
+	if l == "en" {
 		other, label = "fr", "Français"
 	}
 	q := r.URL.Query()
 	q.Set("lang", other)
-	v := View{Page: pg, Lang: lang, OtherLang: other, OtherLangLabel: label, OtherLangHref: r.URL.Path + "?" + q.Encode(),
-		Site: ps.l.opts.SiteName, Home: ps.l.opts.Home, Assets: ps.l.opts.AssetsPath, texts: ps.texts[lang]}
+	v := View{Page: pg, Lang: l, OtherLang: other, OtherLangLabel: label, OtherLangHref: r.URL.Path + "?" + q.Encode(),
+		Site: ps.l.opts.SiteName, Home: ps.l.opts.Home, Assets: ps.l.opts.AssetsPath, texts: ps.texts[l]}
 	if v.Title == "" {
 		v.Title = v.T(pg.TitleKey)
 	}
@@ -337,7 +308,7 @@ func (ps *Pages) Render(w http.ResponseWriter, r *http.Request, name string, pg 
 	h := w.Header()
 	SecurityHeaders(w)
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Language", lang)
+	h.Set("Content-Language", l)
 	status := pg.Status
 	if status == 0 {
 		status = http.StatusOK

@@ -15,6 +15,7 @@ import (
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/guests"
 	"github.com/enthub/enthub/idp/sso"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 //go:embed templates/principal/*.html
@@ -263,7 +264,7 @@ func (p *Principal) date(r *http.Request, t time.Time) string {
 		return ""
 	}
 	t = t.In(p.o.Location)
-	if Lang(r) == "en" {
+	if lang.Of(r) == "en" {
 		return t.Format(time.DateOnly)
 	}
 	return t.Format("02/01/2006")

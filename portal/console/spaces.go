@@ -13,6 +13,7 @@ import (
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/spaces"
 	"github.com/enthub/enthub/idp/sso"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 //go:embed templates/spaces/*.html templates/principal/message.html
@@ -319,7 +320,7 @@ func (s *Spaces) showSpace(w http.ResponseWriter, r *http.Request, a admin, stat
 		in[m.AccountID] = true
 		row := memberRow{AccountID: m.AccountID, Login: m.Login, Added: m.AddedAt.In(s.o.Location).Format("02/01/2006"),
 			Remove: self + "/members/" + url.PathEscape(m.AccountID) + "/remove"}
-		if Lang(r) == "en" {
+		if lang.Of(r) == "en" {
 			row.Added = m.AddedAt.In(s.o.Location).Format(time.DateOnly)
 		}
 		if per, err := st.Person(ctx, m.PersonID); err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/portal/console"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 // editor checks, on every request, that the session is an administrator
@@ -129,12 +130,12 @@ func (lc *Launcher) renderNews(w http.ResponseWriter, r *http.Request, v *viewer
 	} else {
 		names[v.school.ID] = v.school.Name
 	}
-	lang := console.Lang(r)
+	l := lang.Of(r)
 	for _, n := range all {
 		if !v.admin && n.StructureID != v.sess.StructureID {
 			continue // a principal sees the all-schools messages, but edits only theirs
 		}
-		it := lc.newsItem(n, lang)
+		it := lc.newsItem(n, l)
 		it.School = names[n.StructureID]
 		d.Items = append(d.Items, it)
 	}

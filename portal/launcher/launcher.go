@@ -30,6 +30,7 @@ import (
 	"github.com/enthub/enthub/idp"
 	"github.com/enthub/enthub/idp/sso"
 	"github.com/enthub/enthub/portal/console"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 //go:embed templates/*.html
@@ -335,9 +336,9 @@ func (lc *Launcher) home(w http.ResponseWriter, r *http.Request) {
 			styles = append(styles, lc.url("/portal/brand/"+v.school.UAI+".css"))
 		}
 	}
-	lang := console.Lang(r)
+	l := lang.Of(r)
 	for _, n := range lc.currentNews(r.Context(), sess.StructureID, profile) {
-		d.News = append(d.News, lc.newsItem(n, lang))
+		d.News = append(d.News, lc.newsItem(n, l))
 	}
 	d.Groups = lc.Tiles(profile, v.school.UAI, lc.pages.Text(r, "tile.mediacentre"))
 	if v.principal {

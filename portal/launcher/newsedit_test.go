@@ -118,8 +118,9 @@ func testNewsEdit(t *testing.T, s *site) {
 	}
 
 	// A good edit: new text, parents only, a longer window; the school
-	// stays the principal's whatever the form says; author kept.
-	code, body, _ = principal.post("/portail/news/"+own.ID, url.Values{"title": {"Sortie des 6e"}, "body": {"Départ 9 h"},
+	// stays the principal's whatever the form says; author kept. (French
+	// chosen again: the English of the cases above is kept by the cookie.)
+	code, body, _ = principal.post("/portail/news/"+own.ID+"?lang=fr", url.Values{"title": {"Sortie des 6e"}, "body": {"Départ 9 h"},
 		"start": {"2026-09-08"}, "end": {"2026-09-10"}, "profile": {"parent"}, "school": {s.schools["0130002B"]}})
 	if code != http.StatusOK || !strings.Contains(body, "Le message est modifié.") {
 		t.Fatalf("edit: %d\n%s", code, body)

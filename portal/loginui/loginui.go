@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/enthub/enthub/idp"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 //go:embed templates/*.html templates/*.css
@@ -65,21 +66,6 @@ func New(opts Options) (*Pages, error) {
 	return &Pages{opts: opts, tmpl: t, css: template.CSS(css)}, nil
 }
 
-// lang picks French unless the request asks for English.
-func lang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
-		return l
-	}
-	if c, err := r.Cookie("enthub_lang"); err == nil && (c.Value == "en" || c.Value == "fr") {
-		return c.Value
-	}
-	al := strings.ToLower(r.Header.Get("Accept-Language"))
-	if strings.HasPrefix(al, "en") {
-		return "en"
-	}
-	return "fr"
-}
-
 type page struct {
 	Lang, OtherLang, OtherLangLabel, OtherLangHref string
 	Site, Title                                    string
@@ -90,7 +76,8 @@ type page struct {
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, status int, title, errText string, body any) {
-	l := lang(r)
+	l := lang.Of(r)
+	lang.Remember(w, r)
 	other, label := "en", "English"
 	if l == "en" {
 		other, label = "fr", "Français"
@@ -118,12 +105,12 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 
 // Login renders the login form.
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request, v idp.LoginView) {
-	t := texts[lang(r)]
+	t := texts[lang.Of(r)]
 	errText := ""
 	if v.Error != "" {
 		errText = t["err."+v.Error]
 		if v.RetryAfter > 0 {
-			errText = fmt.Sprintf(errText, waitText(lang(r), v.RetryAfter))
+			errText = fmt.Sprintf(errText, waitText(lang.Of(r), v.RetryAfter))
 		}
 	}
 	p.render(w, r, "login.html", v.Status, t["login.title"], errText, v)
@@ -157,7 +144,7 @@ type personaChoice struct {
 
 // Personas renders the persona chooser.
 func (p *Pages) Personas(w http.ResponseWriter, r *http.Request, v idp.PersonaView) {
-	l := lang(r)
+	l := lang.Of(r)
 	t := texts[l]
 	b := personaBody{PersonaView: v}
 	for _, c := range v.Choices {
@@ -203,7 +190,7 @@ type chooserBody struct {
 // Chooser renders the login entry: "je suis…" (step 1), then the method
 // of that profile (step 2). Plain links: it works without JavaScript.
 func (p *Pages) Chooser(w http.ResponseWriter, r *http.Request, v idp.ChooserView) {
-	t := texts[lang(r)]
+	t := texts[lang.Of(r)]
 	b := chooserBody{ChooserView: v, ProfileLabel: t["chooser.profile."+v.Profile]}
 	if p.opts.News != nil && v.Profile == "" {
 		b.News = p.opts.News(r.Context())
@@ -240,7 +227,7 @@ const msgNotFound = "not_found"
 
 // Message renders an information or refusal page.
 func (p *Pages) Message(w http.ResponseWriter, r *http.Request, v idp.MessageView) {
-	t := texts[lang(r)]
+	t := texts[lang.Of(r)]
 	title := t["msg."+v.Code+".title"]
 	if title == "" {
 		title = t["msg.server_error.title"]

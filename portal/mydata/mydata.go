@@ -25,6 +25,7 @@ import (
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/portal/console"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 //go:embed templates/*.html
@@ -127,8 +128,8 @@ func (h *Handler) download(write func(*bytes.Buffer, Export, map[string]string) 
 			return
 		}
 		var buf bytes.Buffer
-		lang := console.Lang(r)
-		if err := write(&buf, ex, texts[lang]); err != nil {
+		l := lang.Of(r)
+		if err := write(&buf, ex, texts[l]); err != nil {
 			h.o.Logger.Error("mydata: write "+ext, "account", sess.AccountID, "err", err)
 			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 			return
@@ -140,7 +141,7 @@ func (h *Handler) download(write func(*bytes.Buffer, Export, map[string]string) 
 		}
 		console.SecurityHeaders(w)
 		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.%s"`, texts[lang]["mydata.file"], ex.Account.Login, ext))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.%s"`, texts[l]["mydata.file"], ex.Account.Login, ext))
 		_, _ = w.Write(buf.Bytes())
 	}
 }

@@ -8,13 +8,14 @@ import (
 	"strconv"
 
 	"github.com/enthub/enthub/directory/usage"
+	"github.com/enthub/enthub/portal/lang"
 	"github.com/xuri/excelize/v2"
 )
 
 // export writes a breakdown as CSV, or the report as an XLSX workbook
 // (one breakdown, or all of them with the summary and availability).
 func (h *Handler) export(w http.ResponseWriter, r *http.Request, _ Viewer) (map[string]string, error) {
-	l := lang(r)
+	l := lang.Of(r)
 	c := catalogue(texts[l])
 	q := r.URL.Query()
 	format, by := q.Get("format"), q.Get("by")

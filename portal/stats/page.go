@@ -10,6 +10,7 @@ import (
 
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/usage"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 // section is one breakdown on the page: its chart and its table.
@@ -125,7 +126,7 @@ const pageTemplate = `{{define "body"}}{{$t := .T}}
 
 // page renders the statistics.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request, v Viewer) (map[string]string, error) {
-	l := lang(r)
+	l := lang.Of(r)
 	c := catalogue(texts[l])
 	rep, form, schools, err := h.report(r, c)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/enthub/enthub/directory"
 	"github.com/enthub/enthub/directory/usage"
 	"github.com/enthub/enthub/portal/console"
+	"github.com/enthub/enthub/portal/lang"
 )
 
 // Store is what the pages read: the rollups and the directory (school
@@ -187,7 +188,7 @@ func (h *Handler) allowed(ctx context.Context, v Viewer) (bool, error) {
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, v Viewer) {
-	l := lang(r)
+	l := lang.Of(r)
 	c := catalogue(texts[l])
 	body := template.HTML("<p>" + template.HTMLEscapeString(c.t("forbidden")) + "</p>")
 	pg := h.pageFrame(r, v, l, c.t("title"), body)

@@ -1,10 +1,5 @@
 package stats
 
-import (
-	"net/http"
-	"strings"
-)
-
 // texts is the catalogue of the statistics pages, French first.
 var texts = map[string]map[string]string{
 	"fr": {
@@ -121,22 +116,6 @@ var texts = map[string]map[string]string{
 		"profile.vie_scolaire": "Pupil supervision", "profile.personnel": "Staff",
 		"profile.collectivite": "Local authority staff", "profile.invite": "Guest",
 	},
-}
-
-// lang picks French unless the request asks for English (?lang=en, or
-// a browser preferring English over French).
-func lang(r *http.Request) string {
-	switch r.URL.Query().Get("lang") {
-	case "en":
-		return "en"
-	case "fr":
-		return "fr"
-	}
-	al := strings.ToLower(r.Header.Get("Accept-Language"))
-	if strings.HasPrefix(al, "en") {
-		return "en"
-	}
-	return "fr"
 }
 
 // catalogue is one language's texts; a missing key shows as itself, so
